@@ -1,0 +1,253 @@
+//! The command line: one clap-derived enum of commands, settings resolved once from flags and
+//! the environment, and the mapping from outcomes to exit codes.
+//!
+//! cutover takes Terraform-style single-dash long flags (`-check`, `-var k=v`, `-json`); they
+//! are rewritten to clap's double-dash form before parsing, so both spellings work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::config::inputs::CommandLineVar;
+
+/// Exit codes shared by every command (see README.md, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Success, or no changes.
+    Success = 0,
+    /// A user error (bad input, bad configuration) or an unexpected failure.
+    Error = 1,
+    /// `plan -detailed-exitcode`: changes are present.
+    ChangesPresent = 2,
+    /// An assertion did not hold (or `fmt -check` found files to format).
+    AssertionFailed = 3,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Migrate self-managed Apache Kafka clusters to Amazon MSK, declaratively",
+    long_about = "cutover reads HCL that declares a source Kafka cluster, a target MSK cluster, \
+                  topics, mirrors, assertions and the secrets applications read; `plan` shows the \
+                  change against live state and `apply` carries it out in dependency order.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Use the configuration in this directory instead of the current one
+    #[arg(long, global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Set a root variable: -var name=value (repeatable; later values win)
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read root variable values from an HCL file of name = value lines (repeatable)
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a configuration for errors without touching any cluster or AWS account
+    Validate(commands::validate::ValidateArgs),
+    /// Rewrite configuration files in the canonical format
+    Fmt(commands::fmt::FmtArgs),
+    /// Print the version of cutover and of the bundled librdkafka
+    Version,
+}
+
+/// Everything a command needs from the command line and the environment, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_dir: PathBuf,
+    /// `-var` and `-var-file` in the order given.
+    pub command_line_vars: Vec<CommandLineVar>,
+    /// `CUTOVER_VAR_*` environment variables.
+    pub environment_vars: Vec<(String, String)>,
+}
+
+impl Settings {
+    fn resolve(cli: &Cli, raw_args: &[String]) -> Self {
+        Settings {
+            config_dir: cli.chdir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            command_line_vars: ordered_var_arguments(raw_args),
+            environment_vars: std::env::vars()
+                .filter(|(key, _)| key.starts_with("CUTOVER_VAR_"))
+                .collect(),
+        }
+    }
+}
+
+/// `-var` and `-var-file` interleave and later ones win, so their relative order matters; clap
+/// keeps each list separately, so the order is recovered from the arguments themselves.
+fn ordered_var_arguments(args: &[String]) -> Vec<CommandLineVar> {
+    let mut ordered = Vec::new();
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            break;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag == "--var" || flag == "--var-file" => {
+                (flag, Some(value.to_owned()))
+            }
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| iter.peek().map(|v| v.to_string()))
+        };
+        match flag {
+            "--var" => {
+                if let Some(value) = value() {
+                    ordered.push(CommandLineVar::Assignment(value));
+                }
+            }
+            "--var-file" => {
+                if let Some(value) = value() {
+                    ordered.push(CommandLineVar::File(PathBuf::from(value)));
+                }
+            }
+            _ => {}
+        }
+    }
+    ordered
+}
+
+/// Rewrites Terraform-style `-flag` and `-flag=value` to `--flag`; single-letter flags (`-h`,
+/// `-V`) and a lone `-` (standard input) are left alone.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest_are_positional = false;
+    for arg in args {
+        if rest_are_positional || arg == "--" {
+            rest_are_positional = true;
+            out.push(arg);
+            continue;
+        }
+        let long_single_dash = arg.starts_with('-')
+            && !arg.starts_with("--")
+            && arg.len() > 2
+            && arg[1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+            && arg[1..].split('=').next().is_some_and(|name| {
+                name.len() > 1 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if long_single_dash {
+            out.push(format!("-{arg}"));
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// Parse `std::env::args`, run the command, and return the process exit code.
+pub fn run_from_env() -> i32 {
+    let args = normalize_args(std::env::args());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(error),
+    };
+    let settings = Settings::resolve(&cli, &args);
+    match run(cli, &settings) {
+        Ok(status) => status as i32,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitStatus::Success as i32;
+            }
+            eprintln!("error: {error:#}");
+            ExitStatus::Error as i32
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `--help` and `--version` print to stdout and succeed; every other usage error exits 1
+/// (clap's own default is 2, which cutover reserves for "changes present").
+fn report_usage_error(error: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = error.print();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitStatus::Success as i32,
+        _ => ExitStatus::Error as i32,
+    }
+}
+
+pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitStatus> {
+    match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, settings),
+        Command::Fmt(args) => commands::fmt::run(args),
+        Command::Version => {
+            let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+            println!("cutover {}", env!("CARGO_PKG_VERSION"));
+            println!("librdkafka {librdkafka}");
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        assert_eq!(
+            normalize_args(strings(&[
+                "cutover", "fmt", "-check", "-diff", "-", "-c", "-var=a=b", "--", "-x"
+            ])),
+            strings(&[
+                "cutover",
+                "fmt",
+                "--check",
+                "--diff",
+                "-",
+                "-c",
+                "--var=a=b",
+                "--",
+                "-x"
+            ])
+        );
+    }
+
+    #[test]
+    fn var_and_var_file_keep_their_relative_order() {
+        let ordered = ordered_var_arguments(&strings(&[
+            "cutover",
+            "validate",
+            "--var",
+            "a=1",
+            "--var-file",
+            "x.vars.hcl",
+            "--var=a=2",
+        ]));
+        let shown: Vec<String> = ordered
+            .iter()
+            .map(|item| match item {
+                CommandLineVar::Assignment(text) => format!("var {text}"),
+                CommandLineVar::File(path) => format!("file {}", path.display()),
+            })
+            .collect();
+        assert_eq!(shown, vec!["var a=1", "file x.vars.hcl", "var a=2"]);
+    }
+}

@@ -1,0 +1,199 @@
+//! Schemas: what arguments and nested blocks a resource, data source, cluster or assertion
+//! check accepts. Providers declare them; the configuration checks bodies against them without
+//! knowing anything else about the provider.
+
+use super::types::Type;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    pub attributes: Vec<AttributeSchema>,
+    pub blocks: Vec<BlockSchema>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeSchema {
+    pub name: &'static str,
+    pub ty: Type,
+    pub required: bool,
+    /// Set by the provider (an ARN, bootstrap brokers). A computed attribute that is not also
+    /// optional cannot be written in configuration.
+    pub computed: bool,
+    /// Optional and computed: the user may set it; otherwise the provider does.
+    pub optional_computed: bool,
+    pub sensitive: bool,
+    /// A change to this argument cannot be made in place: the resource is replaced.
+    pub forces_replacement: bool,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nesting {
+    /// At most one block; its value is an object (or null).
+    Single,
+    /// Any number of blocks; the value is a list of objects.
+    List,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSchema {
+    pub name: &'static str,
+    pub nesting: Nesting,
+    pub required: bool,
+    pub schema: Schema,
+    pub description: &'static str,
+}
+
+impl AttributeSchema {
+    fn new(name: &'static str, ty: Type) -> Self {
+        Self {
+            name,
+            ty,
+            required: false,
+            computed: false,
+            optional_computed: false,
+            sensitive: false,
+            forces_replacement: false,
+            description: "",
+        }
+    }
+
+    pub fn required(name: &'static str, ty: Type) -> Self {
+        Self {
+            required: true,
+            ..Self::new(name, ty)
+        }
+    }
+
+    pub fn optional(name: &'static str, ty: Type) -> Self {
+        Self::new(name, ty)
+    }
+
+    pub fn computed(name: &'static str, ty: Type) -> Self {
+        Self {
+            computed: true,
+            ..Self::new(name, ty)
+        }
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn forces_replacement(mut self) -> Self {
+        self.forces_replacement = true;
+        self
+    }
+
+    pub fn also_computed(mut self) -> Self {
+        self.optional_computed = true;
+        self
+    }
+
+    pub fn describe(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// Whether a configuration may set this attribute.
+    pub fn settable(&self) -> bool {
+        !self.computed || self.optional_computed
+    }
+}
+
+impl Schema {
+    pub fn new(attributes: Vec<AttributeSchema>, blocks: Vec<BlockSchema>) -> Self {
+        Self { attributes, blocks }
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    pub fn block(&self, name: &str) -> Option<&BlockSchema> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+
+    /// Names a configuration may write, for "did you mean" hints.
+    pub fn settable_names(&self) -> Vec<&'static str> {
+        self.attributes
+            .iter()
+            .filter(|a| a.settable())
+            .map(|a| a.name)
+            .chain(self.blocks.iter().map(|b| b.name))
+            .collect()
+    }
+}
+
+/// The kinds of things a schema can describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SchemaKind {
+    Resource,
+    Data,
+}
+
+/// Where the configuration looks schemas up. Implemented by the provider registry; the
+/// configuration sees nothing but schemas.
+pub trait SchemaSource {
+    fn schema(&self, kind: SchemaKind, type_name: &str) -> Option<&Schema>;
+    fn type_names(&self, kind: SchemaKind) -> Vec<&str>;
+    /// The schema of `cluster` blocks (Kafka connections).
+    fn cluster_schema(&self) -> &Schema;
+    /// The checks an `assert` block may contain, by block name.
+    fn assertion_check(&self, name: &str) -> Option<&Schema>;
+    fn assertion_check_names(&self) -> Vec<&str>;
+}
+
+/// The closest candidate by edit distance, for "did you mean" hints.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(name.len()) / 3).max(1))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
+/// adjacent characters each cost one, so `inptu` is one edit from `input`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        table[i * width] = i;
+    }
+    for (j, cell) in table.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[(i - 1) * width + j] + 1)
+                .min(table[i * width + j - 1] + 1)
+                .min(table[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[(i - 2) * width + j - 2] + 1);
+            }
+            table[i * width + j] = best;
+        }
+    }
+    table[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            suggest("bootstrap_server", ["bootstrap_servers", "auth"]),
+            Some("bootstrap_servers")
+        );
+        assert_eq!(suggest("zzz", ["bootstrap_servers", "auth"]), None);
+        assert_eq!(suggest("inptu", ["input", "output"]), Some("input"));
+        assert_eq!(suggest("jion", ["join", "json"]), Some("join"));
+    }
+}

@@ -1,0 +1,34 @@
+//! Kafka providers: `cluster` connections, topics and consumer-group offsets.
+
+use crate::config::schema::{AttributeSchema, Schema};
+use crate::config::types::Type;
+
+/// The arguments of a `cluster "name" { ... }` block (a Kafka connection).
+pub fn cluster_schema() -> Schema {
+    Schema::new(
+        vec![
+            AttributeSchema::required("bootstrap_servers", Type::Any)
+                .describe("a list of host:port, or one comma-separated string"),
+            AttributeSchema::optional("broker_version", Type::String).describe(
+                "the brokers' version, e.g. \"0.8.2\"; below 0.10 disables API version requests",
+            ),
+            AttributeSchema::optional("zookeeper", Type::String)
+                .describe("ZooKeeper connect string, where 0.8-era consumers keep offsets"),
+            AttributeSchema::optional("client_id", Type::String),
+            AttributeSchema::optional("security_protocol", Type::String)
+                .describe("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+            AttributeSchema::optional("auth", Type::String)
+                .describe("\"aws_msk_iam\" for IAM authentication"),
+            AttributeSchema::optional("sasl_mechanism", Type::String)
+                .describe("SCRAM-SHA-256 or SCRAM-SHA-512"),
+            AttributeSchema::optional("sasl_username", Type::String),
+            AttributeSchema::optional("sasl_password", Type::String).sensitive(),
+            AttributeSchema::optional("tls_ca_file", Type::String),
+            AttributeSchema::optional("tls_cert_file", Type::String),
+            AttributeSchema::optional("tls_key_file", Type::String),
+            AttributeSchema::optional("properties", Type::map_of(Type::String))
+                .describe("librdkafka properties passed through"),
+        ],
+        Vec::new(),
+    )
+}

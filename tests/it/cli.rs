@@ -1,0 +1,60 @@
+//! The command line itself: help, version, usage errors and their exit codes.
+
+use std::process::{Command, Output};
+
+fn cutover(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .output()
+        .expect("run the cutover binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_commands_and_exits_zero() {
+    let output = cutover(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("Usage: cutover"), "{stdout}");
+    assert!(stdout.contains("version"), "{stdout}");
+}
+
+#[test]
+fn version_flag_prints_the_crate_version() {
+    let output = cutover(&["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        format!("cutover {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn version_command_names_the_bundled_librdkafka_2x() {
+    let output = cutover(&["version"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    // librdkafka 3.x drops brokers older than 0.10; the project must stay on 2.x.
+    assert!(stdout.contains("librdkafka 2."), "{stdout}");
+}
+
+#[test]
+fn unknown_command_is_a_clear_error_with_exit_code_one() {
+    let output = cutover(&["frobnicate"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("unrecognized subcommand 'frobnicate'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_command_shows_usage_and_exits_one() {
+    let output = cutover(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("Usage: cutover"));
+}

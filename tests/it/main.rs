@@ -1,0 +1,9 @@
+//! The one integration-test binary. Each module is a feature; tests that need the local
+//! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
+
+mod cli;
+mod fixtures;
+mod fuzz;
+mod fuzz_support;
+mod support;
+mod wiring;
