@@ -41,3 +41,4 @@ pub mod commands;
 pub mod config;
 pub mod diagnostics;
 pub mod providers;
+pub mod state;
