@@ -181,6 +181,22 @@ fn node_label(path: &[String], key: &NodeKey) -> String {
     format!("{prefix}{local}")
 }
 
+/// Decides what other objects see of a resource instance once its arguments are evaluated.
+/// `validate` exposes the configuration itself (computed attributes unknown); `plan` exposes
+/// the provider's planned values, `apply` the applied ones.
+pub trait ResourceHook {
+    fn instance_value(&mut self, instance: &ResourceInstance) -> Value;
+}
+
+/// The hook of `validate`: the evaluated configuration, computed attributes unknown.
+pub struct ConfigurationValues;
+
+impl ResourceHook for ConfigurationValues {
+    fn instance_value(&mut self, instance: &ResourceInstance) -> Value {
+        instance.config.clone()
+    }
+}
+
 /// Evaluates a loaded module tree with root variable values.
 pub fn evaluate_configuration(
     tree: &ModuleTree,
@@ -188,7 +204,19 @@ pub fn evaluate_configuration(
     schemas: &dyn SchemaSource,
     mode: EvalMode,
 ) -> (Configuration, Diagnostics) {
+    evaluate_configuration_with(tree, inputs, schemas, mode, &mut ConfigurationValues)
+}
+
+/// Evaluates with a hook deciding the value each resource instance exposes to references.
+pub fn evaluate_configuration_with(
+    tree: &ModuleTree,
+    inputs: &Inputs,
+    schemas: &dyn SchemaSource,
+    mode: EvalMode,
+    hook: &mut dyn ResourceHook,
+) -> (Configuration, Diagnostics) {
     let mut evaluator = Evaluator {
+        hook,
         slots: Vec::new(),
         graph: DiGraph::new(),
         index: BTreeMap::new(),
@@ -246,7 +274,8 @@ fn without_repeated_reference_errors(
         .collect()
 }
 
-struct Evaluator<'t> {
+struct Evaluator<'t, 'h> {
+    hook: &'h mut dyn ResourceHook,
     slots: Vec<Slot<'t>>,
     graph: DiGraph<Node, ()>,
     index: BTreeMap<(usize, NodeKey), NodeIndex>,
@@ -258,7 +287,7 @@ struct Evaluator<'t> {
     node_dependencies: BTreeMap<NodeIndex, BTreeSet<String>>,
 }
 
-impl<'t> Evaluator<'t> {
+impl<'t> Evaluator<'t, '_> {
     fn flatten(
         &mut self,
         tree: &'t ModuleTree,
@@ -1517,8 +1546,8 @@ impl<'t> Evaluator<'t> {
         let mut map = BTreeMap::new();
         let mut single = Value::Null;
         for (key, repetition) in repetitions {
-            let value = self.instance_value(slot, resource, schema, &context, &repetition);
-            self.configuration.resources.push(ResourceInstance {
+            let config = self.instance_value(slot, resource, schema, &context, &repetition);
+            let instance = ResourceInstance {
                 address: ResourceAddress {
                     module: self.slots[slot].path.clone(),
                     mode: resource.mode,
@@ -1526,11 +1555,13 @@ impl<'t> Evaluator<'t> {
                     name: resource.name.clone(),
                     key: key.clone(),
                 },
-                config: value.clone(),
+                config,
                 span: resource.span.clone(),
                 lifecycle: resource.lifecycle.clone(),
                 dependencies: dependencies.clone(),
-            });
+            };
+            let value = self.hook.instance_value(&instance);
+            self.configuration.resources.push(instance);
             match key {
                 None => single = value,
                 Some(InstanceKey::Int(_)) => list.push(value),
