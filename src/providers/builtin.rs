@@ -2,8 +2,12 @@
 //! `terraform_data`: it stores a value, exposes it as `output`, and is replaced when
 //! `triggers_replace` changes; it makes the engine testable without Kafka or AWS.
 
+use std::collections::BTreeMap;
+
+use super::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::value::Value;
 
 pub const CUTOVER_DATA: &str = "cutover_data";
 
@@ -22,4 +26,135 @@ pub fn cutover_data_schema() -> Schema {
         ],
         Vec::new(),
     )
+}
+
+pub struct CutoverData {
+    schema: Schema,
+}
+
+impl CutoverData {
+    pub fn new() -> Self {
+        Self {
+            schema: cutover_data_schema(),
+        }
+    }
+}
+
+impl Default for CutoverData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn with(mut object: BTreeMap<String, Value>, key: &str, value: Value) -> Value {
+    object.insert(key.to_owned(), value);
+    Value::Map(object)
+}
+
+fn attributes(value: &Value) -> BTreeMap<String, Value> {
+    value.as_map().cloned().unwrap_or_default()
+}
+
+/// A random id like Terraform's `terraform_data` (a UUID).
+fn new_id() -> ProviderResult<String> {
+    let mut bytes = [0u8; 16];
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|error| ProviderError::Failed(format!("cannot read random bytes: {error}")))?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+impl ResourceType for CutoverData {
+    fn type_name(&self) -> &'static str {
+        CUTOVER_DATA
+    }
+
+    fn provider_name(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// `output` follows `input`: known at plan time whenever the input is.
+    fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
+        let object = attributes(&planned);
+        let input = object.get("input").cloned().unwrap_or(Value::Null);
+        Ok(with(object, "output", input))
+    }
+
+    fn read<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
+        // The value lives only in state: what state says is what exists.
+        Box::pin(async move { Ok(Some(prior.clone())) })
+    }
+
+    fn create<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let object = attributes(planned);
+            let input = object.get("input").cloned().unwrap_or(Value::Null);
+            let object = attributes(&with(object, "output", input));
+            Ok(with(object, "id", Value::String(new_id()?)))
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        prior: &'a Value,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let id = attributes(prior).get("id").cloned().unwrap_or(Value::Null);
+            let object = attributes(planned);
+            let input = object.get("input").cloned().unwrap_or(Value::Null);
+            let object = attributes(&with(object, "output", input));
+            Ok(with(object, "id", id))
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        _prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<()>> {
+        Box::pin(async move { Ok(()) })
+    }
+
+    fn import<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            Ok(Value::Map(
+                [
+                    ("id".to_owned(), Value::string(id)),
+                    ("input".to_owned(), Value::Null),
+                    ("output".to_owned(), Value::Null),
+                    ("triggers_replace".to_owned(), Value::Null),
+                ]
+                .into(),
+            ))
+        })
+    }
 }

@@ -1,51 +1,182 @@
-//! Providers: the resource, data source, cluster and assertion types cutover knows, each with
-//! its schema. The [`Registry`] is what the configuration consults (through
-//! [`SchemaSource`]); the engine will dispatch reads, plans and applies through it.
+//! Providers: the resource and data source types cutover knows. Each implements one trait
+//! ([`ResourceType`] or [`DataSourceType`]) so the engine never knows about Kafka or AWS:
+//! a schema, a refresh (`read`), an optional plan adjustment, and the operations that touch the
+//! real world (`create`, `update`, `delete`, `import`). The [`Registry`] holds them all and is
+//! what the configuration consults for schemas (through [`SchemaSource`]).
 
 pub mod builtin;
 pub mod kafka;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::schema::{Schema, SchemaKind, SchemaSource};
+use crate::config::value::Value;
+pub use crate::state::BoxFuture;
 
-/// Every type cutover supports, by kind and name.
+/// Why a provider operation failed. Messages are lower-case, name the object and the remote
+/// system's reason, and never include a sensitive value.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The remote system refused or failed the operation.
+    #[error("{0}")]
+    Failed(String),
+    /// The configuration is valid HCL but not acceptable to the provider (e.g. a partition
+    /// decrease); the engine points the diagnostic at the resource block.
+    #[error("{0}")]
+    Invalid(String),
+    /// The run was interrupted before the operation finished.
+    #[error("interrupted")]
+    Cancelled,
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// Records what a long operation is doing in state before waiting on it, so an interrupted run
+/// resumes the wait instead of creating a second object.
+pub trait IntentRecorder: Send + Sync {
+    fn record<'a>(
+        &'a self,
+        handle: serde_json::Value,
+        detail: String,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// What a provider operation gets besides its arguments.
+#[derive(Clone)]
+pub struct ProviderContext {
+    /// Becomes `true` when the run is interrupted; long waits should stop promptly.
+    pub cancel: tokio::sync::watch::Receiver<bool>,
+    /// One-line progress messages ("waiting for ACTIVE: CREATING, 3m12s").
+    pub progress: Arc<dyn Fn(&str) + Send + Sync>,
+    pub intent: Arc<dyn IntentRecorder>,
+    /// The intent recorded by an earlier, interrupted run of this operation, if any.
+    pub resumed: Option<serde_json::Value>,
+}
+
+impl ProviderContext {
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+}
+
+/// A managed resource type.
+pub trait ResourceType: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    /// The provider the type belongs to (`builtin`, `kafka`, `aws`), recorded in state.
+    fn provider_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+
+    /// Adjusts the engine's planned values (the configuration, with computed attributes
+    /// carried over from `prior` or unknown). Pure: no I/O.
+    fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
+        Ok(planned)
+    }
+
+    /// Refresh: the live attributes of the object `prior` describes, or `None` when it no
+    /// longer exists.
+    fn read<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Option<Value>>>;
+
+    fn create<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>>;
+
+    fn update<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>>;
+
+    fn delete<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<()>>;
+
+    /// The attributes of an existing object, by the id the user gives to `import`.
+    fn import<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Value>>;
+}
+
+/// A data source: reads something that exists, changes nothing.
+pub trait DataSourceType: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn provider_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    fn read<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        config: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>>;
+}
+
+/// Every type cutover supports.
 pub struct Registry {
-    types: BTreeMap<(SchemaKind, &'static str), Schema>,
+    resources: BTreeMap<&'static str, Arc<dyn ResourceType>>,
+    data_sources: BTreeMap<&'static str, Arc<dyn DataSourceType>>,
     cluster: Schema,
     assertion_checks: BTreeMap<&'static str, Schema>,
 }
 
 impl Registry {
-    /// The registry of everything built in.
-    pub fn builtin() -> Self {
-        let mut types = BTreeMap::new();
-        types.insert(
-            (SchemaKind::Resource, builtin::CUTOVER_DATA),
-            builtin::cutover_data_schema(),
-        );
+    /// An empty registry; tests add in-memory types with [`Registry::add_resource`].
+    pub fn empty() -> Self {
         Self {
-            types,
+            resources: BTreeMap::new(),
+            data_sources: BTreeMap::new(),
             cluster: kafka::cluster_schema(),
             assertion_checks: BTreeMap::new(),
         }
+    }
+
+    /// The registry of everything built in.
+    pub fn builtin() -> Self {
+        let mut registry = Self::empty();
+        registry.add_resource(Arc::new(builtin::CutoverData::new()));
+        registry
+    }
+
+    pub fn add_resource(&mut self, resource: Arc<dyn ResourceType>) {
+        self.resources.insert(resource.type_name(), resource);
+    }
+
+    pub fn add_data_source(&mut self, data_source: Arc<dyn DataSourceType>) {
+        self.data_sources
+            .insert(data_source.type_name(), data_source);
+    }
+
+    pub fn resource(&self, type_name: &str) -> Option<&Arc<dyn ResourceType>> {
+        self.resources.get(type_name)
+    }
+
+    pub fn data_source(&self, type_name: &str) -> Option<&Arc<dyn DataSourceType>> {
+        self.data_sources.get(type_name)
     }
 }
 
 impl SchemaSource for Registry {
     fn schema(&self, kind: SchemaKind, type_name: &str) -> Option<&Schema> {
-        self.types
-            .iter()
-            .find(|((k, name), _)| *k == kind && *name == type_name)
-            .map(|(_, schema)| schema)
+        match kind {
+            SchemaKind::Resource => self.resources.get(type_name).map(|r| r.schema()),
+            SchemaKind::Data => self.data_sources.get(type_name).map(|d| d.schema()),
+        }
     }
 
     fn type_names(&self, kind: SchemaKind) -> Vec<&str> {
-        self.types
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, name)| *name)
-            .collect()
+        match kind {
+            SchemaKind::Resource => self.resources.keys().copied().collect(),
+            SchemaKind::Data => self.data_sources.keys().copied().collect(),
+        }
     }
 
     fn cluster_schema(&self) -> &Schema {
