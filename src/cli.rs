@@ -53,6 +53,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show the changes apply would make, against the live objects
+    Plan(commands::plan::PlanArgs),
+    /// Make the changes: plan and apply after approval, or apply a saved plan
+    Apply(commands::apply::ApplyArgs),
+    /// Destroy every object cutover manages in this configuration
+    Destroy(commands::apply::DestroyArgs),
+    /// Show a saved plan (human, -json, -markdown) or, without a file, the state
+    Show(commands::show::ShowArgs),
+    /// Print the dependency graph as Graphviz DOT
+    Graph(commands::graph::GraphArgs),
+    /// Read or edit state: list, show, rm
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
+    /// Print the root module's outputs recorded by the last apply
+    Output(commands::state::OutputArgs),
+    /// Adopt an existing object into state under a configured address
+    Import(commands::state::ImportArgs),
+    /// Remove a state lock left behind by a run that died
+    ForceUnlock(commands::state::ForceUnlockArgs),
     /// Check a configuration for errors without touching any cluster or AWS account
     Validate(commands::validate::ValidateArgs),
     /// Rewrite configuration files in the canonical format
@@ -191,6 +210,15 @@ fn report_usage_error(error: clap::Error) -> i32 {
 
 pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitStatus> {
     match &cli.command {
+        Command::Plan(args) => commands::plan::run(args, settings),
+        Command::Apply(args) => commands::apply::run(args, settings),
+        Command::Destroy(args) => commands::apply::run_destroy(args, settings),
+        Command::Show(args) => commands::show::run(args, settings),
+        Command::Graph(args) => commands::graph::run(args, settings),
+        Command::State(command) => commands::state::run_state(command, settings),
+        Command::Output(args) => commands::state::run_output(args, settings),
+        Command::Import(args) => commands::state::run_import(args, settings),
+        Command::ForceUnlock(args) => commands::state::run_force_unlock(args, settings),
         Command::Validate(args) => commands::validate::run(args, settings),
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Version => {

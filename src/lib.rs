@@ -40,5 +40,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;
+pub mod engine;
+pub mod graph;
+pub mod plan;
 pub mod providers;
 pub mod state;

@@ -1,4 +1,10 @@
 //! One file per command; each takes its parsed arguments and the resolved [`crate::cli::Settings`].
 
+pub mod apply;
+pub mod common;
 pub mod fmt;
+pub mod graph;
+pub mod plan;
+pub mod show;
+pub mod state;
 pub mod validate;

@@ -722,6 +722,7 @@ impl<'t> Evaluator<'t, '_> {
                 }
                 continue;
             }
+            self.resolve_dependencies(component[0]);
             self.evaluate_node(component[0], inputs);
         }
         self.evaluate_imports();
@@ -983,6 +984,32 @@ impl<'t> Evaluator<'t, '_> {
                 .at(reference.map_or(node.span.clone(), |reference| reference.span))
                 .with_hint(hint),
         );
+    }
+
+    /// Replaces a node's direct dependency labels by the objects that matter for ordering
+    /// operations: resources, data sources, clusters and assertions, seen through variables,
+    /// locals, outputs and module calls (a resource that reads `local.x`, which reads
+    /// `cutover_data.a`, depends on `cutover_data.a`). Called in topological order.
+    fn resolve_dependencies(&mut self, index: NodeIndex) {
+        let mut resolved = BTreeSet::new();
+        let predecessors: Vec<NodeIndex> = self
+            .graph
+            .neighbors_directed(index, petgraph::Direction::Incoming)
+            .collect();
+        for predecessor in predecessors {
+            let node = &self.graph[predecessor];
+            match node.key {
+                NodeKey::Resource(..) | NodeKey::Cluster(_) | NodeKey::Assert(_) => {
+                    resolved.insert(node_label(&self.slots[node.slot].path, &node.key));
+                }
+                _ => {
+                    if let Some(inherited) = self.node_dependencies.get(&predecessor) {
+                        resolved.extend(inherited.iter().cloned());
+                    }
+                }
+            }
+        }
+        self.node_dependencies.insert(index, resolved);
     }
 
     fn report_cycle(&mut self, component: &[NodeIndex]) {

@@ -2,6 +2,7 @@
 //! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
 
 mod cli;
+mod engine;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;

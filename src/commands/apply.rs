@@ -1,0 +1,242 @@
+//! `cutover apply [FILE]` and `cutover destroy`: plan (or check a saved plan is still exactly
+//! right), ask for approval, then carry the changes out in dependency order, saving state
+//! after every resource.
+
+use std::path::PathBuf;
+
+use super::common::{
+    LockArgs, confirm, engine, interrupts, line_reporter, lock, report_diagnostics, runtime,
+};
+use super::plan::{PlanFlags, saved_plan};
+use crate::cli::{ExitStatus, Settings};
+use crate::config::inputs::CommandLineVar;
+use crate::engine::executor::{Outcome, apply};
+use crate::engine::planner::{PlanOptions, plan};
+use crate::engine::saved::SavedPlan;
+use crate::plan::render::{HumanOptions, render_human};
+use crate::plan::{Action, PlanMode};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `cutover plan -out FILE`: applied without a prompt, and only if it is
+    /// still exactly what would be done now
+    pub plan_file: Option<PathBuf>,
+    /// Skip the interactive approval
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub common: PlanFlags,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestroyArgs {
+    /// Skip the interactive approval
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    /// Destroy only this resource (and what depends on it is not touched); repeatable
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// How many provider operations may run at once
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+pub fn run(args: &ApplyArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
+    match &args.plan_file {
+        Some(file) => apply_saved(file, args, settings),
+        None => plan_and_apply(
+            settings,
+            args.common.options(),
+            args.auto_approve,
+            args.common.parallelism,
+            args.common.lock.lock_timeout,
+        ),
+    }
+}
+
+pub fn run_destroy(args: &DestroyArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
+    let options = PlanOptions {
+        mode: PlanMode::Destroy,
+        refresh: true,
+        targets: args.targets.clone(),
+    };
+    plan_and_apply(
+        settings,
+        options,
+        args.auto_approve,
+        args.parallelism,
+        args.lock.lock_timeout,
+    )
+}
+
+fn plan_and_apply(
+    settings: &Settings,
+    options: PlanOptions,
+    auto_approve: bool,
+    parallelism: usize,
+    lock_timeout: std::time::Duration,
+) -> anyhow::Result<ExitStatus> {
+    runtime()?.block_on(async {
+        let engine = engine(settings, parallelism, lock_timeout)?;
+        let operation = if options.mode == PlanMode::Destroy { "destroy" } else { "apply" };
+        let guard = lock(&engine, operation).await?;
+        let planned = plan(&engine, &options).await?;
+        if report_diagnostics(&planned.diagnostics) {
+            guard.unlock().await?;
+            return Ok(ExitStatus::Error);
+        }
+        print!("{}", render_human(&planned.plan, &HumanOptions::default()));
+        if !planned.plan.has_changes() {
+            guard.unlock().await?;
+            return Ok(ExitStatus::Success);
+        }
+        if !auto_approve {
+            let question = match options.mode {
+                PlanMode::Destroy => "Do you really want to destroy all resources?\n  cutover will destroy all the objects listed above. There is no undo.",
+                _ => "Do you want to perform these actions?\n  cutover will perform the actions described above.",
+            };
+            if !confirm(question)? {
+                println!("\nApply cancelled.");
+                guard.unlock().await?;
+                return Ok(ExitStatus::Error);
+            }
+        }
+        let status = execute(&engine, planned).await?;
+        guard.unlock().await?;
+        Ok(status)
+    })
+}
+
+fn apply_saved(
+    file: &std::path::Path,
+    args: &ApplyArgs,
+    settings: &Settings,
+) -> anyhow::Result<ExitStatus> {
+    runtime()?.block_on(async {
+        let (engine, guard, planned) = replan_saved(
+            file,
+            settings,
+            args.common.parallelism,
+            args.common.lock.lock_timeout,
+            "apply",
+        )
+        .await?;
+        if report_diagnostics(&planned.diagnostics) {
+            guard.unlock().await?;
+            return Ok(ExitStatus::Error);
+        }
+        let status = execute(&engine, planned).await?;
+        guard.unlock().await?;
+        Ok(status)
+    })
+}
+
+/// Computes the plan saved in `file` again from the same inputs (its non-sensitive variable
+/// values replayed, sensitive ones from the environment and var files as before) and fails
+/// unless it is exactly the saved one. Returns with the state lock held.
+pub async fn replan_saved(
+    file: &std::path::Path,
+    settings: &Settings,
+    parallelism: usize,
+    lock_timeout: std::time::Duration,
+    operation: &str,
+) -> anyhow::Result<(
+    crate::engine::Engine,
+    crate::state::LockGuard,
+    crate::engine::planner::Planned,
+)> {
+    let saved = SavedPlan::read(file)?;
+    let mut settings = settings.clone();
+    let mut replayed: Vec<CommandLineVar> = saved
+        .variables
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            CommandLineVar::Assignment(format!("{name}={text}"))
+        })
+        .collect();
+    replayed.extend(settings.command_line_vars.clone());
+    settings.command_line_vars = replayed;
+    let options = PlanOptions {
+        mode: saved.mode,
+        refresh: saved.refresh,
+        targets: saved.targets.clone(),
+    };
+    let engine = engine(&settings, parallelism, lock_timeout)?;
+    let guard = lock(&engine, operation).await?;
+    let planned = plan(&engine, &options).await?;
+    if !planned.diagnostics.has_errors()
+        && let Some(reason) = saved.mismatch(&saved_plan(&engine, &planned, &options))
+    {
+        guard.unlock().await?;
+        anyhow::bail!(
+            "the saved plan {} is stale: {reason}\nrun cutover plan -out {} again and review the new plan",
+            file.display(),
+            file.display()
+        );
+    }
+    Ok((engine, guard, planned))
+}
+
+async fn execute(
+    engine: &crate::engine::Engine,
+    planned: crate::engine::planner::Planned,
+) -> anyhow::Result<ExitStatus> {
+    let mode = planned.plan.mode;
+    println!();
+    let report = apply(engine, planned, interrupts(), line_reporter()).await?;
+    let (mut added, mut changed, mut destroyed, mut imported) = (0, 0, 0, 0);
+    for (_, action, outcome) in &report.outcomes {
+        if *outcome != Outcome::Applied {
+            continue;
+        }
+        match action {
+            Action::Create => added += 1,
+            Action::Update => changed += 1,
+            Action::Delete => destroyed += 1,
+            Action::DeleteThenCreate | Action::CreateThenDelete => {
+                added += 1;
+                destroyed += 1;
+            }
+            Action::NoOp => imported += 1,
+            Action::Read => {}
+        }
+    }
+    if report.failed() {
+        eprintln!();
+        for (address, _, outcome) in &report.outcomes {
+            match outcome {
+                Outcome::Applied => eprintln!("  ok       {address}"),
+                Outcome::Failed(message) => eprintln!("  failed   {address}: {message}"),
+                Outcome::Skipped(reason) => eprintln!("  skipped  {address} ({reason})"),
+            }
+        }
+        eprintln!(
+            "\nerror: apply {}: {added} added, {changed} changed, {destroyed} destroyed before stopping; the state records what was done, and running apply again continues from there",
+            if report.interrupted {
+                "interrupted"
+            } else {
+                "failed"
+            }
+        );
+        return Ok(ExitStatus::Error);
+    }
+    match mode {
+        PlanMode::Destroy => println!("\nDestroy complete! Resources: {destroyed} destroyed."),
+        PlanMode::RefreshOnly => {
+            println!("\nApply complete! The state now records the live objects.")
+        }
+        PlanMode::Normal if imported > 0 => println!(
+            "\nApply complete! Resources: {imported} imported, {added} added, {changed} changed, {destroyed} destroyed."
+        ),
+        PlanMode::Normal => println!(
+            "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+        ),
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,576 @@
+//! Applying a plan: walk the changes in dependency order (deletions in reverse), at most
+//! `parallelism` provider operations at a time, saving state after every one. Values that were
+//! unknown at plan time are filled in by evaluating the configuration again once what they
+//! depend on exists. On a failure nothing new starts, running operations finish, state is
+//! saved and the outcome lists what succeeded, failed and was skipped. A first interrupt does
+//! the same; a second one also cancels the running provider operations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::planner::{Planned, object_label};
+use super::{Engine, NoIntent};
+use crate::config::evaluate::{
+    EvalMode, ResourceAddress, ResourceHook, ResourceInstance, evaluate_configuration_with,
+};
+use crate::config::model::Mode;
+use crate::config::value::Value;
+use crate::config::{inputs, load};
+use crate::plan::diff::diff_instance;
+use crate::plan::{Action, PlanMode, ResourceChange};
+use crate::providers::{BoxFuture, IntentRecorder, ProviderContext, ProviderError, ResourceType};
+use crate::state::{
+    OutputState, PendingIntent, PendingOperation, ResourceState, State, StateStore,
+};
+
+/// How each change ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Failed(String),
+    /// Not started: a dependency failed, or the run stopped.
+    Skipped(String),
+}
+
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub outcomes: Vec<(ResourceAddress, Action, Outcome)>,
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> bool {
+        self.interrupted
+            || self
+                .outcomes
+                .iter()
+                .any(|(_, _, outcome)| !matches!(outcome, Outcome::Applied))
+    }
+}
+
+/// Progress lines for the terminal or the log.
+pub type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
+
+struct IntentMessage {
+    address: ResourceAddress,
+    operation: PendingOperation,
+    handle: serde_json::Value,
+    detail: String,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+struct ChannelIntent {
+    address: ResourceAddress,
+    operation: PendingOperation,
+    sender: mpsc::Sender<IntentMessage>,
+}
+
+impl IntentRecorder for ChannelIntent {
+    fn record<'a>(
+        &'a self,
+        handle: serde_json::Value,
+        detail: String,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let (done, wait) = oneshot::channel();
+            self.sender
+                .send(IntentMessage {
+                    address: self.address.clone(),
+                    operation: self.operation,
+                    handle,
+                    detail,
+                    done,
+                })
+                .await
+                .map_err(|_| "the run is shutting down".to_owned())?;
+            wait.await
+                .map_err(|_| "the run is shutting down".to_owned())?
+        })
+    }
+}
+
+/// Values other objects see during apply: applied values where the operation is done,
+/// planned ones otherwise.
+struct ApplyHook<'a> {
+    applied: &'a BTreeMap<ResourceAddress, Value>,
+    planned: &'a BTreeMap<ResourceAddress, Value>,
+    instances: BTreeMap<ResourceAddress, ResourceInstance>,
+}
+
+impl ResourceHook for ApplyHook<'_> {
+    fn instance_value(&mut self, instance: &ResourceInstance) -> Value {
+        self.instances
+            .insert(instance.address.clone(), instance.clone());
+        self.applied
+            .get(&instance.address)
+            .or_else(|| self.planned.get(&instance.address))
+            .cloned()
+            .unwrap_or(Value::Unknown)
+    }
+}
+
+fn operation_of(action: Action) -> PendingOperation {
+    match action {
+        Action::Create => PendingOperation::Create,
+        Action::Delete => PendingOperation::Delete,
+        Action::DeleteThenCreate | Action::CreateThenDelete => PendingOperation::Replace,
+        _ => PendingOperation::Update,
+    }
+}
+
+/// Runs one change against its provider.
+async fn run_change(
+    provider: Arc<dyn ResourceType>,
+    context: ProviderContext,
+    change: ResourceChange,
+) -> Result<Option<Value>, ProviderError> {
+    let before = change.before.clone().unwrap_or(Value::Null);
+    let after = change.after.clone().unwrap_or(Value::Null);
+    match change.action {
+        Action::NoOp if change.importing.is_some() => Ok(Some(before)),
+        Action::NoOp | Action::Read => Ok(Some(after)),
+        Action::Create => provider.create(&context, &after).await.map(Some),
+        Action::Update => provider.update(&context, &before, &after).await.map(Some),
+        Action::DeleteThenCreate => {
+            provider.delete(&context, &before).await?;
+            provider.create(&context, &after).await.map(Some)
+        }
+        Action::CreateThenDelete => {
+            let created = provider.create(&context, &after).await?;
+            provider.delete(&context, &before).await?;
+            Ok(Some(created))
+        }
+        Action::Delete => provider.delete(&context, &before).await.map(|()| None),
+    }
+}
+
+/// Applies a computed plan. `interrupts` counts Ctrl-C/SIGTERM: 1 stops starting new work, 2
+/// also cancels running provider operations.
+pub async fn apply(
+    engine: &Engine,
+    planned: Planned,
+    mut interrupts: watch::Receiver<u32>,
+    report: Reporter,
+) -> anyhow::Result<ApplyReport> {
+    let mut store = StateStore::open(engine.backend.clone())
+        .await
+        .with_context(|| format!("reading state from {}", engine.backend.location()))?;
+    let mut state = match store.persisted() {
+        Some(_) => store.working_copy()?,
+        None => State::new()?,
+    };
+    state.record_key(&engine.key);
+    let mut result = ApplyReport::default();
+
+    if planned.plan.mode == PlanMode::RefreshOnly {
+        for (address, live) in &planned.refreshed {
+            match live {
+                Some(value) => {
+                    if let Some(resource) = state.resource_mut(address) {
+                        resource.set_attributes(value, &engine.key)?;
+                    }
+                }
+                None => {
+                    state.remove(address);
+                }
+            }
+        }
+        store.save(&mut state).await?;
+        return Ok(result);
+    }
+
+    let changes: Vec<ResourceChange> = planned.plan.changes.clone();
+    let planned_values: BTreeMap<ResourceAddress, Value> = changes
+        .iter()
+        .filter_map(|c| {
+            let value = if c.action == Action::NoOp {
+                c.before.clone()
+            } else {
+                c.after.clone()
+            };
+            value.map(|v| (c.address.clone(), v))
+        })
+        .collect();
+
+    // No-op instances: record refreshed attributes, dependencies and protection.
+    for change in changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && c.importing.is_none())
+    {
+        if let Some(before) = &change.before {
+            upsert(&mut state, change, before, engine)?;
+        }
+    }
+    // Objects found gone by refresh and no longer configured: drop them.
+    for (address, live) in &planned.refreshed {
+        if live.is_none() && !changes.iter().any(|c| &c.address == address) {
+            state.remove(address);
+        }
+    }
+    store.save(&mut state).await?;
+
+    let work: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].action != Action::NoOp || changes[i].importing.is_some())
+        .collect();
+    let waits_for = dependency_edges(&changes, &work, &state);
+
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (intent_tx, mut intent_rx) = mpsc::channel::<IntentMessage>(16);
+    let semaphore_limit = engine.parallelism.max(1);
+    let mut started: BTreeSet<usize> = BTreeSet::new();
+    let mut finished: BTreeMap<usize, bool> = BTreeMap::new();
+    let mut applied: BTreeMap<ResourceAddress, Value> = BTreeMap::new();
+    let mut running: JoinSet<(usize, Result<Option<Value>, ProviderError>)> = JoinSet::new();
+    let mut stop_reason: Option<String> = None;
+
+    loop {
+        if stop_reason.is_none() {
+            let interrupt_count = *interrupts.borrow();
+            if interrupt_count >= 1 {
+                result.interrupted = true;
+                stop_reason = Some("the run was interrupted".to_owned());
+                report(
+                    "interrupt received: no new operations start; waiting for running ones (interrupt again to cancel them)",
+                );
+            }
+        }
+        // Start what is ready.
+        if stop_reason.is_none() {
+            let ready: Vec<usize> = work
+                .iter()
+                .copied()
+                .filter(|i| !started.contains(i))
+                .filter(|i| waits_for[i].iter().all(|d| finished.get(d) == Some(&true)))
+                .take(semaphore_limit.saturating_sub(running.len()))
+                .collect();
+            let needs_values = ready.iter().any(|&i| {
+                changes[i]
+                    .after
+                    .as_ref()
+                    .is_some_and(|a| !a.is_wholly_known())
+            });
+            let fresh = if needs_values {
+                Some(reevaluate(engine, &applied, &planned_values)?)
+            } else {
+                None
+            };
+            for index in ready {
+                started.insert(index);
+                let mut change = changes[index].clone();
+                let Some(provider) = engine.registry.resource(&change.address.type_name).cloned()
+                else {
+                    finished.insert(index, false);
+                    result.outcomes.push((
+                        change.address.clone(),
+                        change.action,
+                        Outcome::Failed(format!(
+                            "unknown resource type {}",
+                            change.address.type_name
+                        )),
+                    ));
+                    continue;
+                };
+                if let Some(instances) = &fresh
+                    && let Some(instance) = instances.get(&change.address)
+                    && change.action != Action::Delete
+                {
+                    match refreshed_change(&change, instance, provider.as_ref(), engine) {
+                        Ok(updated) => change = updated,
+                        Err(message) => {
+                            finished.insert(index, false);
+                            result.outcomes.push((
+                                change.address.clone(),
+                                change.action,
+                                Outcome::Failed(message),
+                            ));
+                            stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
+                            continue;
+                        }
+                    }
+                }
+                report(&format!(
+                    "{}: {}…",
+                    change.address,
+                    describe(change.action, true)
+                ));
+                let context = ProviderContext {
+                    cancel: cancel_rx.clone(),
+                    progress: {
+                        let report = report.clone();
+                        let address = change.address.to_string();
+                        Arc::new(move |line: &str| report(&format!("{address}: {line}")))
+                    },
+                    intent: Arc::new(ChannelIntent {
+                        address: change.address.clone(),
+                        operation: operation_of(change.action),
+                        sender: intent_tx.clone(),
+                    }),
+                    resumed: state
+                        .resource(&change.address)
+                        .and_then(|r| r.pending.as_ref())
+                        .map(|p| p.handle.clone()),
+                };
+                running.spawn(async move { (index, run_change(provider, context, change).await) });
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(joined) = running.join_next() => {
+                let (index, outcome) = joined.context("an apply task panicked")?;
+                let change = &changes[index];
+                match outcome {
+                    Ok(value) => {
+                        match &value {
+                            Some(value) => {
+                                upsert(&mut state, change, value, engine)?;
+                                applied.insert(change.address.clone(), value.clone());
+                            }
+                            None => {
+                                state.remove(&change.address);
+                            }
+                        }
+                        finished.insert(index, true);
+                        report(&format!("{}: {}", change.address, describe(change.action, false)));
+                        result.outcomes.push((change.address.clone(), change.action, Outcome::Applied));
+                    }
+                    Err(error) => {
+                        finished.insert(index, false);
+                        let message = error.to_string();
+                        report(&format!("{}: failed: {message}", change.address));
+                        result.outcomes.push((change.address.clone(), change.action, Outcome::Failed(message)));
+                        stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
+                    }
+                }
+                store.save(&mut state).await.context("saving state")?;
+            }
+            Some(message) = intent_rx.recv() => {
+                let resource = match state.resource_mut(&message.address) {
+                    Some(resource) => resource,
+                    None => {
+                        let change = changes.iter().find(|c| c.address == message.address);
+                        let provider = change.map_or("unknown".to_owned(), |c| c.provider.clone());
+                        state.upsert(ResourceState::new(&message.address, provider));
+                        state.resource_mut(&message.address).expect("just inserted")
+                    }
+                };
+                resource.pending = Some(PendingIntent::now(message.operation, message.handle, message.detail));
+                let saved = store.save(&mut state).await.map(|_| ()).map_err(|e| e.to_string());
+                let _ = message.done.send(saved);
+            }
+            Ok(()) = interrupts.changed() => {
+                let count = *interrupts.borrow();
+                if count >= 2 {
+                    report("second interrupt: cancelling running operations; state is still saved");
+                    let _ = cancel_tx.send(true);
+                }
+            }
+        }
+    }
+
+    for index in work.iter().copied().filter(|i| !started.contains(i)) {
+        let change = &changes[index];
+        let reason = stop_reason
+            .clone()
+            .unwrap_or_else(|| "a dependency failed".to_owned());
+        result.outcomes.push((
+            change.address.clone(),
+            change.action,
+            Outcome::Skipped(reason),
+        ));
+    }
+
+    // Outputs, from the configuration evaluated with what now exists.
+    if planned.plan.mode == PlanMode::Destroy && !result.failed() {
+        state.outputs.clear();
+    } else if !result.failed() {
+        let (configuration, _) = evaluate_with_values(engine, &applied, &planned_values)?;
+        state.outputs.clear();
+        for (name, output) in &configuration.outputs {
+            if output.value.is_wholly_known() {
+                state.outputs.insert(
+                    name.clone(),
+                    OutputState::new(&output.value, output.sensitive, &engine.key)?,
+                );
+            }
+        }
+    }
+    store.save(&mut state).await.context("saving state")?;
+    drop(intent_tx);
+    Ok(result)
+}
+
+fn describe(action: Action, starting: bool) -> &'static str {
+    match (action, starting) {
+        (Action::Create, true) => "creating",
+        (Action::Create, false) => "created",
+        (Action::Update, true) => "updating",
+        (Action::Update, false) => "updated",
+        (Action::Delete, true) => "destroying",
+        (Action::Delete, false) => "destroyed",
+        (Action::DeleteThenCreate | Action::CreateThenDelete, true) => "replacing",
+        (Action::DeleteThenCreate | Action::CreateThenDelete, false) => "replaced",
+        (Action::Read, true) => "reading",
+        (Action::Read, false) => "read",
+        (Action::NoOp, true) => "importing",
+        (Action::NoOp, false) => "imported",
+    }
+}
+
+/// For each change, the changes it must wait for. Creates, updates and reads wait for the
+/// changes of what they depend on; a deletion waits for every change of an object that
+/// depended on the deleted one (recorded in state), so nothing loses a dependency while it
+/// still uses it.
+fn dependency_edges(
+    changes: &[ResourceChange],
+    work: &[usize],
+    state: &State,
+) -> BTreeMap<usize, Vec<usize>> {
+    let mut by_label: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &index in work {
+        by_label
+            .entry(object_label(&changes[index].address))
+            .or_default()
+            .push(index);
+    }
+    let mut edges: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &index in work {
+        let change = &changes[index];
+        let mut waits = Vec::new();
+        if change.action == Action::Delete {
+            let label = object_label(&change.address);
+            for &other in work {
+                if other == index {
+                    continue;
+                }
+                let depended = state
+                    .resource(&changes[other].address)
+                    .is_some_and(|r| r.dependencies.contains(&label));
+                if depended {
+                    waits.push(other);
+                }
+            }
+        } else {
+            for dependency in &change.dependencies {
+                for &other in by_label.get(dependency).into_iter().flatten() {
+                    if changes[other].action != Action::Delete {
+                        waits.push(other);
+                    }
+                }
+            }
+        }
+        edges.insert(index, waits);
+    }
+    edges
+}
+
+fn upsert(
+    state: &mut State,
+    change: &ResourceChange,
+    value: &Value,
+    engine: &Engine,
+) -> anyhow::Result<()> {
+    let mut resource = state
+        .resource(&change.address)
+        .cloned()
+        .unwrap_or_else(|| ResourceState::new(&change.address, change.provider.clone()));
+    resource.set_attributes(value, &engine.key)?;
+    resource.set_dependencies(change.dependencies.iter().cloned());
+    resource.protection.prevent_destroy = change.prevent_destroy;
+    resource.pending = None;
+    state.upsert(resource);
+    Ok(())
+}
+
+fn evaluate_with_values(
+    engine: &Engine,
+    applied: &BTreeMap<ResourceAddress, Value>,
+    planned: &BTreeMap<ResourceAddress, Value>,
+) -> anyhow::Result<(
+    crate::config::evaluate::Configuration,
+    BTreeMap<ResourceAddress, ResourceInstance>,
+)> {
+    let (tree, diagnostics) = load::load(&engine.config_dir);
+    let tree = tree.with_context(|| {
+        format!(
+            "the configuration can no longer be loaded:\n{}",
+            diagnostics.render(None)
+        )
+    })?;
+    let (inputs, _) = inputs::collect(
+        &engine.config_dir,
+        &engine.environment_vars,
+        &engine.command_line_vars,
+    );
+    let mut hook = ApplyHook {
+        applied,
+        planned,
+        instances: BTreeMap::new(),
+    };
+    let (configuration, _) = evaluate_configuration_with(
+        &tree,
+        &inputs,
+        engine.registry.as_ref(),
+        EvalMode::Plan,
+        &mut hook,
+    );
+    Ok((configuration, hook.instances))
+}
+
+fn reevaluate(
+    engine: &Engine,
+    applied: &BTreeMap<ResourceAddress, Value>,
+    planned: &BTreeMap<ResourceAddress, Value>,
+) -> anyhow::Result<BTreeMap<ResourceAddress, ResourceInstance>> {
+    Ok(evaluate_with_values(engine, applied, planned)?.1)
+}
+
+/// The change again, with the configuration evaluated now that its dependencies exist. The
+/// action must not change: a plan that was reviewed is the plan that is applied.
+fn refreshed_change(
+    change: &ResourceChange,
+    instance: &ResourceInstance,
+    provider: &dyn ResourceType,
+    engine: &Engine,
+) -> Result<ResourceChange, String> {
+    if instance.address.mode == Mode::Data {
+        return Ok(change.clone());
+    }
+    let diff = diff_instance(
+        provider.schema(),
+        change.before.as_ref(),
+        &instance.config,
+        &instance.lifecycle,
+        &engine.key,
+    );
+    let planned = provider
+        .plan(change.before.as_ref(), diff.planned)
+        .map_err(|error| format!("planning {}: {error}", change.address))?;
+    let compatible = diff.action == change.action
+        || (change.action == Action::Update && diff.action == Action::NoOp);
+    if !compatible {
+        return Err(format!(
+            "{} was planned as {:?} but now needs {:?}: values known only after apply changed the plan; run plan again",
+            change.address, change.action, diff.action
+        ));
+    }
+    let mut updated = change.clone();
+    updated.after = Some(planned);
+    Ok(updated)
+}
+
+/// A context for operations outside an apply walk (import).
+pub fn standalone_context() -> ProviderContext {
+    let (_tx, cancel) = watch::channel(false);
+    ProviderContext {
+        cancel,
+        progress: Arc::new(|_: &str| {}),
+        intent: Arc::new(NoIntent),
+        resumed: None,
+    }
+}

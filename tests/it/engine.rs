@@ -1,0 +1,269 @@
+//! The engine end to end through the binary, with the built-in `cutover_data` resource:
+//! plan, apply, no-op re-plan, update, replace, saved plans (and stale ones refused),
+//! destroy, prevent_destroy, locking, and secrets kept out of every output and the state.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const STATE_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+struct Workspace {
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "cutover-engine-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Workspace { dir }
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join(name), text).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CUTOVER_STATE_KEY", STATE_KEY)
+            .env_remove("CUTOVER_STATE_KEY_FILE")
+            .output()
+            .expect("run cutover")
+    }
+
+    fn state_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cutover.state.json")).unwrap_or_default()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn config(input: &str, trigger: &str) -> String {
+    format!(
+        r#"
+variable "password" {{
+  type      = string
+  sensitive = true
+  default   = "hunter2-SECRET"
+}}
+
+resource "cutover_data" "base" {{
+  input            = "{input}"
+  triggers_replace = "{trigger}"
+}}
+
+resource "cutover_data" "derived" {{
+  for_each = toset(["a", "b"])
+  input    = "${{cutover_data.base.id}}-${{each.key}}"
+}}
+
+resource "cutover_data" "secret" {{
+  input = {{ password = var.password }}
+}}
+
+output "base_id" {{
+  value = cutover_data.base.id
+}}
+"#
+    )
+}
+
+#[test]
+fn plan_apply_replan_update_replace_and_destroy() {
+    let workspace = Workspace::new("lifecycle");
+    workspace.write("main.hcl", &config("one", "t1"));
+
+    let planned = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(planned.status.code(), Some(2), "{}", text(&planned));
+    let shown = text(&planned);
+    assert!(
+        shown.contains("Plan: 4 to add, 0 to change, 0 to destroy."),
+        "{shown}"
+    );
+    assert!(shown.contains("(known after apply)"), "{shown}");
+
+    let applied = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    assert!(text(&applied).contains("Apply complete! Resources: 4 added, 0 changed, 0 destroyed."));
+    let state = workspace.state_text();
+    assert!(
+        state.contains("\"cutover_data.derived[\\\"a\\\"]\""),
+        "{state}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(workspace.path("cutover.state.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let again = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(text(&again).contains("No changes."), "{}", text(&again));
+
+    workspace.write("main.hcl", &config("two", "t1"));
+    let update = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(update.status.code(), Some(2));
+    assert!(
+        text(&update).contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{}",
+        text(&update)
+    );
+
+    workspace.write("main.hcl", &config("two", "t2"));
+    let replace = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(replace.status.code(), Some(0), "{}", text(&replace));
+    // The base is replaced (new id), so the derived inputs change too.
+    assert!(
+        text(&replace).contains("1 added, 2 changed, 1 destroyed"),
+        "{}",
+        text(&replace)
+    );
+
+    let destroyed = workspace.run(&["destroy", "-auto-approve"]);
+    assert_eq!(destroyed.status.code(), Some(0), "{}", text(&destroyed));
+    assert!(
+        text(&destroyed).contains("Destroy complete! Resources: 4 destroyed."),
+        "{}",
+        text(&destroyed)
+    );
+    assert!(!workspace.state_text().contains("cutover_data."));
+}
+
+#[test]
+fn secrets_never_reach_outputs_or_state() {
+    let workspace = Workspace::new("secrets");
+    workspace.write("main.hcl", &config("one", "t1"));
+    let outputs = [
+        workspace.run(&["plan"]),
+        workspace.run(&["apply", "-auto-approve"]),
+        workspace.run(&["plan"]),
+    ];
+    for output in &outputs {
+        assert!(!text(output).contains("hunter2"), "{}", text(output));
+    }
+    let state = workspace.state_text();
+    assert!(!state.is_empty());
+    assert!(!state.contains("hunter2"), "{state}");
+    assert!(state.contains("hmac-sha256:"), "{state}");
+    // Unchanged secret: no diff, compared through the keyed hash.
+    let again = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[test]
+fn saved_plan_applies_once_and_a_stale_one_is_refused() {
+    let workspace = Workspace::new("saved");
+    workspace.write("main.hcl", &config("one", "t1"));
+    let saved = workspace.run(&["plan", "-out", "first.plan"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    let plan_file = std::fs::read_to_string(workspace.path("first.plan")).unwrap();
+    assert!(!plan_file.contains("hunter2"), "{plan_file}");
+
+    let applied = workspace.run(&["apply", "first.plan"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+
+    // Applying the same plan again: made against an empty state that now exists.
+    let stale = workspace.run(&["apply", "first.plan"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        text(&stale).contains("is stale: the plan was made against an empty state"),
+        "{}",
+        text(&stale)
+    );
+
+    // A plan made, then the configuration changed before applying it.
+    workspace.write("main.hcl", &config("two", "t1"));
+    assert_eq!(
+        workspace
+            .run(&["plan", "-out", "second.plan"])
+            .status
+            .code(),
+        Some(0)
+    );
+    workspace.write("main.hcl", &config("three", "t1"));
+    let changed = workspace.run(&["apply", "second.plan"]);
+    assert_eq!(changed.status.code(), Some(1));
+    assert!(
+        text(&changed).contains("the configuration files changed"),
+        "{}",
+        text(&changed)
+    );
+}
+
+#[test]
+fn prevent_destroy_is_kept_in_state_after_the_block_is_removed() {
+    let workspace = Workspace::new("protect");
+    workspace.write(
+        "main.hcl",
+        "resource \"cutover_data\" \"keep\" {\n  input = 1\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n",
+    );
+    assert_eq!(
+        workspace.run(&["apply", "-auto-approve"]).status.code(),
+        Some(0)
+    );
+    workspace.write("main.hcl", "locals {\n  nothing = 1\n}\n");
+    let refused = workspace.run(&["plan"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("cutover_data.keep has lifecycle.prevent_destroy set"),
+        "{}",
+        text(&refused)
+    );
+    let destroy = workspace.run(&["destroy", "-auto-approve"]);
+    assert_eq!(destroy.status.code(), Some(1));
+    assert!(workspace.state_text().contains("cutover_data.keep"));
+}
+
+#[test]
+fn a_held_lock_names_its_holder() {
+    let workspace = Workspace::new("lock");
+    workspace.write("main.hcl", &config("one", "t1"));
+    let holder = serde_json::json!({
+        "id": "11111111-2222-3333-4444-555555555555",
+        "operation": "apply",
+        "who": "alice@build-7",
+        "created": "2026-01-01T00:00:00Z",
+        "pid": 999999,
+        "host": "build-7",
+        "version": "0.1.0",
+        "path": "cutover.state.json",
+    });
+    workspace.write("cutover.state.json.lock", &holder.to_string());
+    let blocked = workspace.run(&["plan", "-lock-timeout", "1s"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    let shown = text(&blocked);
+    assert!(shown.contains("alice@build-7"), "{shown}");
+    assert!(
+        shown.contains("force-unlock 11111111-2222-3333-4444-555555555555"),
+        "{shown}"
+    );
+    let _ = Path::new("unused");
+}
