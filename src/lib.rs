@@ -6,9 +6,9 @@
 //!
 //! - [`cli`]: the clap-derived command enum, settings resolution and the exit-code mapping.
 //!   `main.rs` is a thin shell around [`cli::run_from_env`].
-//! - [`commands`]: one file per verb (validate, fmt, plan, apply + destroy, show, graph, state
-//!   + output + import + force-unlock; verify, mirror and rollback arrive with their issues).
-//!   Each takes its arguments and the resolved settings.
+//! - [`commands`]: one file per verb or family (validate, fmt, plan, apply and destroy, show,
+//!   graph, and state with output, import and force-unlock; verify, mirror and rollback arrive
+//!   with their issues). Each takes its arguments and the resolved settings.
 //! - [`diagnostics`]: spans, `file:line:col` rendering with a snippet and caret, JSON form.
 //! - [`config`]: load files and modules → parse with `hcl-edit` (spans kept) → evaluate over the
 //!   syntax tree with unknown and sensitive marks (docs/decisions.md says why not `hcl-rs`

@@ -58,3 +58,47 @@ fn missing_command_shows_usage_and_exits_one() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("Usage: cutover"));
 }
+
+/// Every example configuration validates and is in canonical format.
+#[test]
+fn examples_validate_and_are_formatted() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/") {
+        let dir = entry.expect("entry").path();
+        if !dir.is_dir()
+            || !std::fs::read_dir(&dir).unwrap().any(|f| {
+                f.map(|f| f.path().extension().is_some_and(|e| e == "hcl"))
+                    .unwrap_or(false)
+            })
+        {
+            continue;
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["validate"])
+            .current_dir(&dir)
+            .output()
+            .expect("run cutover");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}: {}",
+            dir.display(),
+            text(&output.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no example configurations found");
+    let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["fmt", "-check", "-recursive", "examples", "modules"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cutover fmt");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}

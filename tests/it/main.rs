@@ -6,5 +6,6 @@ mod engine;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;
+mod plan_snapshots;
 mod support;
 mod wiring;
