@@ -209,12 +209,20 @@ async fn execute(
     }
     if report.failed() {
         eprintln!();
+        let mut skipped = Vec::new();
         for (address, _, outcome) in &report.outcomes {
             match outcome {
-                Outcome::Applied => eprintln!("  ok       {address}"),
+                Outcome::Applied => {}
                 Outcome::Failed(message) => eprintln!("  failed   {address}: {message}"),
-                Outcome::Skipped(reason) => eprintln!("  skipped  {address} ({reason})"),
+                Outcome::Skipped(reason) => skipped.push((address, reason)),
             }
+        }
+        // Long lists are summarised: the state and the next plan say exactly what is left.
+        for (address, reason) in skipped.iter().take(10) {
+            eprintln!("  skipped  {address} ({reason})");
+        }
+        if skipped.len() > 10 {
+            eprintln!("  ... and {} more not started", skipped.len() - 10);
         }
         eprintln!(
             "\nerror: apply {}: {added} added, {changed} changed, {destroyed} destroyed before stopping; the state records what was done, and running apply again continues from there",

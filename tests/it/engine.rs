@@ -267,3 +267,79 @@ fn a_held_lock_names_its_holder() {
     );
     let _ = Path::new("unused");
 }
+
+/// Ctrl-C during a long apply: running operations finish, nothing new starts, the state
+/// written so far is valid, the exit code is 1, and applying again finishes the job.
+#[cfg(unix)]
+#[test]
+fn sigint_during_apply_saves_state_and_a_rerun_converges() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let workspace = Workspace::new("sigint");
+    // Enough objects that the apply (state saved after each) is still running when the
+    // signal arrives.
+    workspace.write(
+        "main.hcl",
+        "resource \"cutover_data\" \"many\" {\n  count = 400\n  input = count.index\n}\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["apply", "-auto-approve", "-parallelism", "4"])
+        .current_dir(&workspace.dir)
+        .env("CUTOVER_STATE_KEY", STATE_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    // Drain stderr on its own thread so neither pipe can fill up and block the child.
+    let stderr = child.stderr.take().expect("stderr");
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut created = 0;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.ends_with(": created") {
+            created += 1;
+            if created == 20 {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        created, 20,
+        "the apply finished before it could be interrupted"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    let stderr = stderr_reader.join().expect("stderr thread");
+    assert_eq!(status.code(), Some(1), "{}\n{stderr}", rest.join("\n"));
+    assert!(stderr.contains("error: apply interrupted"), "{stderr}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("interrupt received")),
+        "{}",
+        rest.join("\n")
+    );
+
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("the state is valid JSON");
+    let saved = state["resources"].as_array().map_or(0, Vec::len);
+    assert!(saved >= 20 && saved < 400, "{saved} objects in state");
+
+    let rerun = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
+    assert!(
+        text(&rerun).contains(&format!("{} added", 400 - saved)),
+        "{}",
+        text(&rerun)
+    );
+    let settled = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", text(&settled));
+}
