@@ -331,7 +331,7 @@ fn sigint_during_apply_saves_state_and_a_rerun_converges() {
     let state: serde_json::Value =
         serde_json::from_str(&workspace.state_text()).expect("the state is valid JSON");
     let saved = state["resources"].as_array().map_or(0, Vec::len);
-    assert!(saved >= 20 && saved < 400, "{saved} objects in state");
+    assert!((20..400).contains(&saved), "{saved} objects in state");
 
     let rerun = workspace.run(&["apply", "-auto-approve"]);
     assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
