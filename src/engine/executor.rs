@@ -55,6 +55,10 @@ impl ApplyReport {
 /// Progress lines for the terminal or the log.
 pub type Reporter = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How long running operations get to stop by themselves after the second interrupt before
+/// they are aborted.
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 struct IntentMessage {
     address: ResourceAddress,
     operation: PendingOperation,
@@ -225,6 +229,10 @@ pub async fn apply(
     let mut finished: BTreeMap<usize, bool> = BTreeMap::new();
     let mut applied: BTreeMap<ResourceAddress, Value> = BTreeMap::new();
     let mut running: JoinSet<(usize, Result<Option<Value>, ProviderError>)> = JoinSet::new();
+    // Which change each task runs, to account for a task that panicked or was aborted.
+    let mut task_index: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
+    // Set by the second interrupt: when running operations are aborted if still running.
+    let mut abort_at: Option<tokio::time::Instant> = None;
     let mut stop_reason: Option<String> = None;
 
     loop {
@@ -259,6 +267,9 @@ pub async fn apply(
                 None
             };
             for index in ready {
+                if stop_reason.is_some() {
+                    break;
+                }
                 started.insert(index);
                 let mut change = changes[index].clone();
                 let Some(provider) = engine.registry.resource(&change.address.type_name).cloned()
@@ -272,6 +283,7 @@ pub async fn apply(
                             change.address.type_name
                         )),
                     ));
+                    stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
                     continue;
                 };
                 if let Some(instances) = &fresh
@@ -314,21 +326,52 @@ pub async fn apply(
                         .and_then(|r| r.pending.as_ref())
                         .map(|p| p.handle.clone()),
                 };
-                running.spawn(async move { (index, run_change(provider, context, change).await) });
+                let task = running
+                    .spawn(async move { (index, run_change(provider, context, change).await) });
+                task_index.insert(task.id(), index);
             }
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
-            Some(joined) = running.join_next() => {
-                let (index, outcome) = joined.context("an apply task panicked")?;
+            Some(joined) = running.join_next_with_id() => {
+                // A task that panicked (a provider bug) or was aborted fails its own change;
+                // the run goes on as after any failure, so what else is running is saved.
+                let (index, outcome) = match joined {
+                    Ok((_, done)) => done,
+                    Err(error) => {
+                        let index = *task_index
+                            .get(&error.id())
+                            .context("an apply task ended that was never started")?;
+                        let failure = if error.is_cancelled() {
+                            ProviderError::Cancelled
+                        } else {
+                            ProviderError::Failed(format!(
+                                "the provider panicked: {}",
+                                panic_message(error)
+                            ))
+                        };
+                        (index, Err(failure))
+                    }
+                };
                 let change = &changes[index];
+                // Attributes the state cannot hold (a provider bug, e.g. an unknown value)
+                // fail the change instead of the whole run.
+                let outcome = outcome.and_then(|value| match &value {
+                    Some(attributes) => upsert(&mut state, change, attributes, engine)
+                        .map(|()| value)
+                        .map_err(|error| {
+                            ProviderError::Failed(format!(
+                                "the provider returned attributes that cannot be stored: {error}"
+                            ))
+                        }),
+                    None => Ok(value),
+                });
                 match outcome {
                     Ok(value) => {
                         match &value {
                             Some(value) => {
-                                upsert(&mut state, change, value, engine)?;
                                 applied.insert(change.address.clone(), value.clone());
                             }
                             None => {
@@ -368,7 +411,13 @@ pub async fn apply(
                 if count >= 2 {
                     report("second interrupt: cancelling running operations; state is still saved");
                     let _ = cancel_tx.send(true);
+                    abort_at.get_or_insert_with(|| tokio::time::Instant::now() + CANCEL_GRACE);
                 }
+            }
+            () = tokio::time::sleep_until(abort_at.unwrap_or_else(tokio::time::Instant::now)), if abort_at.is_some() => {
+                report("running operations did not stop after the second interrupt: abandoning them");
+                running.abort_all();
+                abort_at = None;
             }
         }
     }
@@ -403,6 +452,18 @@ pub async fn apply(
     store.save(&mut state).await.context("saving state")?;
     drop(intent_tx);
     Ok(result)
+}
+
+/// The message a task panicked with.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned()),
+        Err(error) => error.to_string(),
+    }
 }
 
 fn describe(action: Action, starting: bool) -> &'static str {

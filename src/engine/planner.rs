@@ -19,7 +19,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::plan::diff::{diff_instance, same_value};
 use crate::plan::{Action, ChangeReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
 use crate::providers::{ProviderError, Registry};
-use crate::state::{HashKey, State};
+use crate::state::{HashKey, PendingOperation, ResourceState, State};
 
 /// What to plan.
 #[derive(Debug, Clone)]
@@ -70,6 +70,18 @@ pub fn mark_schema_sensitive(schema: &crate::config::schema::Schema, value: Valu
     }
 }
 
+/// A state entry left by an interrupted creation: it holds the intent the provider recorded
+/// (its handle) but no attributes of a finished object, so it is not refreshed. It is planned
+/// as a creation again (the executor passes the handle back in `resumed`, so the provider
+/// resumes the wait instead of creating a second object), or as a deletion by that handle when
+/// it is no longer configured.
+fn is_interrupted_create(resource: &ResourceState) -> bool {
+    resource
+        .pending
+        .as_ref()
+        .is_some_and(|pending| pending.operation == PendingOperation::Create)
+}
+
 /// Reads every managed object in state through its provider, `parallelism` at a time.
 async fn refresh(
     registry: &Registry,
@@ -84,7 +96,7 @@ async fn refresh(
     for resource in &state.resources {
         let address = resource.resource_address();
         let prior = resource.attributes_value();
-        if resource.mode != Mode::Managed {
+        if resource.mode != Mode::Managed || is_interrupted_create(resource) {
             continue;
         }
         let Some(provider) = registry.resource(&resource.type_name).cloned() else {
@@ -188,8 +200,12 @@ impl ResourceHook for PlanHook<'_> {
 /// `prior` with each top-level stored hash that `planned` matches replaced by the planned
 /// (sensitive) value, so renderers see the attribute as unchanged.
 fn unhash_unchanged(prior: Value, planned: &Value, key: &HashKey) -> Value {
-    let (Value::Map(mut prior_map), Some(planned_map)) = (prior.clone(), planned.as_map()) else {
+    let Some(planned_map) = planned.as_map() else {
         return prior;
+    };
+    let mut prior_map = match prior {
+        Value::Map(map) => map,
+        other => return other,
     };
     for (name, value) in prior_map.iter_mut() {
         if let Some(new) = planned_map.get(name)
@@ -298,20 +314,23 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         (Some(state), false) => state
             .resources
             .iter()
+            .filter(|r| !is_interrupted_create(r))
             .map(|r| (r.resource_address(), Some(r.attributes_value())))
             .collect(),
         (None, _) => BTreeMap::new(),
     };
 
-    // Imports: adopt objects not yet in state by reading them now.
-    let (configuration_for_imports, _) = crate::config::evaluate::evaluate_configuration(
-        &tree,
-        &inputs,
-        engine.registry.as_ref(),
-        EvalMode::Plan,
-    );
+    // Imports: adopt objects not yet in state by reading them now. Finding the import
+    // targets takes an evaluation of its own, done only when the root module has import
+    // blocks (only the root module may import): it doubled the time of every plan.
     let mut imports = BTreeMap::new();
-    if options.mode == PlanMode::Normal {
+    if options.mode == PlanMode::Normal && !tree.module.imports.is_empty() {
+        let (configuration_for_imports, _) = crate::config::evaluate::evaluate_configuration(
+            &tree,
+            &inputs,
+            engine.registry.as_ref(),
+            EvalMode::Plan,
+        );
         for import in &configuration_for_imports.imports {
             if refreshed.contains_key(&import.to) {
                 continue;
@@ -363,19 +382,23 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
     } = hook;
     diagnostics.extend(hook_diagnostics);
 
-    let drift = drift(state.as_ref(), &refreshed, &engine.key);
+    // Without a refresh the priors are the state's own attributes: nothing can have drifted.
+    let drift = if options.refresh {
+        drift(state.as_ref(), &refreshed, &engine.key)
+    } else {
+        Vec::new()
+    };
     let mut changes = match options.mode {
         PlanMode::Normal => {
-            let configured: BTreeSet<ResourceAddress> = configured_changes
-                .iter()
-                .map(|c| c.address.clone())
-                .collect();
+            let configured: BTreeSet<&ResourceAddress> =
+                configured_changes.iter().map(|c| &c.address).collect();
             let mut deletions = deletions(
                 state.as_ref(),
                 &refreshed,
                 &configured,
                 ChangeReason::NotInConfiguration,
             );
+            drop(configured);
             configured_changes.append(&mut deletions);
             configured_changes
         }
@@ -468,7 +491,7 @@ fn drift(
 fn deletions(
     state: Option<&State>,
     refreshed: &BTreeMap<ResourceAddress, Option<Value>>,
-    configured: &BTreeSet<ResourceAddress>,
+    configured: &BTreeSet<&ResourceAddress>,
     reason: ChangeReason,
 ) -> Vec<ResourceChange> {
     let Some(state) = state else {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod engine;
+mod engine_core;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;
