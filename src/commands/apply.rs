@@ -89,8 +89,15 @@ fn plan_and_apply(
         }
         print!("{}", render_human(&planned.plan, &HumanOptions::default()));
         if !planned.plan.has_changes() {
+            // Nothing to change, but what refresh found (objects deleted outside cutover and
+            // no longer configured, updated attributes) is still recorded, as Terraform does.
+            let status = if planned.plan.drift.is_empty() {
+                ExitStatus::Success
+            } else {
+                execute(&engine, planned).await?
+            };
             guard.unlock().await?;
-            return Ok(ExitStatus::Success);
+            return Ok(status);
         }
         if !auto_approve {
             let question = match options.mode {
