@@ -1,6 +1,7 @@
 //! Snapshots of the plan as users see it: `plan` (human), `show -json` and `show -markdown` of
 //! a saved plan, for each `tests/fixtures/plan/<case>/` configuration planned against an empty
-//! state. Generated ids and the lineage are filtered. Update with
+//! state. A case holds its configuration, or a `source` file naming a directory of the
+//! repository to plan (so examples are snapshotted without copies), and `expected/`. Generated ids and the lineage are filtered. Update with
 //! `CUTOVER_UPDATE_SNAPSHOTS=1 cargo test --test it plan_snapshots` and review the diff.
 
 use std::path::{Path, PathBuf};
@@ -51,7 +52,12 @@ fn plan_outputs_match_reviewed_snapshots() {
             case.file_name().unwrap().to_string_lossy()
         ));
         std::fs::remove_dir_all(&scratch).ok();
-        copy_dir(&case, &scratch);
+        let source = match std::fs::read_to_string(case.join("source")) {
+            Ok(relative) => Path::new(env!("CARGO_MANIFEST_DIR")).join(relative.trim()),
+            Err(_) => case.clone(),
+        };
+        copy_dir(&source, &scratch);
+        std::fs::remove_file(scratch.join("source")).ok();
         std::fs::remove_dir_all(scratch.join("expected")).ok();
         let outputs = [
             ("plan.txt", run(&scratch, &["plan", "-out", "saved.plan"])),
