@@ -230,7 +230,12 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
             anyhow::bail!("{} is already managed by cutover (see cutover state show)", args.address);
         }
         let value = provider
-            .import(&standalone_context(), &args.id)
+            .import(
+                &standalone_context(std::sync::Arc::new(
+                    crate::providers::Connections::from_configuration(&configuration),
+                )),
+                &args.id,
+            )
             .await
             .with_context(|| format!("importing {} from {:?}", args.address, args.id))?;
         let value = mark_schema_sensitive(provider.schema(), value);

@@ -102,6 +102,19 @@ pub struct NamedObject {
     pub dependencies: BTreeSet<String>,
 }
 
+impl NamedObject {
+    /// The module-qualified address of a cluster or assertion: `module.m.cluster.source`.
+    pub fn address_of(module: &[String], kind: &str, name: &str) -> String {
+        let prefix: String = module.iter().map(|m| format!("module.{m}.")).collect();
+        format!("{prefix}{kind}.{name}")
+    }
+
+    /// The address of a cluster (`cluster.NAME`, module-qualified).
+    pub fn address(&self) -> String {
+        Self::address_of(&self.module, "cluster", &self.name)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ImportSpec {
     pub to: ResourceAddress,
@@ -120,6 +133,8 @@ pub struct Configuration {
     pub imports: Vec<ImportSpec>,
     /// Root module variable values (marks kept).
     pub variables: BTreeMap<String, Value>,
+    /// Root module `provider` blocks by provider name (marks kept).
+    pub providers: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -231,6 +246,7 @@ pub fn evaluate_configuration_with(
     evaluator.add_edges();
     let reference_diagnostics = evaluator.diagnostics.iter().count();
     evaluator.run(inputs);
+    evaluator.evaluate_providers();
     let Evaluator {
         diagnostics,
         mut configuration,
@@ -288,6 +304,62 @@ struct Evaluator<'t, 'h> {
 }
 
 impl<'t> Evaluator<'t, '_> {
+    /// `provider` blocks, evaluated after everything else in the root module's scope: their
+    /// settings may use variables, locals and known values. Modules use the root's providers.
+    fn evaluate_providers(&mut self) {
+        for slot in 0..self.slots.len() {
+            let module = self.slots[slot].module;
+            for provider in &module.providers {
+                if slot != 0 {
+                    self.diagnostics.push(
+                        Diagnostic::error(format!(
+                            "provider \"{}\" is configured inside a module",
+                            provider.name
+                        ))
+                        .at(provider.span.clone())
+                        .with_hint("configure providers in the root module; modules use the root's settings"),
+                    );
+                    continue;
+                }
+                let Some(schema) = self.schemas.provider_schema(&provider.name) else {
+                    let names = self.schemas.provider_names();
+                    let mut diagnostic = Diagnostic::error(format!(
+                        "there is no provider \"{}\" that takes settings",
+                        provider.name
+                    ))
+                    .at(provider.span.clone());
+                    diagnostic = match suggest(&provider.name, names.iter().copied()) {
+                        Some(close) => diagnostic.with_hint(format!("did you mean \"{close}\"?")),
+                        None if names.is_empty() => diagnostic,
+                        None => diagnostic
+                            .with_hint(format!("providers with settings: {}", names.join(", "))),
+                    };
+                    self.diagnostics.push(diagnostic);
+                    continue;
+                };
+                let scope = Scope {
+                    base_dir: &self.slots[0].module.dir,
+                    namespaces: &self.slots[0].namespaces,
+                    repetition: &Repetition::None,
+                };
+                let mut diagnostics = Diagnostics::new();
+                let value = decode_body(
+                    &provider.body.body,
+                    &provider.body.file,
+                    schema,
+                    &scope,
+                    &format!("provider \"{}\"", provider.name),
+                    &provider.span,
+                    &mut diagnostics,
+                );
+                self.diagnostics.extend(diagnostics);
+                self.configuration
+                    .providers
+                    .insert(provider.name.clone(), value);
+            }
+        }
+    }
+
     fn flatten(
         &mut self,
         tree: &'t ModuleTree,
@@ -1213,6 +1285,14 @@ impl<'t> Evaluator<'t, '_> {
                 self.diagnostics.extend(diagnostics);
                 if let Value::Map(map) = &mut value {
                     map.insert("name".to_owned(), Value::String(name.clone()));
+                    map.insert(
+                        "address".to_owned(),
+                        Value::String(NamedObject::address_of(
+                            &self.slots[slot].path,
+                            "cluster",
+                            name,
+                        )),
+                    );
                 }
                 self.slots[slot]
                     .namespaces

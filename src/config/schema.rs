@@ -142,6 +142,13 @@ pub trait SchemaSource {
     /// The checks an `assert` block may contain, by block name.
     fn assertion_check(&self, name: &str) -> Option<&Schema>;
     fn assertion_check_names(&self) -> Vec<&str>;
+    /// The schema of a `provider "NAME"` block, when the provider takes settings.
+    fn provider_schema(&self, _name: &str) -> Option<&Schema> {
+        None
+    }
+    fn provider_names(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 /// The closest candidate by edit distance, for "did you mean" hints.

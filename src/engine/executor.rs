@@ -22,7 +22,9 @@ use crate::config::value::Value;
 use crate::config::{inputs, load};
 use crate::plan::diff::diff_instance;
 use crate::plan::{Action, PlanMode, ResourceChange};
-use crate::providers::{BoxFuture, IntentRecorder, ProviderContext, ProviderError, ResourceType};
+use crate::providers::{
+    BoxFuture, Connections, IntentRecorder, ProviderContext, ProviderError, ResourceType,
+};
 use crate::state::{
     OutputState, PendingIntent, PendingOperation, ResourceState, State, StateStore,
 };
@@ -234,6 +236,10 @@ pub async fn apply(
     // Set by the second interrupt: when running operations are aborted if still running.
     let mut abort_at: Option<tokio::time::Instant> = None;
     let mut stop_reason: Option<String> = None;
+    // Connections wait on objects being created (a cluster whose bootstrap servers an MSK
+    // cluster provides): re-evaluated once something was applied since they were computed.
+    let mut connections = planned.connections.clone();
+    let mut connections_seen = 0usize;
 
     loop {
         if stop_reason.is_none() {
@@ -261,8 +267,15 @@ pub async fn apply(
                     .as_ref()
                     .is_some_and(|a| !a.is_wholly_known())
             });
-            let fresh = if needs_values {
-                Some(reevaluate(engine, &applied, &planned_values)?)
+            let stale_connections = !ready.is_empty()
+                && connections.has_unknowns()
+                && applied.len() != connections_seen;
+            let fresh = if needs_values || stale_connections {
+                let (configuration, instances) =
+                    evaluate_with_values(engine, &applied, &planned_values)?;
+                connections = Arc::new(Connections::from_configuration(&configuration));
+                connections_seen = applied.len();
+                Some(instances)
             } else {
                 None
             };
@@ -325,6 +338,7 @@ pub async fn apply(
                         .resource(&change.address)
                         .and_then(|r| r.pending.as_ref())
                         .map(|p| p.handle.clone()),
+                    connections: connections.clone(),
                 };
                 let task = running
                     .spawn(async move { (index, run_change(provider, context, change).await) });
@@ -583,14 +597,6 @@ fn evaluate_with_values(
     Ok((configuration, hook.instances))
 }
 
-fn reevaluate(
-    engine: &Engine,
-    applied: &BTreeMap<ResourceAddress, Value>,
-    planned: &BTreeMap<ResourceAddress, Value>,
-) -> anyhow::Result<BTreeMap<ResourceAddress, ResourceInstance>> {
-    Ok(evaluate_with_values(engine, applied, planned)?.1)
-}
-
 /// The change again, with the configuration evaluated now that its dependencies exist. The
 /// action must not change: a plan that was reviewed is the plan that is applied.
 fn refreshed_change(
@@ -602,10 +608,11 @@ fn refreshed_change(
     if instance.address.mode == Mode::Data {
         return Ok(change.clone());
     }
+    let canonical = provider.canonical_config(&instance.config);
     let diff = diff_instance(
         provider.schema(),
         change.before.as_ref(),
-        &instance.config,
+        canonical.as_ref().unwrap_or(&instance.config),
         &instance.lifecycle,
         &engine.key,
     );
@@ -626,12 +633,13 @@ fn refreshed_change(
 }
 
 /// A context for operations outside an apply walk (import).
-pub fn standalone_context() -> ProviderContext {
+pub fn standalone_context(connections: Arc<Connections>) -> ProviderContext {
     let (_tx, cancel) = watch::channel(false);
     ProviderContext {
         cancel,
         progress: Arc::new(|_: &str| {}),
         intent: Arc::new(NoIntent),
         resumed: None,
+        connections,
     }
 }

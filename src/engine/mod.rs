@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::inputs::CommandLineVar;
-use crate::providers::{IntentRecorder, ProviderContext, Registry};
+use crate::providers::{Connections, IntentRecorder, ProviderContext, Registry};
 use crate::state::{Backend, HashKey, KeySettings, LocalBackend};
 
 /// Everything a plan or apply needs, resolved once by the command.
@@ -64,11 +64,15 @@ impl IntentRecorder for NoIntent {
 }
 
 /// A provider context for refreshes and plan-time reads.
-pub fn read_context(cancel: tokio::sync::watch::Receiver<bool>) -> ProviderContext {
+pub fn read_context(
+    cancel: tokio::sync::watch::Receiver<bool>,
+    connections: Arc<Connections>,
+) -> ProviderContext {
     ProviderContext {
         cancel,
         progress: Arc::new(|_: &str| {}),
         intent: Arc::new(NoIntent),
         resumed: None,
+        connections,
     }
 }

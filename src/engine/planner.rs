@@ -18,7 +18,9 @@ use crate::config::{inputs, load};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::plan::diff::{diff_instance, same_value};
 use crate::plan::{Action, ChangeReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
-use crate::providers::{ProviderError, Registry};
+use std::sync::Arc;
+
+use crate::providers::{Connections, ProviderError, Registry};
 use crate::state::{HashKey, PendingOperation, ResourceState, State};
 
 /// What to plan.
@@ -50,6 +52,9 @@ pub struct Planned {
     pub refreshed: BTreeMap<ResourceAddress, Option<Value>>,
     /// SHA-256 over the configuration files (see [`super::saved`]).
     pub configuration_hash: String,
+    /// Kafka connections and provider settings as planned (unknown where they wait on
+    /// objects the plan creates).
+    pub connections: Arc<Connections>,
 }
 
 /// Marks the attributes a schema declares sensitive, so values read from the live system are
@@ -87,6 +92,7 @@ async fn refresh(
     registry: &Registry,
     state: &State,
     parallelism: usize,
+    connections: &Arc<Connections>,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<ResourceAddress, Option<Value>> {
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
@@ -108,7 +114,7 @@ async fn refresh(
             continue;
         };
         let semaphore = semaphore.clone();
-        let context = read_context(cancel.clone());
+        let context = read_context(cancel.clone(), connections.clone());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let result = provider.read(&context, &prior).await;
@@ -134,11 +140,26 @@ async fn refresh(
     refreshed
 }
 
+/// Objects as state records them: what connections are evaluated from before the refresh.
+struct RecordedHook<'a> {
+    recorded: &'a BTreeMap<ResourceAddress, Value>,
+}
+
+impl ResourceHook for RecordedHook<'_> {
+    fn instance_value(&mut self, instance: &ResourceInstance) -> Value {
+        self.recorded
+            .get(&instance.address)
+            .cloned()
+            .unwrap_or(Value::Unknown)
+    }
+}
+
 struct PlanHook<'a> {
     registry: &'a Registry,
     key: &'a HashKey,
     priors: &'a BTreeMap<ResourceAddress, Option<Value>>,
     imports: &'a BTreeMap<ResourceAddress, String>,
+    connections: &'a Arc<Connections>,
     changes: Vec<ResourceChange>,
     diagnostics: Diagnostics,
 }
@@ -154,10 +175,11 @@ impl ResourceHook for PlanHook<'_> {
         };
         let prior = self.priors.get(address).cloned().flatten();
         let deleted_outside = self.priors.get(address).is_some_and(Option::is_none);
+        let canonical = provider.canonical_config(&instance.config);
         let diff = diff_instance(
             provider.schema(),
             prior.as_ref(),
-            &instance.config,
+            canonical.as_ref().unwrap_or(&instance.config),
             &instance.lifecycle,
             self.key,
         );
@@ -245,7 +267,7 @@ impl PlanHook<'_> {
             return deferred(self);
         }
         let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let context = read_context(cancel);
+        let context = read_context(cancel, self.connections.clone());
         let config = instance.config.clone();
         let result = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(source.read(&context, &config))
@@ -297,9 +319,44 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             state,
             refreshed: BTreeMap::new(),
             configuration_hash: String::new(),
+            connections: Arc::default(),
         });
     };
     let configuration_hash = super::saved::configuration_hash(&tree);
+
+    // Refreshing and importing objects of providers that connect somewhere (Kafka, AWS) needs
+    // the connections: they come from an evaluation that sees the objects as state records
+    // them. The built-in types connect nowhere, so a configuration of only those skips it.
+    let has_imports = options.mode == PlanMode::Normal && !tree.module.imports.is_empty();
+    let connects = state
+        .iter()
+        .flat_map(|s| s.resources.iter())
+        .any(|r| r.provider != crate::providers::builtin::PROVIDER);
+    let preliminary = (has_imports || connects).then(|| {
+        let recorded: BTreeMap<ResourceAddress, Value> = state
+            .iter()
+            .flat_map(|s| s.resources.iter())
+            .filter(|r| !is_interrupted_create(r))
+            .map(|r| (r.resource_address(), r.attributes_value()))
+            .collect();
+        let mut hook = RecordedHook {
+            recorded: &recorded,
+        };
+        evaluate_configuration_with(
+            &tree,
+            &inputs,
+            engine.registry.as_ref(),
+            EvalMode::Plan,
+            &mut hook,
+        )
+        .0
+    });
+    let recorded_connections = Arc::new(
+        preliminary
+            .as_ref()
+            .map(Connections::from_configuration)
+            .unwrap_or_default(),
+    );
 
     let mut refreshed = match (&state, options.refresh) {
         (Some(state), true) => {
@@ -307,6 +364,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
                 &engine.registry,
                 state,
                 engine.parallelism,
+                &recorded_connections,
                 &mut diagnostics,
             )
             .await
@@ -320,17 +378,10 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         (None, _) => BTreeMap::new(),
     };
 
-    // Imports: adopt objects not yet in state by reading them now. Finding the import
-    // targets takes an evaluation of its own, done only when the root module has import
-    // blocks (only the root module may import): it doubled the time of every plan.
+    // Imports: adopt objects not yet in state by reading them now (only the root module may
+    // import).
     let mut imports = BTreeMap::new();
-    if options.mode == PlanMode::Normal && !tree.module.imports.is_empty() {
-        let (configuration_for_imports, _) = crate::config::evaluate::evaluate_configuration(
-            &tree,
-            &inputs,
-            engine.registry.as_ref(),
-            EvalMode::Plan,
-        );
+    if has_imports && let Some(configuration_for_imports) = &preliminary {
         for import in &configuration_for_imports.imports {
             if refreshed.contains_key(&import.to) {
                 continue;
@@ -342,7 +393,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
                 continue;
             };
             let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-            let context = read_context(cancel);
+            let context = read_context(cancel, recorded_connections.clone());
             match provider.import(&context, &id).await {
                 Ok(value) => {
                     refreshed.insert(
@@ -364,6 +415,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         key: &engine.key,
         priors: &refreshed,
         imports: &imports,
+        connections: &recorded_connections,
         changes: Vec::new(),
         diagnostics: Diagnostics::new(),
     };
@@ -438,8 +490,10 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         apply_targets(&mut plan, &options.targets, &mut diagnostics);
     }
     diagnostics.sort();
+    let connections = Arc::new(Connections::from_configuration(&configuration));
     Ok(Planned {
         plan,
+        connections,
         configuration: Some(configuration),
         diagnostics,
         state,

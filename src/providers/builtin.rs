@@ -10,6 +10,8 @@ use crate::config::types::Type;
 use crate::config::value::Value;
 
 pub const CUTOVER_DATA: &str = "cutover_data";
+/// The provider name of the built-in types: they connect nowhere.
+pub const PROVIDER: &str = "builtin";
 
 pub fn cutover_data_schema() -> Schema {
     Schema::new(

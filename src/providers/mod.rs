@@ -52,6 +52,56 @@ pub struct ProviderContext {
     pub intent: Arc<dyn IntentRecorder>,
     /// The intent recorded by an earlier, interrupted run of this operation, if any.
     pub resumed: Option<serde_json::Value>,
+    /// The configured Kafka connections and provider settings, as evaluated for this run.
+    pub connections: Arc<Connections>,
+}
+
+/// What providers connect with: the evaluated `cluster` blocks by address (`cluster.source`,
+/// `module.m.cluster.source`) and the root module's `provider` blocks by name. Values keep
+/// their sensitive marks and live only in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Connections {
+    pub clusters: BTreeMap<String, Value>,
+    pub providers: BTreeMap<String, Value>,
+}
+
+impl Connections {
+    pub fn from_configuration(configuration: &crate::config::evaluate::Configuration) -> Self {
+        Connections {
+            clusters: configuration
+                .clusters
+                .iter()
+                .map(|cluster| (cluster.address(), cluster.value.clone()))
+                .collect(),
+            providers: configuration.providers.clone(),
+        }
+    }
+
+    /// Whether any connection still waits on a value known only after apply (a cluster whose
+    /// bootstrap servers come from a cluster being created).
+    pub fn has_unknowns(&self) -> bool {
+        self.clusters
+            .values()
+            .chain(self.providers.values())
+            .any(|value| !value.is_wholly_known())
+    }
+
+    /// The cluster a resource names, by the address its `cluster` attribute holds.
+    pub fn cluster(&self, address: &str) -> ProviderResult<&Value> {
+        self.clusters.get(address).ok_or_else(|| {
+            ProviderError::Failed(format!(
+                "{address} is not in the configuration: keep the cluster block until every object that uses it is destroyed"
+            ))
+        })
+    }
+
+    /// The settings of `provider "NAME"`, or an empty object when there is no such block.
+    pub fn provider(&self, name: &str) -> Value {
+        self.providers
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Value::Map(BTreeMap::new()))
+    }
 }
 
 impl ProviderContext {
@@ -71,6 +121,13 @@ pub trait ResourceType: Send + Sync {
     /// carried over from `prior` or unknown). Pure: no I/O.
     fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
         Ok(planned)
+    }
+
+    /// The configuration as it is compared with state, when the type stores something else
+    /// than what was written (a `cluster` reference becomes the cluster's address). `None`
+    /// when the configuration is compared as written. Pure: no I/O.
+    fn canonical_config(&self, _config: &Value) -> Option<Value> {
+        None
     }
 
     /// Refresh: the live attributes of the object `prior` describes, or `None` when it no
@@ -126,6 +183,7 @@ pub struct Registry {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSourceType>>,
     cluster: Schema,
     assertion_checks: BTreeMap<&'static str, Schema>,
+    provider_schemas: BTreeMap<&'static str, Schema>,
 }
 
 impl Registry {
@@ -136,6 +194,7 @@ impl Registry {
             data_sources: BTreeMap::new(),
             cluster: kafka::cluster_schema(),
             assertion_checks: BTreeMap::new(),
+            provider_schemas: BTreeMap::new(),
         }
     }
 
@@ -153,6 +212,11 @@ impl Registry {
     pub fn add_data_source(&mut self, data_source: Arc<dyn DataSourceType>) {
         self.data_sources
             .insert(data_source.type_name(), data_source);
+    }
+
+    /// Declares the settings a `provider "NAME"` block takes.
+    pub fn add_provider_schema(&mut self, name: &'static str, schema: Schema) {
+        self.provider_schemas.insert(name, schema);
     }
 
     pub fn resource(&self, type_name: &str) -> Option<&Arc<dyn ResourceType>> {
@@ -189,5 +253,13 @@ impl SchemaSource for Registry {
 
     fn assertion_check_names(&self) -> Vec<&str> {
         self.assertion_checks.keys().copied().collect()
+    }
+
+    fn provider_schema(&self, name: &str) -> Option<&Schema> {
+        self.provider_schemas.get(name)
+    }
+
+    fn provider_names(&self) -> Vec<&str> {
+        self.provider_schemas.keys().copied().collect()
     }
 }
