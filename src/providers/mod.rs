@@ -4,6 +4,7 @@
 //! real world (`create`, `update`, `delete`, `import`). The [`Registry`] holds them all and is
 //! what the configuration consults for schemas (through [`SchemaSource`]).
 
+pub mod aws;
 pub mod builtin;
 pub mod kafka;
 
@@ -202,6 +203,8 @@ impl Registry {
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         registry.add_resource(Arc::new(builtin::CutoverData::new()));
+        kafka::register(&mut registry);
+        aws::register(&mut registry);
         registry
     }
 

@@ -1,12 +1,14 @@
 //! The one integration-test binary. Each module is a feature; tests that need the local
 //! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
 
+mod aws;
 mod cli;
 mod engine;
 mod engine_core;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;
+mod kafka;
 mod plan_snapshots;
 mod support;
 mod wiring;

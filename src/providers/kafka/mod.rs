@@ -1,5 +1,6 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
+use super::Registry;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 
@@ -32,3 +33,6 @@ pub fn cluster_schema() -> Schema {
         Vec::new(),
     )
 }
+
+/// Adds the Kafka types to the registry.
+pub fn register(_registry: &mut Registry) {}

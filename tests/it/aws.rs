@@ -1,0 +1,1 @@
+//! AWS providers against moto (needs `scripts/env up`).

@@ -1,0 +1,1 @@
+//! Kafka providers against the local brokers (needs `scripts/env up`).
