@@ -235,6 +235,10 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
                     crate::providers::Connections::from_configuration(&configuration),
                 )),
                 &args.id,
+                provider
+                    .canonical_config(&instance.config)
+                    .as_ref()
+                    .unwrap_or(&instance.config),
             )
             .await
             .with_context(|| format!("importing {} from {:?}", args.address, args.id))?;

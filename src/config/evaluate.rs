@@ -135,6 +135,10 @@ pub struct Configuration {
     pub variables: BTreeMap<String, Value>,
     /// Root module `provider` blocks by provider name (marks kept).
     pub providers: BTreeMap<String, Value>,
+    /// The objects each output of every module instance depends on, by output address
+    /// (`output.NAME`, `module.M.output.NAME`), resolved like
+    /// [`ResourceInstance::dependencies`]. For `cutover graph`.
+    pub output_dependencies: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,6 +150,9 @@ enum NodeKey {
     Cluster(String),
     Assert(String),
     ModuleCall(String),
+    /// A root module `provider` block: every resource and data source of its types (named
+    /// `NAME_...`) depends on it.
+    Provider(String),
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +199,7 @@ fn node_label(path: &[String], key: &NodeKey) -> String {
         NodeKey::Cluster(name) => format!("cluster.{name}"),
         NodeKey::Assert(name) => format!("assert.{name}"),
         NodeKey::ModuleCall(name) => format!("module.{name}"),
+        NodeKey::Provider(name) => format!("provider.{name}"),
     };
     format!("{prefix}{local}")
 }
@@ -201,6 +209,10 @@ fn node_label(path: &[String], key: &NodeKey) -> String {
 /// the provider's planned values, `apply` the applied ones.
 pub trait ResourceHook {
     fn instance_value(&mut self, instance: &ResourceInstance) -> Value;
+    /// A `cluster` block was evaluated (before anything that uses it).
+    fn cluster_value(&mut self, _address: &str, _value: &Value) {}
+    /// A root `provider` block was evaluated (before any object of its types).
+    fn provider_value(&mut self, _name: &str, _value: &Value) {}
 }
 
 /// The hook of `validate`: the evaluated configuration, computed attributes unknown.
@@ -246,13 +258,23 @@ pub fn evaluate_configuration_with(
     evaluator.add_edges();
     let reference_diagnostics = evaluator.diagnostics.iter().count();
     evaluator.run(inputs);
-    evaluator.evaluate_providers();
+    evaluator.report_module_providers();
     let Evaluator {
         diagnostics,
         mut configuration,
         slots,
+        graph,
+        node_dependencies,
         ..
     } = evaluator;
+    configuration.output_dependencies = node_dependencies
+        .into_iter()
+        .filter_map(|(index, dependencies)| {
+            let node = &graph[index];
+            matches!(node.key, NodeKey::Output(_))
+                .then(|| (node_label(&slots[node.slot].path, &node.key), dependencies))
+        })
+        .collect();
     if let Some(root) = slots.first() {
         configuration.outputs = root.outputs.clone();
         configuration.variables = root.namespaces.variables.clone();
@@ -304,58 +326,64 @@ struct Evaluator<'t, 'h> {
 }
 
 impl<'t> Evaluator<'t, '_> {
-    /// `provider` blocks, evaluated after everything else in the root module's scope: their
-    /// settings may use variables, locals and known values. Modules use the root's providers.
-    fn evaluate_providers(&mut self) {
-        for slot in 0..self.slots.len() {
-            let module = self.slots[slot].module;
-            for provider in &module.providers {
-                if slot != 0 {
-                    self.diagnostics.push(
-                        Diagnostic::error(format!(
-                            "provider \"{}\" is configured inside a module",
-                            provider.name
-                        ))
-                        .at(provider.span.clone())
-                        .with_hint("configure providers in the root module; modules use the root's settings"),
-                    );
-                    continue;
+    /// A root `provider` block, evaluated in dependency order (its settings may use
+    /// variables, locals and other objects).
+    fn evaluate_provider(&mut self, slot: usize, provider: &crate::config::model::Provider) {
+        let Some(schema) = self.schemas.provider_schema(&provider.name) else {
+            let names = self.schemas.provider_names();
+            let mut diagnostic = Diagnostic::error(format!(
+                "there is no provider \"{}\" that takes settings",
+                provider.name
+            ))
+            .at(provider.span.clone());
+            diagnostic = match suggest(&provider.name, names.iter().copied()) {
+                Some(close) => diagnostic.with_hint(format!("did you mean \"{close}\"?")),
+                None if names.is_empty() => diagnostic,
+                None => {
+                    diagnostic.with_hint(format!("providers with settings: {}", names.join(", ")))
                 }
-                let Some(schema) = self.schemas.provider_schema(&provider.name) else {
-                    let names = self.schemas.provider_names();
-                    let mut diagnostic = Diagnostic::error(format!(
-                        "there is no provider \"{}\" that takes settings",
+            };
+            self.diagnostics.push(diagnostic);
+            return;
+        };
+        let scope_namespaces = std::mem::take(&mut self.slots[slot].namespaces);
+        let scope = Scope {
+            base_dir: &self.slots[0].module.dir,
+            namespaces: &scope_namespaces,
+            repetition: &Repetition::None,
+        };
+        let mut diagnostics = Diagnostics::new();
+        let value = decode_body(
+            &provider.body.body,
+            &provider.body.file,
+            schema,
+            &scope,
+            &format!("provider \"{}\"", provider.name),
+            &provider.span,
+            &mut diagnostics,
+        );
+        self.slots[slot].namespaces = scope_namespaces;
+        self.diagnostics.extend(diagnostics);
+        self.hook.provider_value(&provider.name, &value);
+        self.configuration
+            .providers
+            .insert(provider.name.clone(), value);
+    }
+
+    /// Provider blocks outside the root module are mistakes: modules use the root's settings.
+    fn report_module_providers(&mut self) {
+        for slot in 1..self.slots.len() {
+            for provider in &self.slots[slot].module.providers {
+                self.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "provider \"{}\" is configured inside a module",
                         provider.name
                     ))
-                    .at(provider.span.clone());
-                    diagnostic = match suggest(&provider.name, names.iter().copied()) {
-                        Some(close) => diagnostic.with_hint(format!("did you mean \"{close}\"?")),
-                        None if names.is_empty() => diagnostic,
-                        None => diagnostic
-                            .with_hint(format!("providers with settings: {}", names.join(", "))),
-                    };
-                    self.diagnostics.push(diagnostic);
-                    continue;
-                };
-                let scope = Scope {
-                    base_dir: &self.slots[0].module.dir,
-                    namespaces: &self.slots[0].namespaces,
-                    repetition: &Repetition::None,
-                };
-                let mut diagnostics = Diagnostics::new();
-                let value = decode_body(
-                    &provider.body.body,
-                    &provider.body.file,
-                    schema,
-                    &scope,
-                    &format!("provider \"{}\"", provider.name),
-                    &provider.span,
-                    &mut diagnostics,
+                    .at(provider.span.clone())
+                    .with_hint(
+                        "configure providers in the root module; modules use the root's settings",
+                    ),
                 );
-                self.diagnostics.extend(diagnostics);
-                self.configuration
-                    .providers
-                    .insert(provider.name.clone(), value);
             }
         }
     }
@@ -453,6 +481,12 @@ impl<'t> Evaluator<'t, '_> {
                 let key = NodeKey::Assert(assertion.name.clone());
                 self.add_node(slot, key, assertion.span.clone(), position);
             }
+            if slot == 0 {
+                for (position, provider) in module.providers.iter().enumerate() {
+                    let key = NodeKey::Provider(provider.name.clone());
+                    self.add_node(slot, key, provider.span.clone(), position);
+                }
+            }
             for (position, call) in module.module_calls.iter().enumerate() {
                 if self.slots[slot].children.contains_key(&call.name) {
                     let key = NodeKey::ModuleCall(call.name.clone());
@@ -490,6 +524,9 @@ impl<'t> Evaluator<'t, '_> {
             }
             NodeKey::Cluster(_) => {
                 found.body = module.clusters[node.position].body.attributes_deep();
+            }
+            NodeKey::Provider(_) => {
+                found.body = module.providers[node.position].body.attributes_deep();
             }
             NodeKey::Assert(_) => {
                 let assertion = &module.asserts[node.position];
@@ -728,6 +765,18 @@ impl<'t> Evaluator<'t, '_> {
                     Err(message) => self
                         .diagnostics
                         .push(Diagnostic::error(message).at(item.span())),
+                }
+            }
+            // Objects of a provider's types wait for its settings.
+            if let NodeKey::Resource(_, type_name, _) = &node.key {
+                for provider in &self.slots[0].module.providers {
+                    if type_name.starts_with(&format!("{}_", provider.name))
+                        && let Some(provider_index) = self
+                            .index
+                            .get(&(0, NodeKey::Provider(provider.name.clone())))
+                    {
+                        edges.insert(*provider_index);
+                    }
                 }
             }
             // A module's variables are set by its call.
@@ -1186,7 +1235,7 @@ impl<'t> Evaluator<'t, '_> {
                     },
                 );
             }
-            NodeKey::ModuleCall(_) => {}
+            NodeKey::ModuleCall(_) | NodeKey::Provider(_) => {}
         }
     }
 
@@ -1263,6 +1312,10 @@ impl<'t> Evaluator<'t, '_> {
                     .or_default()
                     .insert(name.clone(), value);
             }
+            NodeKey::Provider(_) => {
+                let provider = &module.providers[node.position];
+                self.evaluate_provider(slot, provider);
+            }
             NodeKey::Cluster(name) => {
                 let cluster = &module.clusters[node.position];
                 let scope_namespaces = std::mem::take(&mut self.slots[slot].namespaces);
@@ -1294,6 +1347,10 @@ impl<'t> Evaluator<'t, '_> {
                         )),
                     );
                 }
+                self.hook.cluster_value(
+                    &NamedObject::address_of(&self.slots[slot].path, "cluster", name),
+                    &value,
+                );
                 self.slots[slot]
                     .namespaces
                     .clusters

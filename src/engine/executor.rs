@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::planner::{Planned, object_label};
+use super::planner::{Planned, assertion_address, object_label};
 use super::{Engine, NoIntent};
 use crate::config::evaluate::{
     EvalMode, ResourceAddress, ResourceHook, ResourceInstance, evaluate_configuration_with,
@@ -34,6 +34,8 @@ use crate::state::{
 pub enum Outcome {
     Applied,
     Failed(String),
+    /// An assertion ran and did not hold (or timed out): the message has the numbers.
+    AssertionFailed(String),
     /// Not started: a dependency failed, or the run stopped.
     Skipped(String),
 }
@@ -45,6 +47,20 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Whether the run failed only because assertions did not hold (exit code 3): nothing
+    /// else failed and the run was not interrupted.
+    pub fn only_assertions_failed(&self) -> bool {
+        !self.interrupted
+            && self
+                .outcomes
+                .iter()
+                .any(|(_, _, outcome)| matches!(outcome, Outcome::AssertionFailed(_)))
+            && !self
+                .outcomes
+                .iter()
+                .any(|(_, _, outcome)| matches!(outcome, Outcome::Failed(_)))
+    }
+
     pub fn failed(&self) -> bool {
         self.interrupted
             || self
@@ -138,7 +154,7 @@ async fn run_change(
     let after = change.after.clone().unwrap_or(Value::Null);
     match change.action {
         Action::NoOp if change.importing.is_some() => Ok(Some(before)),
-        Action::NoOp | Action::Read => Ok(Some(after)),
+        Action::NoOp | Action::Read | Action::Check => Ok(Some(after)),
         Action::Create => provider.create(&context, &after).await.map(Some),
         Action::Update => provider.update(&context, &before, &after).await.map(Some),
         Action::DeleteThenCreate => {
@@ -190,16 +206,18 @@ pub async fn apply(
     }
 
     let changes: Vec<ResourceChange> = planned.plan.changes.clone();
-    let planned_values: BTreeMap<ResourceAddress, Value> = changes
+    let planned_values: BTreeMap<ResourceAddress, Value> = planned
+        .data
         .iter()
-        .filter_map(|c| {
+        .map(|(address, value)| (address.clone(), value.clone()))
+        .chain(changes.iter().filter_map(|c| {
             let value = if c.action == Action::NoOp {
                 c.before.clone()
             } else {
                 c.after.clone()
             };
             value.map(|v| (c.address.clone(), v))
-        })
+        }))
         .collect();
 
     // No-op instances: record refreshed attributes, dependencies and protection.
@@ -240,6 +258,11 @@ pub async fn apply(
     // cluster provides): re-evaluated once something was applied since they were computed.
     let mut connections = planned.connections.clone();
     let mut connections_seen = 0usize;
+    // How each assertion ended, by change index (its task returns no attributes).
+    let assertion_runs: Arc<std::sync::Mutex<BTreeMap<usize, crate::verify::AssertionRun>>> =
+        Arc::default();
+    // Assertions that did not hold, with why: what depends on them is gated.
+    let mut failed_assertions: BTreeMap<usize, String> = BTreeMap::new();
 
     loop {
         if stop_reason.is_none() {
@@ -275,7 +298,7 @@ pub async fn apply(
                     evaluate_with_values(engine, &applied, &planned_values)?;
                 connections = Arc::new(Connections::from_configuration(&configuration));
                 connections_seen = applied.len();
-                Some(instances)
+                Some((configuration, instances))
             } else {
                 None
             };
@@ -285,6 +308,87 @@ pub async fn apply(
                 }
                 started.insert(index);
                 let mut change = changes[index].clone();
+                if change.action == Action::Check {
+                    // The assertion as evaluated now that what it depends on exists.
+                    let value = fresh
+                        .as_ref()
+                        .and_then(|(configuration, _)| {
+                            configuration.asserts.iter().find(|assertion| {
+                                assertion_address(&assertion.module, &assertion.name)
+                                    == change.address
+                            })
+                        })
+                        .map(|assertion| assertion.value.clone())
+                        .or_else(|| change.after.clone())
+                        .unwrap_or(Value::Null);
+                    report(&format!("{}: checking…", change.address));
+                    let prior = state.assertions.get(&change.address.to_string()).cloned();
+                    let context = ProviderContext {
+                        cancel: cancel_rx.clone(),
+                        progress: {
+                            let report = report.clone();
+                            let address = change.address.to_string();
+                            Arc::new(move |line: &str| report(&format!("{address}: {line}")))
+                        },
+                        intent: Arc::new(NoIntent),
+                        resumed: None,
+                        connections: connections.clone(),
+                    };
+                    let runs = assertion_runs.clone();
+                    let task = running.spawn(async move {
+                        let run =
+                            crate::verify::run_assertion(&context, &value, prior.as_ref()).await;
+                        let outcome = run.map(|run| {
+                            if let Ok(mut runs) = runs.lock() {
+                                runs.insert(index, run);
+                            }
+                            None
+                        });
+                        (index, outcome)
+                    });
+                    task_index.insert(task.id(), index);
+                    continue;
+                }
+                if change.address.mode == Mode::Data {
+                    // A data source read deferred to apply: its arguments are known now.
+                    let config = fresh
+                        .as_ref()
+                        .and_then(|(_, instances)| instances.get(&change.address))
+                        .map(|instance| instance.config.clone())
+                        .or_else(|| change.after.clone())
+                        .unwrap_or(Value::Null);
+                    let Some(source) = engine
+                        .registry
+                        .data_source(&change.address.type_name)
+                        .cloned()
+                    else {
+                        finished.insert(index, false);
+                        result.outcomes.push((
+                            change.address.clone(),
+                            change.action,
+                            Outcome::Failed(format!(
+                                "unknown data source type {}",
+                                change.address.type_name
+                            )),
+                        ));
+                        stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
+                        continue;
+                    };
+                    report(&format!("{}: reading…", change.address));
+                    let context =
+                        crate::engine::read_context(cancel_rx.clone(), connections.clone());
+                    let task = running.spawn(async move {
+                        let read = source.read(&context, &config).await.map(|value| {
+                            Some(crate::engine::planner::mark_schema_sensitive(
+                                source.schema(),
+                                value,
+                            ))
+                        });
+                        (index, read)
+                    });
+                    task_index.insert(task.id(), index);
+                    continue;
+                }
                 let Some(provider) = engine.registry.resource(&change.address.type_name).cloned()
                 else {
                     finished.insert(index, false);
@@ -299,7 +403,7 @@ pub async fn apply(
                     stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
                     continue;
                 };
-                if let Some(instances) = &fresh
+                if let Some((_, instances)) = &fresh
                     && let Some(instance) = instances.get(&change.address)
                     && change.action != Action::Delete
                 {
@@ -350,59 +454,99 @@ pub async fn apply(
         }
         tokio::select! {
             Some(joined) = running.join_next_with_id() => {
-                // A task that panicked (a provider bug) or was aborted fails its own change;
-                // the run goes on as after any failure, so what else is running is saved.
-                let (index, outcome) = match joined {
-                    Ok((_, done)) => done,
-                    Err(error) => {
-                        let index = *task_index
-                            .get(&error.id())
-                            .context("an apply task ended that was never started")?;
-                        let failure = if error.is_cancelled() {
-                            ProviderError::Cancelled
-                        } else {
-                            ProviderError::Failed(format!(
-                                "the provider panicked: {}",
-                                panic_message(error)
-                            ))
-                        };
-                        (index, Err(failure))
-                    }
-                };
-                let change = &changes[index];
-                // Attributes the state cannot hold (a provider bug, e.g. an unknown value)
-                // fail the change instead of the whole run.
-                let outcome = outcome.and_then(|value| match &value {
-                    Some(attributes) => upsert(&mut state, change, attributes, engine)
-                        .map(|()| value)
-                        .map_err(|error| {
-                            ProviderError::Failed(format!(
-                                "the provider returned attributes that cannot be stored: {error}"
-                            ))
-                        }),
-                    None => Ok(value),
-                });
-                match outcome {
-                    Ok(value) => {
-                        match &value {
-                            Some(value) => {
-                                applied.insert(change.address.clone(), value.clone());
+                // Every task that has finished by now is recorded, then saved once: nothing new
+                // starts before the save, and a save rewrites the whole state, so saving after
+                // each of them made an apply of n objects cost O(n²).
+                let mut next = Some(joined);
+                while let Some(joined) = next.take() {
+                    // A task that panicked (a provider bug) or was aborted fails its own change;
+                    // the run goes on as after any failure, so what else is running is saved.
+                    let (index, outcome) = match joined {
+                        Ok((_, done)) => done,
+                        Err(error) => {
+                            let index = *task_index
+                                .get(&error.id())
+                                .context("an apply task ended that was never started")?;
+                            let failure = if error.is_cancelled() {
+                                ProviderError::Cancelled
+                            } else {
+                                ProviderError::Failed(format!(
+                                    "the provider panicked: {}",
+                                    panic_message(error)
+                                ))
+                            };
+                            (index, Err(failure))
+                        }
+                    };
+                    let change = &changes[index];
+                    if change.action == Action::Check {
+                        let run = assertion_runs.lock().ok().and_then(|mut runs| runs.remove(&index));
+                        match (outcome, run) {
+                            (Ok(_), Some(run)) => {
+                                state.assertions.insert(change.address.to_string(), run.evidence);
+                                if run.passed {
+                                    finished.insert(index, true);
+                                    report(&format!("{}: holds: {}", change.address, run.message));
+                                    result.outcomes.push((change.address.clone(), change.action, Outcome::Applied));
+                                } else {
+                                    finished.insert(index, false);
+                                    report(&format!("{}: does not hold: {}", change.address, run.message));
+                                    failed_assertions.insert(index, format!("{}: {}", change.address, run.message));
+                                    result.outcomes.push((change.address.clone(), change.action, Outcome::AssertionFailed(run.message)));
+                                    stop_reason.get_or_insert_with(|| "an assertion did not hold".to_owned());
+                                }
                             }
-                            None => {
-                                state.remove(&change.address);
+                            (outcome, _) => {
+                                let message = match outcome {
+                                    Err(error) => error.to_string(),
+                                    Ok(_) => "the assertion ended without a result".to_owned(),
+                                };
+                                finished.insert(index, false);
+                                report(&format!("{}: failed: {message}", change.address));
+                                failed_assertions.insert(index, format!("{}: {message}", change.address));
+                                result.outcomes.push((change.address.clone(), change.action, Outcome::Failed(message)));
+                                stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
                             }
                         }
-                        finished.insert(index, true);
-                        report(&format!("{}: {}", change.address, describe(change.action, false)));
-                        result.outcomes.push((change.address.clone(), change.action, Outcome::Applied));
+                        next = running.try_join_next_with_id();
+                        continue;
                     }
-                    Err(error) => {
-                        finished.insert(index, false);
-                        let message = error.to_string();
-                        report(&format!("{}: failed: {message}", change.address));
-                        result.outcomes.push((change.address.clone(), change.action, Outcome::Failed(message)));
-                        stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
+                    // Attributes the state cannot hold (a provider bug, e.g. an unknown value)
+                    // fail the change instead of the whole run.
+                    let outcome = outcome.and_then(|value| match &value {
+                        Some(_) if change.address.mode == Mode::Data => Ok(value),
+                        Some(attributes) => upsert(&mut state, change, attributes, engine)
+                            .map(|()| value)
+                            .map_err(|error| {
+                                ProviderError::Failed(format!(
+                                    "the provider returned attributes that cannot be stored: {error}"
+                                ))
+                            }),
+                        None => Ok(value),
+                    });
+                    match outcome {
+                        Ok(value) => {
+                            match &value {
+                                Some(value) => {
+                                    applied.insert(change.address.clone(), value.clone());
+                                }
+                                None => {
+                                    state.remove(&change.address);
+                                }
+                            }
+                            finished.insert(index, true);
+                            report(&format!("{}: {}", change.address, describe(change.action, false)));
+                            result.outcomes.push((change.address.clone(), change.action, Outcome::Applied));
+                        }
+                        Err(error) => {
+                            finished.insert(index, false);
+                            let message = error.to_string();
+                            report(&format!("{}: failed: {message}", change.address));
+                            result.outcomes.push((change.address.clone(), change.action, Outcome::Failed(message)));
+                            stop_reason.get_or_insert_with(|| "an operation failed".to_owned());
+                        }
                     }
+                    next = running.try_join_next_with_id();
                 }
                 store.save(&mut state).await.context("saving state")?;
             }
@@ -438,9 +582,12 @@ pub async fn apply(
 
     for index in work.iter().copied().filter(|i| !started.contains(i)) {
         let change = &changes[index];
-        let reason = stop_reason
-            .clone()
-            .unwrap_or_else(|| "a dependency failed".to_owned());
+        let reason = match gating_assertion(index, &waits_for, &failed_assertions) {
+            Some(gate) => format!("gated by {gate}"),
+            None => stop_reason
+                .clone()
+                .unwrap_or_else(|| "a dependency failed".to_owned()),
+        };
         result.outcomes.push((
             change.address.clone(),
             change.action,
@@ -466,6 +613,30 @@ pub async fn apply(
     store.save(&mut state).await.context("saving state")?;
     drop(intent_tx);
     Ok(result)
+}
+
+/// The failed assertion `index` waits for, directly or through what it depends on
+/// (`assert.caught_up: the mirror is 12 records behind …`).
+fn gating_assertion<'a>(
+    index: usize,
+    waits_for: &BTreeMap<usize, Vec<usize>>,
+    failed_assertions: &'a BTreeMap<usize, String>,
+) -> Option<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![index];
+    // Bounded: each change is visited once.
+    while let Some(next) = queue.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        for dependency in waits_for.get(&next).into_iter().flatten() {
+            if let Some(message) = failed_assertions.get(dependency) {
+                return Some(message);
+            }
+            queue.push(*dependency);
+        }
+    }
+    None
 }
 
 /// The message a task panicked with.
@@ -494,6 +665,8 @@ fn describe(action: Action, starting: bool) -> &'static str {
         (Action::Read, false) => "read",
         (Action::NoOp, true) => "importing",
         (Action::NoOp, false) => "imported",
+        (Action::Check, true) => "checking",
+        (Action::Check, false) => "holds",
     }
 }
 
@@ -616,9 +789,17 @@ fn refreshed_change(
         &instance.lifecycle,
         &engine.key,
     );
+    let mut diff = diff;
     let planned = provider
-        .plan(change.before.as_ref(), diff.planned)
+        .plan(change.before.as_ref(), std::mem::take(&mut diff.planned))
         .map_err(|error| format!("planning {}: {error}", change.address))?;
+    if let Some(before) = &change.before {
+        crate::plan::diff::replace_if_required(
+            &mut diff,
+            provider.requires_replace(before, &planned),
+            &instance.lifecycle,
+        );
+    }
     let compatible = diff.action == change.action
         || (change.action == Action::Update && diff.action == Action::NoOp);
     if !compatible {

@@ -7,13 +7,18 @@ pub mod executor;
 pub mod planner;
 pub mod saved;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::body::decode_body;
+use crate::config::eval::{Namespaces, Repetition, Scope};
 use crate::config::inputs::CommandLineVar;
+use crate::config::schema::{AttributeSchema, Schema};
+use crate::config::types::Type;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::providers::{Connections, IntentRecorder, ProviderContext, Registry};
-use crate::state::{Backend, HashKey, KeySettings, LocalBackend};
+use crate::state::{Backend, HashKey, KeySettings, LocalBackend, S3Backend, S3Settings};
 
 /// Everything a plan or apply needs, resolved once by the command.
 pub struct Engine {
@@ -28,8 +33,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The engine for a configuration directory with the local state backend and the state
-    /// key from the environment (`CUTOVER_STATE_KEY` or the key file).
+    /// The engine for a configuration directory: the state backend its `cutover { backend
+    /// ... }` block names (the local file when there is none, see [`backend_for`]) and the
+    /// state key from the environment (`CUTOVER_STATE_KEY` or the key file).
     pub fn local(
         config_dir: PathBuf,
         environment_vars: Vec<(String, String)>,
@@ -37,7 +43,7 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let key = HashKey::resolve(&KeySettings::from_env())?;
         Ok(Engine {
-            backend: Arc::new(LocalBackend::in_directory(&config_dir)),
+            backend: backend_for(&config_dir)?,
             config_dir,
             environment_vars,
             command_line_vars,
@@ -47,6 +53,83 @@ impl Engine {
             lock_timeout: Duration::ZERO,
         })
     }
+}
+
+/// The arguments of `backend "local" { ... }`.
+fn local_backend_schema() -> Schema {
+    Schema::new(
+        vec![AttributeSchema::optional("path", Type::String).describe(
+            "the state file, relative to the configuration directory (default cutover.state.json)",
+        )],
+        Vec::new(),
+    )
+}
+
+/// The state backend of the configuration in `config_dir`: `backend "s3"` or `backend
+/// "local"` from the root module's `cutover` block, else the local file beside the
+/// configuration. The block's settings must be literal values (like Terraform's, they are
+/// read before anything else is evaluated). A configuration that cannot be loaded gets the
+/// default; the command reports its problems itself.
+pub fn backend_for(config_dir: &Path) -> anyhow::Result<Arc<dyn Backend>> {
+    let (tree, _) = crate::config::load::load(config_dir);
+    let Some(block) = tree.as_ref().and_then(|tree| tree.module.backend.as_ref()) else {
+        return Ok(Arc::new(LocalBackend::in_directory(config_dir)));
+    };
+    let schema = match block.kind.as_str() {
+        "local" => local_backend_schema(),
+        "s3" => crate::state::s3::s3_backend_schema(),
+        other => {
+            let diagnostic = Diagnostic::error(format!(
+                "unsupported backend \"{other}\": cutover stores state in \"local\" (the default) or \"s3\""
+            ))
+            .at(block.span.clone());
+            anyhow::bail!(
+                "the backend block cannot be used:\n{}",
+                diagnostic.render(None).trim_end()
+            );
+        }
+    };
+    let namespaces = Namespaces::default();
+    let scope = Scope {
+        base_dir: config_dir,
+        namespaces: &namespaces,
+        repetition: &Repetition::None,
+    };
+    let mut diagnostics = Diagnostics::new();
+    let value = decode_body(
+        &block.body.body,
+        &block.body.file,
+        &schema,
+        &scope,
+        &format!("backend \"{}\"", block.kind),
+        &block.span,
+        &mut diagnostics,
+    );
+    if diagnostics.has_errors() {
+        anyhow::bail!(
+            "the backend block cannot be used:\n{}",
+            diagnostics.render(None).trim_end()
+        );
+    }
+    if block.kind == "local" {
+        let path = value
+            .as_map()
+            .and_then(|map| map.get("path"))
+            .and_then(|path| path.as_str())
+            .map_or_else(
+                || config_dir.join(crate::state::DEFAULT_STATE_FILE),
+                |path| config_dir.join(path),
+            );
+        return Ok(Arc::new(LocalBackend::new(path)));
+    }
+    let settings = S3Settings::from_value(&value).map_err(|message| {
+        let diagnostic = Diagnostic::error(message).at(block.span.clone());
+        anyhow::anyhow!(
+            "the backend block cannot be used:\n{}",
+            diagnostic.render(None).trim_end()
+        )
+    })?;
+    Ok(Arc::new(S3Backend::new(settings)))
 }
 
 /// An intent recorder that does nothing: used for reads and plans, which start no long

@@ -3,7 +3,9 @@
 //! see planned values), then add deletions for objects no longer configured, check
 //! `prevent_destroy`, and compare outputs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context as _;
 
@@ -55,6 +57,8 @@ pub struct Planned {
     /// Kafka connections and provider settings as planned (unknown where they wait on
     /// objects the plan creates).
     pub connections: Arc<Connections>,
+    /// Data sources read during the plan, by address: what the apply evaluates with.
+    pub data: BTreeMap<ResourceAddress, Value>,
 }
 
 /// Marks the attributes a schema declares sensitive, so values read from the live system are
@@ -140,6 +144,61 @@ async fn refresh(
     refreshed
 }
 
+/// The configuration evaluated with the objects as state records them (no refresh, no lock):
+/// what commands that run the data plane between applies (`cutover mirror run`) work from.
+pub async fn recorded_configuration(
+    engine: &Engine,
+) -> anyhow::Result<(Option<Configuration>, Diagnostics)> {
+    let state = engine
+        .backend
+        .read()
+        .await
+        .with_context(|| format!("reading state from {}", engine.backend.location()))?;
+    let (tree, mut diagnostics) = load::load(&engine.config_dir);
+    let (inputs, input_diagnostics) = inputs::collect(
+        &engine.config_dir,
+        &engine.environment_vars,
+        &engine.command_line_vars,
+    );
+    diagnostics.extend(input_diagnostics);
+    let Some(tree) = tree else {
+        return Ok((None, diagnostics));
+    };
+    let recorded: BTreeMap<ResourceAddress, Value> = state
+        .iter()
+        .flat_map(|s| s.resources.iter())
+        .filter(|r| !is_interrupted_create(r))
+        .map(|r| (r.resource_address(), r.attributes_value()))
+        .collect();
+    let mut hook = RecordedHook {
+        recorded: &recorded,
+    };
+    let (configuration, evaluation_diagnostics) = evaluate_configuration_with(
+        &tree,
+        &inputs,
+        engine.registry.as_ref(),
+        EvalMode::Plan,
+        &mut hook,
+    );
+    diagnostics.extend(evaluation_diagnostics);
+    Ok((Some(configuration), diagnostics))
+}
+
+/// Whether every argument the configuration sets is known (computed attributes are unknown
+/// until the object is read or created, whatever the configuration).
+pub fn arguments_known(schema: &crate::config::schema::Schema, config: &Value) -> bool {
+    let Some(map) = config.as_map() else {
+        return config.is_wholly_known();
+    };
+    map.iter().all(|(name, value)| {
+        let attribute = schema.attribute(name);
+        // Computed attributes, and optional-computed ones left unset, are unknown by design.
+        let computed_only = attribute.is_some_and(|a| !a.settable());
+        let unset_computed = attribute.is_some_and(|a| a.optional_computed) && value.is_unknown();
+        computed_only || unset_computed || value.is_wholly_known()
+    })
+}
+
 /// Objects as state records them: what connections are evaluated from before the refresh.
 struct RecordedHook<'a> {
     recorded: &'a BTreeMap<ResourceAddress, Value>,
@@ -154,17 +213,214 @@ impl ResourceHook for RecordedHook<'_> {
     }
 }
 
+/// An address as borrowed parts (equal parts, equal addresses), to find state entries by
+/// address without building an address for each.
+type AddressParts<'a> = (
+    &'a [String],
+    Mode,
+    &'a str,
+    &'a str,
+    Option<&'a crate::config::evaluate::InstanceKey>,
+);
+
+fn address_parts(address: &ResourceAddress) -> AddressParts<'_> {
+    (
+        &address.module,
+        address.mode,
+        &address.type_name,
+        &address.name,
+        address.key.as_ref(),
+    )
+}
+
+/// Where each state entry is in `state.resources`, by address. Instances are mostly planned
+/// in state order (a block's instances in key order), so the entry after the last one found is
+/// tried before the hash map.
+struct StateIndex<'s> {
+    resources: &'s [ResourceState],
+    by_address: HashMap<AddressParts<'s>, usize>,
+    next: usize,
+}
+
+fn state_address_parts(resource: &ResourceState) -> AddressParts<'_> {
+    (
+        &resource.module,
+        resource.mode,
+        &resource.type_name,
+        &resource.name,
+        resource.index.as_ref(),
+    )
+}
+
+impl<'s> StateIndex<'s> {
+    fn new(state: Option<&'s State>) -> Self {
+        let resources = state.map_or(&[][..], |state| state.resources.as_slice());
+        StateIndex {
+            resources,
+            by_address: resources
+                .iter()
+                .enumerate()
+                .map(|(position, resource)| (state_address_parts(resource), position))
+                .collect(),
+            next: 0,
+        }
+    }
+
+    fn position(&mut self, address: &ResourceAddress) -> Option<usize> {
+        let wanted = address_parts(address);
+        let found = match self.resources.get(self.next) {
+            Some(resource) if state_address_parts(resource) == wanted => Some(self.next),
+            _ => self.by_address.get(&wanted).copied(),
+        };
+        if let Some(position) = found {
+            self.next = position + 1;
+        }
+        found
+    }
+}
+
+/// What each instance is planned against.
+enum Priors<'a> {
+    /// Refreshed (or imported) objects by address; `None`: gone.
+    Refreshed(&'a BTreeMap<ResourceAddress, Option<Value>>),
+    /// Without a refresh: the state's own attributes.
+    Recorded(&'a RecordedPriors<'a>),
+}
+
+/// One state entry's attributes, decoded twice: the prior planned against (which ends up in
+/// `refreshed`), and a copy for the change's `before`.
+struct Decoded {
+    prior: Value,
+    before: Mutex<Option<Value>>,
+}
+
+/// The priors of a plan without a refresh: each state entry's attributes, decoded on first
+/// use. [`plan`] has a helper thread decode them in order while the configuration is being
+/// evaluated, so the evaluation (which takes far longer) rarely waits for one, and makes
+/// no copy of its own.
+struct RecordedPriors<'s> {
+    state: &'s State,
+    /// By position in `state.resources`.
+    decoded: Vec<OnceLock<Decoded>>,
+}
+
+impl<'s> RecordedPriors<'s> {
+    fn new(state: &'s State) -> Self {
+        RecordedPriors {
+            state,
+            decoded: state.resources.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The entry at `position`; `None` for an interrupted create (not a prior).
+    fn get(&self, position: usize) -> Option<&Decoded> {
+        let resource = &self.state.resources[position];
+        if is_interrupted_create(resource) {
+            return None;
+        }
+        Some(self.decoded[position].get_or_init(|| Decoded {
+            prior: resource.attributes_value(),
+            before: Mutex::new(Some(resource.attributes_value())),
+        }))
+    }
+
+    /// The refreshed map's keys: every entry but interrupted creates, in state order (which
+    /// is address order), each with a placeholder for its prior.
+    fn skeleton(&self) -> BTreeMap<ResourceAddress, Option<Value>> {
+        self.state
+            .resources
+            .iter()
+            .filter(|resource| !is_interrupted_create(resource))
+            .map(|resource| (resource.resource_address(), None))
+            .collect()
+    }
+
+    /// The helper's work: decodes every entry in order (until `stop` is set), then builds
+    /// the refreshed map's skeleton, all while the configuration is being evaluated.
+    fn prepare(&self, stop: &AtomicBool) -> BTreeMap<ResourceAddress, Option<Value>> {
+        for position in 0..self.decoded.len() {
+            if stop.load(AtomicOrdering::Relaxed) {
+                break;
+            }
+            self.get(position);
+        }
+        self.skeleton()
+    }
+
+    /// The map a refresh would have produced: the priors moved into the skeleton (in
+    /// address order, as the state is kept; a state that is not is mapped by key instead).
+    fn into_refreshed(
+        self,
+        skeleton: Option<BTreeMap<ResourceAddress, Option<Value>>>,
+    ) -> BTreeMap<ResourceAddress, Option<Value>> {
+        let mut refreshed = skeleton.unwrap_or_else(|| self.skeleton());
+        let entries = || {
+            self.state
+                .resources
+                .iter()
+                .filter(|resource| !is_interrupted_create(resource))
+        };
+        let in_order = refreshed.len() == entries().count()
+            && refreshed
+                .keys()
+                .zip(entries())
+                .all(|(address, resource)| address_parts(address) == state_address_parts(resource));
+        let priors = self
+            .state
+            .resources
+            .iter()
+            .zip(self.decoded)
+            .filter(|(resource, _)| !is_interrupted_create(resource))
+            .map(|(resource, decoded)| match decoded.into_inner() {
+                Some(decoded) => (resource, decoded.prior),
+                None => (resource, resource.attributes_value()),
+            });
+        if !in_order {
+            return priors
+                .map(|(resource, prior)| (resource.resource_address(), Some(prior)))
+                .collect();
+        }
+        for (slot, (_, prior)) in refreshed.values_mut().zip(priors) {
+            *slot = Some(prior);
+        }
+        refreshed
+    }
+}
+
+/// Below this many state entries the priors are decoded as they are needed, without a
+/// helper thread.
+const BACKGROUND_DECODE_MIN: usize = 256;
+
 struct PlanHook<'a> {
     registry: &'a Registry,
     key: &'a HashKey,
-    priors: &'a BTreeMap<ResourceAddress, Option<Value>>,
+    state_index: StateIndex<'a>,
+    priors: Priors<'a>,
     imports: &'a BTreeMap<ResourceAddress, String>,
-    connections: &'a Arc<Connections>,
+    /// Connections as this evaluation has them so far (clusters and providers are evaluated
+    /// before the objects that use them).
+    connections: Arc<Connections>,
     changes: Vec<ResourceChange>,
+    data: BTreeMap<ResourceAddress, Value>,
+    /// By position in `state.resources`: entries a configured managed instance planned
+    /// (whatever is left is deleted).
+    configured_in_state: Vec<bool>,
     diagnostics: Diagnostics,
 }
 
 impl ResourceHook for PlanHook<'_> {
+    fn cluster_value(&mut self, address: &str, value: &Value) {
+        Arc::make_mut(&mut self.connections)
+            .clusters
+            .insert(address.to_owned(), value.clone());
+    }
+
+    fn provider_value(&mut self, name: &str, value: &Value) {
+        Arc::make_mut(&mut self.connections)
+            .providers
+            .insert(name.to_owned(), value.clone());
+    }
+
     fn instance_value(&mut self, instance: &ResourceInstance) -> Value {
         let address = &instance.address;
         if address.mode == Mode::Data {
@@ -173,17 +429,44 @@ impl ResourceHook for PlanHook<'_> {
         let Some(provider) = self.registry.resource(&address.type_name) else {
             return Value::Unknown;
         };
-        let prior = self.priors.get(address).cloned().flatten();
-        let deleted_outside = self.priors.get(address).is_some_and(Option::is_none);
+        let state_position = self.state_index.position(address);
+        // The prior is borrowed; `before` is its one copy (made by the helper thread when
+        // planning without a refresh).
+        let (prior, before, deleted_outside) = match &self.priors {
+            Priors::Refreshed(refreshed) => {
+                let refreshed = refreshed.get(address);
+                let prior = refreshed.and_then(Option::as_ref);
+                (
+                    prior,
+                    prior.cloned(),
+                    refreshed.is_some_and(Option::is_none),
+                )
+            }
+            Priors::Recorded(recorded) => {
+                match state_position.and_then(|position| recorded.get(position)) {
+                    Some(decoded) => {
+                        let before = decoded
+                            .before
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .take()
+                            .unwrap_or_else(|| decoded.prior.clone());
+                        (Some(&decoded.prior), Some(before), false)
+                    }
+                    None => (None, None, false),
+                }
+            }
+        };
         let canonical = provider.canonical_config(&instance.config);
         let diff = diff_instance(
             provider.schema(),
-            prior.as_ref(),
+            prior,
             canonical.as_ref().unwrap_or(&instance.config),
             &instance.lifecycle,
             self.key,
         );
-        let planned = match provider.plan(prior.as_ref(), diff.planned) {
+        let mut diff = diff;
+        let planned = match provider.plan(prior, std::mem::take(&mut diff.planned)) {
             Ok(planned) => planned,
             Err(error) => {
                 self.diagnostics.push(
@@ -193,9 +476,21 @@ impl ResourceHook for PlanHook<'_> {
                 Value::Unknown
             }
         };
+        if let Some(prior) = &prior {
+            crate::plan::diff::replace_if_required(
+                &mut diff,
+                provider.requires_replace(prior, &planned),
+                &instance.lifecycle,
+            );
+            if diff.action == Action::NoOp && !provider.requires_update(prior, &planned).is_empty()
+            {
+                diff.action = Action::Update;
+            }
+        }
+        let planned = self.preview(provider.as_ref(), diff.action, planned, instance);
         // A sensitive attribute whose new value matches the stored keyed hash is unchanged:
         // show it so (both sides stay marked sensitive; this copy lives only in memory).
-        let prior = prior.map(|prior| unhash_unchanged(prior, &planned, self.key));
+        let before = before.map(|before| unhash_unchanged(before, &planned, self.key));
         let reason = if !diff.replace_because.is_empty() {
             Some(ChangeReason::ReplaceBecauseOf(diff.replace_because.clone()))
         } else if deleted_outside {
@@ -207,7 +502,7 @@ impl ResourceHook for PlanHook<'_> {
             address: address.clone(),
             provider: provider.provider_name().to_owned(),
             action: diff.action,
-            before: prior,
+            before,
             after: Some(planned.clone()),
             reason,
             importing: self.imports.get(address).cloned(),
@@ -215,6 +510,9 @@ impl ResourceHook for PlanHook<'_> {
             prevent_destroy: instance.lifecycle.prevent_destroy,
             create_before_destroy: instance.lifecycle.create_before_destroy,
         });
+        if let Some(position) = state_position {
+            self.configured_in_state[position] = true;
+        }
         planned
     }
 }
@@ -241,6 +539,38 @@ fn unhash_unchanged(prior: Value, planned: &Value, key: &HashKey) -> Value {
 }
 
 impl PlanHook<'_> {
+    /// The provider's plan-time look at the live system, for objects created or updated.
+    fn preview(
+        &mut self,
+        provider: &dyn crate::providers::ResourceType,
+        action: Action,
+        planned: Value,
+        instance: &ResourceInstance,
+    ) -> Value {
+        if matches!(action, Action::NoOp | Action::Delete | Action::Read)
+            || !arguments_known(provider.schema(), &instance.config)
+        {
+            return planned;
+        }
+        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+        let context = read_context(cancel, self.connections.clone());
+        let Some(future) = provider.preview(&context, &planned) else {
+            return planned;
+        };
+        let result =
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future));
+        match result {
+            Ok(previewed) => mark_schema_sensitive(provider.schema(), previewed),
+            Err(error) => {
+                self.diagnostics.push(
+                    Diagnostic::error(format!("planning {}: {error}", instance.address))
+                        .at(instance.span.clone()),
+                );
+                planned
+            }
+        }
+    }
+
     /// Data sources are read during the plan when their arguments are known, otherwise during
     /// apply (`<= read`).
     fn read_data(&mut self, instance: &ResourceInstance) -> Value {
@@ -263,7 +593,7 @@ impl PlanHook<'_> {
             });
             Value::Unknown
         };
-        if !instance.config.is_wholly_known() {
+        if !arguments_known(source.schema(), &instance.config) {
             return deferred(self);
         }
         let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
@@ -273,7 +603,11 @@ impl PlanHook<'_> {
             tokio::runtime::Handle::current().block_on(source.read(&context, &config))
         });
         match result {
-            Ok(value) => mark_schema_sensitive(source.schema(), value),
+            Ok(value) => {
+                let value = mark_schema_sensitive(source.schema(), value);
+                self.data.insert(address.clone(), value.clone());
+                value
+            }
             Err(error) => {
                 self.diagnostics.push(
                     Diagnostic::error(format!("reading {address}: {error}"))
@@ -320,6 +654,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             refreshed: BTreeMap::new(),
             configuration_hash: String::new(),
             connections: Arc::default(),
+            data: BTreeMap::new(),
         });
     };
     let configuration_hash = super::saved::configuration_hash(&tree);
@@ -358,7 +693,14 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             .unwrap_or_default(),
     );
 
+    // Without a refresh (and without imports, which add priors) the priors are the state's
+    // own attributes, decoded while the configuration is evaluated.
+    let recorded = match &state {
+        Some(state) if !options.refresh && !has_imports => Some(RecordedPriors::new(state)),
+        _ => None,
+    };
     let mut refreshed = match (&state, options.refresh) {
+        _ if recorded.is_some() => BTreeMap::new(),
         (Some(state), true) => {
             refresh(
                 &engine.registry,
@@ -394,7 +736,17 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             };
             let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
             let context = read_context(cancel, recorded_connections.clone());
-            match provider.import(&context, &id).await {
+            let config = configuration_for_imports
+                .resources
+                .iter()
+                .find(|r| r.address == import.to)
+                .map(|r| {
+                    provider
+                        .canonical_config(&r.config)
+                        .unwrap_or_else(|| r.config.clone())
+                })
+                .unwrap_or(Value::Null);
+            match provider.import(&context, &id, &config).await {
                 Ok(value) => {
                     refreshed.insert(
                         import.to.clone(),
@@ -413,26 +765,51 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
     let mut hook = PlanHook {
         registry: &engine.registry,
         key: &engine.key,
-        priors: &refreshed,
+        state_index: StateIndex::new(state.as_ref()),
+        priors: match &recorded {
+            Some(recorded) => Priors::Recorded(recorded),
+            None => Priors::Refreshed(&refreshed),
+        },
         imports: &imports,
-        connections: &recorded_connections,
+        connections: Arc::default(),
         changes: Vec::new(),
+        data: BTreeMap::new(),
+        configured_in_state: vec![false; state.as_ref().map_or(0, |s| s.resources.len())],
         diagnostics: Diagnostics::new(),
     };
-    let (configuration, evaluation_diagnostics) = evaluate_configuration_with(
-        &tree,
-        &inputs,
-        engine.registry.as_ref(),
-        EvalMode::Plan,
-        &mut hook,
-    );
+    let evaluate = |hook: &mut PlanHook| {
+        evaluate_configuration_with(
+            &tree,
+            &inputs,
+            engine.registry.as_ref(),
+            EvalMode::Plan,
+            hook,
+        )
+    };
+    let ((configuration, evaluation_diagnostics), refreshed_skeleton) = match &recorded {
+        Some(recorded) if recorded.decoded.len() >= BACKGROUND_DECODE_MIN => {
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                let helper = scope.spawn(|| recorded.prepare(&stop));
+                let evaluated = evaluate(&mut hook);
+                stop.store(true, AtomicOrdering::Relaxed);
+                (evaluated, helper.join().ok())
+            })
+        }
+        _ => (evaluate(&mut hook), None),
+    };
     diagnostics.extend(evaluation_diagnostics);
     let PlanHook {
         changes: mut configured_changes,
+        configured_in_state,
         diagnostics: hook_diagnostics,
+        data,
         ..
     } = hook;
     diagnostics.extend(hook_diagnostics);
+    if let Some(recorded) = recorded {
+        refreshed = recorded.into_refreshed(refreshed_skeleton);
+    }
 
     // Without a refresh the priors are the state's own attributes: nothing can have drifted.
     let drift = if options.refresh {
@@ -442,27 +819,26 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
     };
     let mut changes = match options.mode {
         PlanMode::Normal => {
-            let configured: BTreeSet<&ResourceAddress> =
-                configured_changes.iter().map(|c| &c.address).collect();
             let mut deletions = deletions(
                 state.as_ref(),
                 &refreshed,
-                &configured,
+                &configured_in_state,
                 ChangeReason::NotInConfiguration,
             );
-            drop(configured);
             configured_changes.append(&mut deletions);
+            configured_changes.extend(assertion_changes(&configuration));
             configured_changes
         }
         PlanMode::Destroy => deletions(
             state.as_ref(),
             &refreshed,
-            &BTreeSet::new(),
+            &[],
             ChangeReason::DestroyRequested,
         ),
         PlanMode::RefreshOnly => Vec::new(),
     };
-    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    // Addresses are unique in a plan, so an unstable sort gives the same order (in place).
+    changes.sort_unstable_by(|a, b| a.address.cmp(&b.address));
     check_prevent_destroy(&changes, state.as_ref(), &configuration, &mut diagnostics);
 
     let outputs = match options.mode {
@@ -494,6 +870,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
     Ok(Planned {
         plan,
         connections,
+        data,
         configuration: Some(configuration),
         diagnostics,
         state,
@@ -542,10 +919,12 @@ fn drift(
     drift
 }
 
+/// Deletions for the managed objects in state that no configured instance planned
+/// (`configured_in_state`, by position in `state.resources`; missing means not configured).
 fn deletions(
     state: Option<&State>,
     refreshed: &BTreeMap<ResourceAddress, Option<Value>>,
-    configured: &BTreeSet<&ResourceAddress>,
+    configured_in_state: &[bool],
     reason: ChangeReason,
 ) -> Vec<ResourceChange> {
     let Some(state) = state else {
@@ -554,12 +933,12 @@ fn deletions(
     state
         .resources
         .iter()
-        .filter(|resource| resource.mode == Mode::Managed)
-        .filter_map(|resource| {
+        .enumerate()
+        .filter(|(index, resource)| {
+            resource.mode == Mode::Managed && !configured_in_state.get(*index).is_some_and(|c| *c)
+        })
+        .filter_map(|(_, resource)| {
             let address = resource.resource_address();
-            if configured.contains(&address) {
-                return None;
-            }
             // Gone already: nothing to delete, the state entry is simply dropped on apply.
             let before = refreshed
                 .get(&address)
@@ -589,14 +968,22 @@ fn check_prevent_destroy(
     configuration: &Configuration,
     diagnostics: &mut Diagnostics,
 ) {
-    for change in changes.iter().filter(|c| c.action.destroys()) {
+    let mut destroying = changes.iter().filter(|c| c.action.destroys()).peekable();
+    if destroying.peek().is_none() {
+        return;
+    }
+    // Reversed, so the first instance with an address is the one kept (as a search would).
+    let instances: BTreeMap<&ResourceAddress, &ResourceInstance> = configuration
+        .resources
+        .iter()
+        .rev()
+        .map(|r| (&r.address, r))
+        .collect();
+    for change in destroying {
         let in_state = state
             .and_then(|s| s.resource(&change.address))
             .is_some_and(|r| r.protection.prevent_destroy);
-        let configured = configuration
-            .resources
-            .iter()
-            .find(|r| r.address == change.address);
+        let configured = instances.get(&change.address).copied();
         let in_config = configured.is_some_and(|r| r.lifecycle.prevent_destroy);
         if !(in_state || in_config) {
             continue;
@@ -658,54 +1045,90 @@ fn output_changes(
 /// `-target`: keep only the targeted instances (an address without a key targets every
 /// instance) and what they depend on, transitively.
 fn apply_targets(plan: &mut Plan, targets: &[String], diagnostics: &mut Diagnostics) {
-    let matches = |address: &ResourceAddress, target: &str| {
-        let full = address.to_string();
-        full == target || object_label(address) == target
-    };
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    let mut queue: Vec<String> = Vec::new();
+    // Each change's address and object label, computed once: a plan can hold thousands.
+    let labels: Vec<(String, String)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.address.to_string(), object_label(&c.address)))
+        .collect();
+    let mut first_by_address: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_object: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (index, (full, object)) in labels.iter().enumerate() {
+        first_by_address.entry(full).or_insert(index);
+        by_object.entry(object).or_default().push(full);
+    }
+    let mut keep: BTreeSet<&str> = BTreeSet::new();
+    let mut queue: Vec<&str> = Vec::new();
     for target in targets {
-        let found: Vec<&ResourceChange> = plan
-            .changes
+        let found: Vec<&str> = labels
             .iter()
-            .filter(|c| matches(&c.address, target))
+            .filter(|(full, object)| full == target || object == target)
+            .map(|(full, _)| full.as_str())
             .collect();
         if found.is_empty() {
             diagnostics.push(Diagnostic::error(format!(
                 "-target {target} matches no resource in the configuration or state"
             )));
         }
-        for change in found {
-            queue.push(change.address.to_string());
-        }
+        queue.extend(found);
     }
     while let Some(address) = queue.pop() {
-        if !keep.insert(address.clone()) {
+        if !keep.insert(address) {
             continue;
         }
-        if let Some(change) = plan
-            .changes
-            .iter()
-            .find(|c| c.address.to_string() == address)
-        {
-            for dependency in &change.dependencies {
-                for other in plan
-                    .changes
-                    .iter()
-                    .filter(|c| object_label(&c.address) == *dependency)
-                {
-                    queue.push(other.address.to_string());
-                }
+        if let Some(&index) = first_by_address.get(address) {
+            for dependency in &plan.changes[index].dependencies {
+                queue.extend(by_object.get(dependency.as_str()).into_iter().flatten());
             }
         }
     }
-    plan.changes
-        .retain(|change| keep.contains(&change.address.to_string()));
+    let kept: Vec<bool> = labels
+        .iter()
+        .map(|(full, _)| keep.contains(full.as_str()))
+        .collect();
+    let mut position = 0;
+    plan.changes.retain(|_| {
+        position += 1;
+        kept[position - 1]
+    });
     plan.outputs.clear();
     diagnostics.push(
         Diagnostic::warning("resource targeting is in effect: the plan may not include every change the configuration needs")
             .with_hint("use -target only to recover from errors or mistakes; run a full plan afterwards"),
     );
+}
+
+/// Every `assert` block as a change of its own ([`Action::Check`]): a node of the apply walk
+/// that runs the checks, addressed `assert.NAME` (module-qualified), so `depends_on =
+/// [assert.NAME]` labels and `-target assert.NAME` match it as they match resources.
+fn assertion_changes(configuration: &Configuration) -> Vec<ResourceChange> {
+    configuration
+        .asserts
+        .iter()
+        .map(|assertion| ResourceChange {
+            address: assertion_address(&assertion.module, &assertion.name),
+            provider: crate::verify::ASSERT.to_owned(),
+            action: Action::Check,
+            before: None,
+            after: Some(assertion.value.clone()),
+            reason: None,
+            importing: None,
+            dependencies: assertion.dependencies.clone(),
+            prevent_destroy: false,
+            create_before_destroy: false,
+        })
+        .collect()
+}
+
+/// The address of an assertion node: displayed `assert.NAME` (`module.m.assert.NAME`).
+pub fn assertion_address(module: &[String], name: &str) -> ResourceAddress {
+    ResourceAddress {
+        module: module.to_vec(),
+        mode: Mode::Managed,
+        type_name: crate::verify::ASSERT.to_owned(),
+        name: name.to_owned(),
+        key: None,
+    }
 }
 
 /// The object an instance belongs to, as dependency labels name it (`module.m.t.n`).
@@ -718,4 +1141,64 @@ pub fn object_label(address: &ResourceAddress) -> String {
 /// Turns a provider error into a message with the address.
 pub fn describe_error(address: &ResourceAddress, action: &str, error: &ProviderError) -> String {
     format!("{action} {address}: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::evaluate::InstanceKey;
+    use crate::state::{KeyOrigin, PendingIntent};
+
+    fn entry(name: &str, pending_create: bool) -> ResourceState {
+        let key = HashKey::from_bytes([7u8; 32], KeyOrigin::Explicit).unwrap();
+        let address = ResourceAddress {
+            module: Vec::new(),
+            mode: Mode::Managed,
+            type_name: "cutover_data".to_owned(),
+            name: "x".to_owned(),
+            key: Some(InstanceKey::String(name.to_owned())),
+        };
+        let mut resource = ResourceState::new(&address, "builtin");
+        let attributes = Value::Map([("input".to_owned(), Value::string(name))].into());
+        resource.set_attributes(&attributes, &key).unwrap();
+        if pending_create {
+            resource.pending = Some(PendingIntent::now(
+                PendingOperation::Create,
+                serde_json::json!({"id": name}),
+                "creating",
+            ));
+        }
+        resource
+    }
+
+    /// The priors of a plan without a refresh end up in the same map as a refresh would make:
+    /// every entry but interrupted creates, by address, from a state in address order (the
+    /// skeleton is filled in order) or, should one ever not be, mapped by key.
+    #[test]
+    fn recorded_priors_become_the_refreshed_map_in_any_state_order() {
+        let mut state = State::with_lineage("l");
+        state.resources = vec![entry("b", false), entry("c", true), entry("a", false)];
+        let expected: BTreeMap<ResourceAddress, Option<Value>> =
+            [&state.resources[2], &state.resources[0]]
+                .into_iter()
+                .map(|r| (r.resource_address(), Some(r.attributes_value())))
+                .collect();
+
+        let recorded = RecordedPriors::new(&state);
+        assert!(
+            recorded.get(1).is_none(),
+            "an interrupted create is no prior"
+        );
+        assert_eq!(
+            recorded.get(0).map(|decoded| &decoded.prior),
+            Some(&state.resources[0].attributes_value())
+        );
+        let skeleton = recorded.skeleton();
+        assert_eq!(recorded.into_refreshed(Some(skeleton)), expected);
+
+        state.sort_resources();
+        let recorded = RecordedPriors::new(&state);
+        recorded.get(2);
+        assert_eq!(recorded.into_refreshed(None), expected);
+    }
 }

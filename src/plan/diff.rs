@@ -55,15 +55,18 @@ pub fn diff_instance(
     lifecycle: &Lifecycle,
     key: &HashKey,
 ) -> InstanceDiff {
-    let config_map = config.as_map().cloned().unwrap_or_default();
+    // Borrowed, not copied: only the values that make up the planned object are cloned.
+    let no_attributes = BTreeMap::new();
+    let config_map = config.as_map().unwrap_or(&no_attributes);
     let Some(prior) = prior else {
         return InstanceDiff {
             action: Action::Create,
-            planned: Value::Map(config_map),
+            planned: Value::Map(config_map.clone()),
             replace_because: Vec::new(),
         };
     };
-    let prior_map = prior.as_map().cloned().unwrap_or_default();
+    let prior_map = prior.as_map().unwrap_or(&no_attributes);
+    let null = Value::Null;
     let mut planned: BTreeMap<String, Value> = BTreeMap::new();
     let mut changed = Vec::new();
     let mut replace_because = Vec::new();
@@ -76,31 +79,31 @@ pub fn diff_instance(
         .map(|a| (a.name, Some(a)))
         .chain(schema.blocks.iter().map(|b| (b.name, None)));
     for (name, attribute) in names {
-        let prior_value = prior_map.get(name).cloned().unwrap_or(Value::Null);
-        let config_value = config_map.get(name).cloned().unwrap_or(Value::Null);
+        let prior_value = prior_map.get(name).unwrap_or(&null);
+        let config_value = config_map.get(name).unwrap_or(&null);
         let settable = attribute.is_none_or(|a| a.settable());
         let computed = attribute.is_some_and(|a| a.computed || a.optional_computed);
         if !settable {
             // Computed only: carried over unless the object is replaced (decided below).
-            planned.insert(name.to_owned(), prior_value);
+            planned.insert(name.to_owned(), prior_value.clone());
             continue;
         }
         if computed && config_value.is_unknown() {
             // Optional and computed, not set: the provider keeps what it has.
-            planned.insert(name.to_owned(), prior_value);
+            planned.insert(name.to_owned(), prior_value.clone());
             continue;
         }
         if ignored(name) {
-            planned.insert(name.to_owned(), prior_value);
+            planned.insert(name.to_owned(), prior_value.clone());
             continue;
         }
-        if !same_value(&prior_value, &config_value, key) {
+        if !same_value(prior_value, config_value, key) {
             changed.push(name.to_owned());
             if attribute.is_some_and(|a| a.forces_replacement) {
                 replace_because.push(name.to_owned());
             }
         }
-        planned.insert(name.to_owned(), config_value);
+        planned.insert(name.to_owned(), config_value.clone());
     }
     if !replace_because.is_empty() {
         // A new object: computed attributes are not known until it exists.
@@ -130,6 +133,20 @@ pub fn diff_instance(
         planned: Value::Map(planned),
         replace_because,
     }
+}
+
+/// Turns an update into a replacement when the provider says some attributes cannot change
+/// in place (a partition decrease); `create_before_destroy` decides the order.
+pub fn replace_if_required(diff: &mut InstanceDiff, because: Vec<String>, lifecycle: &Lifecycle) {
+    if because.is_empty() || !matches!(diff.action, Action::Update) {
+        return;
+    }
+    diff.action = if lifecycle.create_before_destroy {
+        Action::CreateThenDelete
+    } else {
+        Action::DeleteThenCreate
+    };
+    diff.replace_because = because;
 }
 
 #[cfg(test)]

@@ -48,13 +48,19 @@ impl Default for CutoverData {
     }
 }
 
-fn with(mut object: BTreeMap<String, Value>, key: &str, value: Value) -> Value {
-    object.insert(key.to_owned(), value);
-    Value::Map(object)
+/// The attributes of an object value, taken over without a copy when it is a plain map.
+fn into_attributes(value: Value) -> BTreeMap<String, Value> {
+    match value {
+        Value::Map(map) => map,
+        other => other.as_map().cloned().unwrap_or_default(),
+    }
 }
 
-fn attributes(value: &Value) -> BTreeMap<String, Value> {
-    value.as_map().cloned().unwrap_or_default()
+/// `object` with `output` set to a copy of its `input`.
+fn with_output(mut object: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    let input = object.get("input").cloned().unwrap_or(Value::Null);
+    object.insert("output".to_owned(), input);
+    object
 }
 
 /// A random id like Terraform's `terraform_data` (a UUID).
@@ -92,18 +98,27 @@ impl ResourceType for CutoverData {
 
     /// `output` follows `input`: known at plan time whenever the input is.
     fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
-        let object = attributes(&planned);
-        let input = object.get("input").cloned().unwrap_or(Value::Null);
-        Ok(with(object, "output", input))
+        Ok(Value::Map(with_output(into_attributes(planned))))
     }
 
+    /// The value lives only in state: what state says is what exists, except that `output` is
+    /// by definition a copy of `input`. A state edited so that they differ is read back with
+    /// `output` restored, which a plan shows as a change made outside cutover (and an apply
+    /// records).
     fn read<'a>(
         &'a self,
         _context: &'a ProviderContext,
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
-        // The value lives only in state: what state says is what exists.
-        Box::pin(async move { Ok(Some(prior.clone())) })
+        Box::pin(async move {
+            let mut live = prior.clone();
+            if let Value::Map(object) = &mut live
+                && let Some(input) = object.get("input").cloned()
+            {
+                object.insert("output".to_owned(), input);
+            }
+            Ok(Some(live))
+        })
     }
 
     fn create<'a>(
@@ -112,10 +127,9 @@ impl ResourceType for CutoverData {
         planned: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
-            let object = attributes(planned);
-            let input = object.get("input").cloned().unwrap_or(Value::Null);
-            let object = attributes(&with(object, "output", input));
-            Ok(with(object, "id", Value::String(new_id()?)))
+            let mut object = with_output(into_attributes(planned.clone()));
+            object.insert("id".to_owned(), Value::String(new_id()?));
+            Ok(Value::Map(object))
         })
     }
 
@@ -126,11 +140,14 @@ impl ResourceType for CutoverData {
         planned: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
-            let id = attributes(prior).get("id").cloned().unwrap_or(Value::Null);
-            let object = attributes(planned);
-            let input = object.get("input").cloned().unwrap_or(Value::Null);
-            let object = attributes(&with(object, "output", input));
-            Ok(with(object, "id", id))
+            let id = prior
+                .as_map()
+                .and_then(|prior| prior.get("id"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let mut object = with_output(into_attributes(planned.clone()));
+            object.insert("id".to_owned(), id);
+            Ok(Value::Map(object))
         })
     }
 
@@ -146,6 +163,7 @@ impl ResourceType for CutoverData {
         &'a self,
         _context: &'a ProviderContext,
         id: &'a str,
+        _config: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             Ok(Value::Map(

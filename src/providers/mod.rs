@@ -158,12 +158,56 @@ pub trait ResourceType: Send + Sync {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<()>>;
 
-    /// The attributes of an existing object, by the id the user gives to `import`.
+    /// The attributes of an existing object, by the id the user gives to `import`. `config`
+    /// is the (canonical) configuration of the block imported into, as far as it is known:
+    /// it says, for example, which cluster a topic lives on.
     fn import<'a>(
         &'a self,
         context: &'a ProviderContext,
         id: &'a str,
+        config: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>>;
+
+    /// Attributes whose change from `prior` to `planned` cannot be made in place although the
+    /// schema allows updating them in general (a partition count that decreases). The engine
+    /// plans a replacement naming them. Pure: no I/O.
+    fn requires_replace(&self, _prior: &Value, _planned: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Attributes of the refreshed object that call for an update although the configuration
+    /// did not change (a mirror that fell behind: applying catches it up). Pure: no I/O.
+    fn requires_update(&self, _prior: &Value, _planned: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// A plan-time look at the live system for values the plan should show (the offsets a
+    /// group will get). Called with the planned value when its configuration is known and the
+    /// object is to be created or updated; returns the planned value to show. `None`: the type
+    /// has nothing to preview.
+    fn preview<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        _planned: &'a Value,
+    ) -> Option<BoxFuture<'a, ProviderResult<Value>>> {
+        None
+    }
+
+    /// `cutover rollback ADDR`: puts the object back to its previous version (a secret's
+    /// AWSCURRENT moved back to the AWSPREVIOUS version) and returns its attributes afterwards,
+    /// to be recorded in state. Types without versions refuse.
+    fn rollback<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        _prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        let type_name = self.type_name();
+        Box::pin(async move {
+            Err(ProviderError::Invalid(format!(
+                "{type_name} does not support rollback: only versioned objects such as aws_secretsmanager_secret_version can be rolled back"
+            )))
+        })
+    }
 }
 
 /// A data source: reads something that exists, changes nothing.
@@ -205,7 +249,15 @@ impl Registry {
         registry.add_resource(Arc::new(builtin::CutoverData::new()));
         kafka::register(&mut registry);
         aws::register(&mut registry);
+        for (name, schema) in crate::verify::check_schemas() {
+            registry.add_assertion_check(name, schema);
+        }
         registry
+    }
+
+    /// Declares a check block an `assert` block accepts (`zero_divergence { … }`).
+    pub fn add_assertion_check(&mut self, name: &'static str, schema: Schema) {
+        self.assertion_checks.insert(name, schema);
     }
 
     pub fn add_resource(&mut self, resource: Arc<dyn ResourceType>) {

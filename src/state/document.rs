@@ -293,23 +293,24 @@ impl State {
             .filter(|resource| resource.pending.is_some())
     }
 
+    /// Where `address` is (`Ok`) or would be inserted (`Err`). Resources are kept sorted (every
+    /// read sorts them, [`State::upsert`] and [`State::remove`] keep them so, and whoever
+    /// pushes directly calls [`State::sort_resources`]), so this is a binary search: a scan
+    /// on every miss made each new object of an apply cost O(n).
     fn position(&self, address: &ResourceAddress) -> std::result::Result<usize, usize> {
         let key = sort_key_of(address);
-        // Resources are kept sorted; fall back to a scan if someone pushed out of order.
-        match self
+        let found = self
             .resources
-            .binary_search_by(|resource| resource.sort_key().cmp(&key))
-        {
-            Ok(index) => Ok(index),
-            Err(index) => match self
-                .resources
-                .iter()
-                .position(|resource| resource.sort_key() == key)
-            {
-                Some(found) => Ok(found),
-                None => Err(index),
-            },
-        }
+            .binary_search_by(|resource| resource.sort_key().cmp(&key));
+        // A hit is right whatever the order; a miss is only trustworthy if sorted.
+        debug_assert!(
+            found.is_ok()
+                || self
+                    .resources
+                    .is_sorted_by(|a, b| a.sort_key() <= b.sort_key()),
+            "state resources are not sorted: call State::sort_resources after pushing"
+        );
+        found
     }
 
     /// Serializes the state as written to storage: pretty JSON with a final newline.
@@ -327,18 +328,29 @@ impl State {
         struct VersionProbe {
             version: u64,
         }
-        let probe: VersionProbe = serde_json::from_slice(bytes)
-            .map_err(|error| StateError::corrupt("state JSON", origin, &error))?;
-        if probe.version == 0 || probe.version > STATE_FORMAT_VERSION {
-            return Err(StateError::UnsupportedVersion {
+        let unsupported = |found: u64| {
+            (found == 0 || found > STATE_FORMAT_VERSION).then(|| StateError::UnsupportedVersion {
                 path: origin.to_path_buf(),
-                found: probe.version,
+                found,
                 supported: STATE_FORMAT_VERSION,
                 cutover_version: CUTOVER_VERSION,
-            });
+            })
+        };
+        // One parse in the usual case. Only when it fails is the version probed, so that a
+        // newer format is refused as such rather than reported as corrupt (and a document
+        // that is not JSON at all reports the probe's error, as it always has).
+        let mut state: State = match serde_json::from_slice(bytes) {
+            Ok(state) => state,
+            Err(error) => {
+                let probe: VersionProbe = serde_json::from_slice(bytes)
+                    .map_err(|error| StateError::corrupt("state JSON", origin, &error))?;
+                return Err(unsupported(probe.version)
+                    .unwrap_or_else(|| StateError::corrupt("state JSON", origin, &error)));
+            }
+        };
+        if let Some(error) = unsupported(state.version) {
+            return Err(error);
         }
-        let mut state: State = serde_json::from_slice(bytes)
-            .map_err(|error| StateError::corrupt("state JSON", origin, &error))?;
         state.validate(origin)?;
         state.sort_resources();
         Ok(state)
@@ -352,9 +364,23 @@ impl State {
         if self.lineage.trim().is_empty() {
             return Err(invalid("lineage is empty".to_owned()));
         }
-        let mut seen = BTreeSet::new();
+        // Positions whose address an earlier resource already has. Every earlier resource
+        // passed the address check below before a later one is looked at, so comparing the
+        // stored addresses finds exactly the repeats of the expected ones.
+        let mut by_address: Vec<usize> = (0..self.resources.len()).collect();
+        by_address.sort_by(|a, b| {
+            (&self.resources[*a].address, a).cmp(&(&self.resources[*b].address, b))
+        });
+        let mut repeated = vec![false; self.resources.len()];
+        for pair in by_address.windows(2) {
+            if self.resources[pair[0]].address == self.resources[pair[1]].address {
+                repeated[pair[1]] = true;
+            }
+        }
+        let mut expected = String::new();
         for (position, resource) in self.resources.iter().enumerate() {
-            let expected = resource.resource_address().to_string();
+            expected.clear();
+            resource.write_expected_address(&mut expected);
             if resource.address != expected {
                 return Err(invalid(format!(
                     "resource {position} has address {:?} but its module, mode, type, name and index make {expected:?}",
@@ -367,7 +393,7 @@ impl State {
                     resource.address
                 )));
             }
-            if !seen.insert(expected.clone()) {
+            if repeated[position] {
                 return Err(invalid(format!("{expected} appears more than once")));
             }
         }
@@ -411,6 +437,22 @@ impl ResourceState {
             protection: Protection::default(),
             pending: None,
             extra: BTreeMap::new(),
+        }
+    }
+
+    /// Appends the display form of the address the fields make (what
+    /// `self.resource_address().to_string()` gives, without building the address).
+    fn write_expected_address(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        for module in &self.module {
+            let _ = write!(out, "module.{module}.");
+        }
+        if self.mode == Mode::Data {
+            out.push_str("data.");
+        }
+        let _ = write!(out, "{}.{}", self.type_name, self.name);
+        if let Some(index) = &self.index {
+            let _ = write!(out, "{index}");
         }
     }
 
@@ -695,5 +737,62 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn validation_reports_the_first_problem_in_file_order() {
+        let resource = |address: &str, name: &str| {
+            format!(
+                r#"{{"address": "{address}", "mode": "managed", "type": "t", "name": "{name}", "provider": "p", "attributes": {{}}}}"#
+            )
+        };
+        let document = |resources: &[String]| {
+            format!(
+                r#"{{"version": 1, "serial": 1, "lineage": "l", "cutover_version": "v", "resources": [{}]}}"#,
+                resources.join(",")
+            )
+        };
+        let error = |resources: &[String]| {
+            State::from_json_bytes(document(resources).as_bytes(), Path::new("s.json"))
+                .unwrap_err()
+                .to_string()
+        };
+        // A repeat before a wrong address: the repeat is reported.
+        let repeat_first = error(&[
+            resource("t.b", "b"),
+            resource("t.a", "a"),
+            resource("t.b", "b"),
+            resource("t.wrong", "c"),
+        ]);
+        assert!(
+            repeat_first.ends_with("t.b appears more than once"),
+            "{repeat_first}"
+        );
+        // A wrong address before a repeat: the address is reported.
+        let address_first = error(&[
+            resource("t.b", "b"),
+            resource("t.wrong", "c"),
+            resource("t.b", "b"),
+        ]);
+        assert!(
+            address_first.contains(r#"resource 1 has address "t.wrong" but its module, mode, type, name and index make "t.c""#),
+            "{address_first}"
+        );
+        let data_in_module = ResourceState {
+            mode: Mode::Data,
+            ..ResourceState::new(
+                &ResourceAddress {
+                    module: vec!["m".to_owned(), "n".to_owned()],
+                    mode: Mode::Data,
+                    type_name: "kafka_topic".to_owned(),
+                    name: "t".to_owned(),
+                    key: Some(InstanceKey::String("a\"b".to_owned())),
+                },
+                "kafka",
+            )
+        };
+        let mut written = String::new();
+        data_in_module.write_expected_address(&mut written);
+        assert_eq!(written, data_in_module.resource_address().to_string());
     }
 }

@@ -2,11 +2,18 @@
 //! `cutover.state.json.backup`, and the lock in `cutover.state.json.lock` (created with
 //! `O_EXCL`, holding the [`LockInfo`] JSON). Every file is written 0600; the state and backup
 //! are replaced atomically (temporary file, fsync, rename, fsync of the directory).
+//!
+//! An apply saves after every batch of finished objects, so a write must not cost more than
+//! the new state's bytes: the backend remembers which version of the file it last wrote or
+//! read (its stamp and the file's identity), so a write over that same file neither reads nor
+//! parses it again, and the backup is that file itself, hard-linked (it is never modified in
+//! place, only replaced), not a copy.
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
@@ -18,15 +25,66 @@ use super::platform;
 /// The state file name in the configuration directory.
 pub const DEFAULT_STATE_FILE: &str = "cutover.state.json";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Clones share what they know of the file (a write runs on a clone, off the async threads).
+#[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
+    known: Arc<Mutex<Option<KnownVersion>>>,
+}
+
+impl PartialEq for LocalBackend {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for LocalBackend {}
+
+/// The version of the state file this backend last wrote or read.
+#[derive(Debug, Clone)]
+struct KnownVersion {
+    identity: FileIdentity,
+    stamp: StateStamp,
+}
+
+/// What tells one version of the file from another without reading it: every write replaces
+/// the file (a new inode), and an edit in place changes its size or times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    fn of(metadata: &fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileIdentity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            len: metadata.len(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        })
+    }
+
+    /// Elsewhere every write reads the stored file again.
+    #[cfg(not(unix))]
+    fn of(_metadata: &fs::Metadata) -> Option<Self> {
+        None
+    }
 }
 
 impl LocalBackend {
     /// A backend storing the state at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalBackend { path: path.into() }
+        LocalBackend {
+            path: path.into(),
+            known: Arc::default(),
+        }
     }
 
     /// The default: `cutover.state.json` in the configuration directory.
@@ -48,12 +106,34 @@ impl LocalBackend {
         with_suffix(&self.path, ".lock")
     }
 
+    fn remember(&self, known: Option<KnownVersion>) {
+        *self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = known;
+    }
+
     fn read_blocking(&self) -> Result<Option<State>> {
-        match fs::read(&self.path) {
-            Ok(bytes) => State::from_json_bytes(&bytes, &self.path).map(Some),
-            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(StateError::io("read", &self.path, error)),
-        }
+        let mut file = match fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                self.remember(None);
+                return Ok(None);
+            }
+            Err(error) => return Err(StateError::io("read", &self.path, error)),
+        };
+        // The identity of the file actually read (an edit while reading changes it, so the
+        // next write reads the file again).
+        let identity = file.metadata().ok().as_ref().and_then(FileIdentity::of);
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|error| StateError::io("read", &self.path, error))?;
+        let state = State::from_json_bytes(&bytes, &self.path)?;
+        self.remember(identity.map(|identity| KnownVersion {
+            identity,
+            stamp: state.stamp(),
+        }));
+        Ok(Some(state))
     }
 
     fn write_blocking(
@@ -62,14 +142,51 @@ impl LocalBackend {
         new: &StateStamp,
         expected: Option<&StateStamp>,
     ) -> Result<()> {
-        let stored_bytes = match fs::read(&self.path) {
-            Ok(bytes) => Some(bytes),
+        let result = self.write_checked(bytes, new, expected);
+        if result.is_err() {
+            self.remember(None);
+        }
+        result
+    }
+
+    fn write_checked(
+        &self,
+        bytes: &[u8],
+        new: &StateStamp,
+        expected: Option<&StateStamp>,
+    ) -> Result<()> {
+        let current = match fs::metadata(&self.path) {
+            Ok(metadata) => Some(metadata),
             Err(error) if error.kind() == ErrorKind::NotFound => None,
             Err(error) => return Err(StateError::io("read", &self.path, error)),
         };
-        let stored = match &stored_bytes {
-            Some(bytes) => Some(stored_stamp(bytes, &self.path)?),
-            None => None,
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let unchanged = match (&current, &known) {
+            (Some(metadata), Some(known)) => {
+                FileIdentity::of(metadata).is_some_and(|identity| identity == known.identity)
+            }
+            _ => false,
+        };
+        // The stored version: known without reading when the file is the one this backend
+        // last wrote or read, otherwise read and probed (it may be missing, newer or corrupt).
+        let (stored, stored_bytes) = match known {
+            Some(known) if unchanged => (Some(known.stamp), None),
+            _ => {
+                let stored_bytes = match fs::read(&self.path) {
+                    Ok(bytes) => Some(bytes),
+                    Err(error) if error.kind() == ErrorKind::NotFound => None,
+                    Err(error) => return Err(StateError::io("read", &self.path, error)),
+                };
+                let stored = match &stored_bytes {
+                    Some(bytes) => Some(stored_stamp(bytes, &self.path)?),
+                    None => None,
+                };
+                (stored, stored_bytes)
+            }
         };
         if stored.as_ref() != expected {
             return Err(StateError::StaleWrite {
@@ -94,10 +211,81 @@ impl LocalBackend {
                 });
             }
         }
-        if let Some(previous) = &stored_bytes {
-            platform::write_atomically(&self.backup_path(), previous)?;
+        if stored.is_some() {
+            self.back_up(current.as_ref(), stored_bytes.as_deref())?;
         }
-        platform::write_atomically(&self.path, bytes)
+        let identity = self.replace_with(bytes)?;
+        self.remember(identity.map(|identity| KnownVersion {
+            identity,
+            stamp: new.clone(),
+        }));
+        Ok(())
+    }
+
+    /// Makes the stored file the backup. A hard link is enough (the file is only ever
+    /// replaced, never changed in place) and is atomic: linked under a temporary name, then
+    /// renamed over the old backup. A copy is written instead where links are not possible,
+    /// or when the file is not private (the backup is always 0600).
+    fn back_up(&self, current: Option<&fs::Metadata>, stored_bytes: Option<&[u8]>) -> Result<()> {
+        let backup = self.backup_path();
+        #[cfg(unix)]
+        let private = current.is_some_and(|metadata| {
+            use std::os::unix::fs::PermissionsExt;
+            metadata.permissions().mode() & 0o777 == platform::PRIVATE_FILE_MODE
+        });
+        #[cfg(not(unix))]
+        let private = {
+            let _ = current;
+            false
+        };
+        if private {
+            let temporary = temporary_sibling(&backup)?;
+            if fs::hard_link(&self.path, &temporary).is_ok() {
+                if let Err(error) = fs::rename(&temporary, &backup) {
+                    let _ = fs::remove_file(&temporary);
+                    return Err(StateError::io("replace", &backup, error));
+                }
+                return Ok(());
+            }
+        }
+        let read;
+        let previous = match stored_bytes {
+            Some(bytes) => bytes,
+            None => {
+                read = fs::read(&self.path)
+                    .map_err(|error| StateError::io("read", &self.path, error))?;
+                &read
+            }
+        };
+        platform::write_atomically(&backup, previous)
+    }
+
+    /// Replaces the state file with `bytes` (temporary file, fsync, rename, fsync of the
+    /// directory, which also makes the backup's rename durable) and returns the new file's
+    /// identity, taken from the file written rather than from the path (which another writer
+    /// could have replaced again by then).
+    fn replace_with(&self, bytes: &[u8]) -> Result<Option<FileIdentity>> {
+        let temporary = temporary_sibling(&self.path)?;
+        let result = (|| {
+            let mut file = platform::private_create_new()
+                .open(&temporary)
+                .map_err(|error| StateError::io("create", &temporary, error))?;
+            file.write_all(bytes)
+                .map_err(|error| StateError::io("write", &temporary, error))?;
+            file.sync_all()
+                .map_err(|error| StateError::io("flush", &temporary, error))?;
+            fs::rename(&temporary, &self.path)
+                .map_err(|error| StateError::io("replace", &self.path, error))?;
+            // After the rename, which changes the file's ctime.
+            let identity = file.metadata().ok().as_ref().and_then(FileIdentity::of);
+            drop(file);
+            platform::sync_directory(&platform::parent_directory(&self.path))?;
+            Ok(identity)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        result
     }
 
     fn try_lock_blocking(&self, info: &LockInfo) -> Result<LockAttempt> {
@@ -224,6 +412,22 @@ fn stored_stamp(bytes: &[u8], path: &Path) -> Result<StateStamp> {
         lineage: probe.lineage,
         serial: probe.serial,
     })
+}
+
+/// `.NAME.tmp-PID-RANDOM` beside `path`.
+fn temporary_sibling(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "cutover".to_owned());
+    let mut random = [0u8; 6];
+    platform::fill_random(&mut random)
+        .map_err(|error| StateError::io("read", "/dev/urandom", error))?;
+    Ok(platform::parent_directory(path).join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        hex::encode(random)
+    )))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -401,6 +605,98 @@ mod tests {
             );
             assert_eq!(mode_of(backend.path()), 0o600);
             assert_eq!(mode_of(&backend.backup_path()), 0o600);
+        });
+    }
+
+    /// The backend trusts what it knows of the file only while the file is the one it wrote:
+    /// an edit in place (same inode) is still found and refused as a stale write.
+    #[test]
+    fn an_edit_in_place_after_a_write_is_still_noticed() {
+        let dir = TempDir::new("edited");
+        let backend = LocalBackend::in_directory(&dir.0);
+        runtime().block_on(async {
+            let mut first = State::with_lineage("lineage-e");
+            first.serial = 1;
+            backend.write(&first, None).await.unwrap();
+
+            let mut edited = first.clone();
+            edited.serial = 5;
+            edited
+                .assertions
+                .insert("assert.edited".to_owned(), serde_json::json!("by hand"));
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(backend.path())
+                .unwrap();
+            file.write_all(&edited.to_json_bytes().unwrap()).unwrap();
+            drop(file);
+
+            let mut ours = first.clone();
+            ours.serial = 2;
+            let error = backend.write(&ours, Some(&first.stamp())).await.unwrap_err();
+            assert!(
+                matches!(&error, StateError::StaleWrite { found, .. } if found.0.as_ref().map(|s| s.serial) == Some(5)),
+                "{error}"
+            );
+            assert_eq!(backend.read().await.unwrap(), Some(edited.clone()));
+
+            // Read again, the edited file is known: the next write goes through and backs it up.
+            let mut next = edited.clone();
+            next.serial = 6;
+            backend.write(&next, Some(&edited.stamp())).await.unwrap();
+            let backup = State::from_json_bytes(
+                &fs::read(backend.backup_path()).unwrap(),
+                &backend.backup_path(),
+            )
+            .unwrap();
+            assert_eq!(backup, edited);
+        });
+    }
+
+    /// The backup is the previous version, a file of its own (a hard link to the version
+    /// just replaced, never to the current one), and private even when the state file was not.
+    #[test]
+    fn each_write_backs_up_the_version_it_replaces() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = TempDir::new("backups");
+        let backend = LocalBackend::in_directory(&dir.0);
+        runtime().block_on(async {
+            let mut versions = Vec::new();
+            let mut expected = None;
+            for serial in 1..=3 {
+                let mut state = State::with_lineage("lineage-b");
+                state.serial = serial;
+                state
+                    .assertions
+                    .insert("assert.serial".to_owned(), serde_json::json!(serial));
+                backend.write(&state, expected.as_ref()).await.unwrap();
+                expected = Some(state.stamp());
+                versions.push(state);
+            }
+            let read =
+                |path: &Path| State::from_json_bytes(&fs::read(path).unwrap(), path).unwrap();
+            assert_eq!(read(backend.path()), versions[2]);
+            assert_eq!(read(&backend.backup_path()), versions[1]);
+            let state_inode = fs::metadata(backend.path()).unwrap().ino();
+            assert_ne!(
+                state_inode,
+                fs::metadata(backend.backup_path()).unwrap().ino()
+            );
+            assert_eq!(fs::metadata(backend.path()).unwrap().nlink(), 1);
+            assert_eq!(
+                dir.names(),
+                [DEFAULT_STATE_FILE, "cutover.state.json.backup"]
+            );
+
+            // A state file someone made readable: copied into a private backup instead.
+            fs::set_permissions(backend.path(), fs::Permissions::from_mode(0o644)).unwrap();
+            let mut fourth = versions[2].clone();
+            fourth.serial = 4;
+            backend.write(&fourth, expected.as_ref()).await.unwrap();
+            assert_eq!(read(&backend.backup_path()), versions[2]);
+            assert_eq!(mode_of(&backend.backup_path()), 0o600);
+            assert_eq!(mode_of(backend.path()), 0o600);
         });
     }
 

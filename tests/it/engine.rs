@@ -343,3 +343,107 @@ fn sigint_during_apply_saves_state_and_a_rerun_converges() {
     let settled = workspace.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(settled.status.code(), Some(0), "{}", text(&settled));
 }
+
+/// A state edited so that an object's `output` no longer matches its `input` (what a change
+/// made outside cutover looks like for `cutover_data`, whose `output` is a copy of `input`):
+/// the plan shows the drift and no change; `apply` runs anyway and records what refresh found,
+/// so the next plan is clean.
+#[test]
+fn apply_with_only_drift_records_the_refreshed_values() {
+    let workspace = Workspace::new("drift-only");
+    workspace.write(
+        "main.hcl",
+        "resource \"cutover_data\" \"x\" {\n  input = \"one\"\n}\n\noutput \"x\" {\n  value = cutover_data.x.output\n}\n",
+    );
+    let applied = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+
+    let mut state: serde_json::Value = serde_json::from_str(&workspace.state_text()).unwrap();
+    let serial = state["serial"].as_u64().unwrap();
+    assert_eq!(state["resources"][0]["attributes"]["output"], "one");
+    state["resources"][0]["attributes"]["output"] = serde_json::json!("changed outside");
+    workspace.write(
+        "cutover.state.json",
+        &serde_json::to_string_pretty(&state).unwrap(),
+    );
+
+    let planned = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    let shown = text(&planned);
+    assert!(
+        shown.contains("Note: Objects have changed outside of cutover"),
+        "{shown}"
+    );
+    assert!(shown.contains("cutover_data.x"), "{shown}");
+    assert!(shown.contains("\"changed outside\""), "{shown}");
+    assert!(
+        shown.contains("No changes. Your infrastructure matches the configuration."),
+        "{shown}"
+    );
+
+    let recorded = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", text(&recorded));
+    let state: serde_json::Value = serde_json::from_str(&workspace.state_text()).unwrap();
+    assert_eq!(state["resources"][0]["attributes"]["output"], "one");
+    assert!(state["serial"].as_u64().unwrap() > serial, "{state}");
+
+    let again = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        !text(&again).contains("changed outside"),
+        "{}",
+        text(&again)
+    );
+}
+
+/// `cutover graph`: outputs and module boundaries are nodes, each module a cluster, and the
+/// destroy ordering reverses every edge.
+#[test]
+fn graph_shows_outputs_and_module_boundaries() {
+    let workspace = Workspace::new("graph");
+    workspace.write(
+        "main.hcl",
+        r#"
+resource "cutover_data" "base" {
+  input = "b"
+}
+
+module "inner" {
+  source = "./modules/inner"
+  seed   = cutover_data.base.id
+}
+
+output "derived" {
+  value = module.inner.id
+}
+"#,
+    );
+    std::fs::create_dir_all(workspace.path("modules/inner")).unwrap();
+    workspace.write(
+        "modules/inner/main.hcl",
+        "variable \"seed\" {\n  type = string\n}\n\nresource \"cutover_data\" \"derived\" {\n  input = var.seed\n}\n\noutput \"id\" {\n  value = cutover_data.derived.id\n}\n",
+    );
+    let plan = workspace.run(&["graph"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let dot = String::from_utf8_lossy(&plan.stdout).into_owned();
+    for expected in [
+        "digraph cutover {",
+        "  \"output.derived\" [label = \"output.derived\", shape = \"ellipse\"]",
+        "  subgraph \"cluster_module.inner\" {",
+        "    \"module.inner (input)\" [label = \"module.inner (input)\", shape = \"invhouse\"]",
+        "  \"output.derived\" -> \"module.inner.output.id\"",
+        "  \"module.inner.output.id\" -> \"module.inner.cutover_data.derived\"",
+        "  \"module.inner.cutover_data.derived\" -> \"module.inner (input)\"",
+        "  \"module.inner (input)\" -> \"cutover_data.base\"",
+    ] {
+        assert!(dot.contains(expected), "{expected:?} not in\n{dot}");
+    }
+    let destroy = workspace.run(&["graph", "-type", "destroy"]);
+    assert_eq!(destroy.status.code(), Some(0), "{}", text(&destroy));
+    let dot = String::from_utf8_lossy(&destroy.stdout).into_owned();
+    assert!(
+        dot.contains("  \"cutover_data.base\" -> \"module.inner (input)\""),
+        "{dot}"
+    );
+    assert!(!dot.contains("  \"output.derived\" -> "), "{dot}");
+}

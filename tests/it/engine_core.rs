@@ -333,6 +333,7 @@ impl ResourceType for TestObject {
         &'a self,
         _context: &'a ProviderContext,
         id: &'a str,
+        _config: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             remote(&self.remote)
@@ -1494,4 +1495,105 @@ resource "test_object" "b" {
     );
     assert_eq!(outcomes["test_object.b"], Outcome::Applied);
     assert_eq!(addresses(&h.state().await), vec!["test_object.b"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (11) planning without a refresh, and applies that save once per batch
+
+fn recorded_config(count: usize, changed: usize) -> String {
+    format!(
+        r#"
+variable "secret" {{
+  type      = string
+  sensitive = true
+  default   = "s3cret-value"
+}}
+
+resource "cutover_data" "many" {{
+  count = {count}
+  input = {{
+    index  = count.index
+    label  = count.index == {changed} ? "changed" : "as-applied"
+    secret = var.secret
+  }}
+}}
+
+resource "cutover_data" "after" {{
+  input = cutover_data.many[0].id
+}}
+"#
+    )
+}
+
+/// `-refresh=false` plans against what state records. Planned that way (priors decoded as they
+/// are needed for a small state, on a helper thread during the evaluation for a large one),
+/// the plan is exactly the refreshed one when nothing changed outside: the same changes, the
+/// same priors (sensitive ones compared through their stored hashes), the same deletions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_refresh_is_the_refreshed_plan_for_small_and_large_states() {
+    for count in [4, 400] {
+        let h = harness(&format!("no-refresh-{count}"), 10, PLAIN);
+        h.write(&recorded_config(count, count));
+        let report = h.plan_and_apply().await;
+        assert!(!report.failed(), "{:?}", report.outcomes);
+        // One input changes, the last instance is no longer configured.
+        h.write(&recorded_config(count - 1, 1));
+        let refreshed = h.plan().await;
+        let recorded = h
+            .plan_with(PlanOptions {
+                refresh: false,
+                ..PlanOptions::default()
+            })
+            .await;
+        let last = format!("cutover_data.many[{}]", count - 1);
+        let expected: Vec<(String, Action)> = actions(&refreshed.plan.changes)
+            .into_iter()
+            .filter(|(address, _)| address != "cutover_data.many[1]" && *address != last)
+            .collect();
+        assert!(
+            expected.iter().all(|(_, action)| *action == Action::NoOp),
+            "{expected:?}"
+        );
+        assert_eq!(expected.len(), count - 1);
+        let action_of = |planned: &Planned, address: &str| {
+            planned
+                .plan
+                .changes
+                .iter()
+                .find(|c| c.address.to_string() == address)
+                .map(|c| c.action)
+        };
+        assert_eq!(
+            action_of(&recorded, "cutover_data.many[1]"),
+            Some(Action::Update)
+        );
+        assert_eq!(action_of(&recorded, &last), Some(Action::Delete));
+        assert_eq!(
+            format!("{:?}", recorded.plan.changes),
+            format!("{:?}", refreshed.plan.changes),
+            "{count} objects"
+        );
+        assert_eq!(
+            format!("{:?}", recorded.refreshed),
+            format!("{:?}", refreshed.refreshed)
+        );
+        assert!(recorded.plan.drift.is_empty());
+    }
+}
+
+/// Objects that finish together are saved together: each save rewrites the whole state, so
+/// one per object made large applies quadratic. Nothing new starts before the save, so what
+/// the state records is still every finished object (the interrupt and failure tests above
+/// check that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_finishing_together_are_saved_in_one_write() {
+    let h = harness("coalesced-saves", 40, PLAIN);
+    h.write(&slow_objects(40, 100));
+    let report = h.plan_and_apply().await;
+    assert!(!report.failed(), "{:?}", report.outcomes);
+    let state = h.state().await;
+    assert_eq!(state.resources.len(), 40);
+    // The first save records the start, then the forty objects, which all finish within
+    // moments of each other, take a few writes rather than forty.
+    assert!(state.serial < 20, "{} state writes", state.serial);
 }
