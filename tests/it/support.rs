@@ -57,3 +57,59 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// A scratch configuration directory driven through the `cutover` binary.
+pub struct Workspace {
+    pub dir: std::path::PathBuf,
+}
+
+/// The state key tests run with (hex, 32 bytes).
+pub const STATE_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+impl Workspace {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique_name(&format!("cutover-{name}")));
+        std::fs::create_dir_all(&dir).expect("create workspace");
+        Workspace { dir }
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join(name), text).expect("write workspace file");
+    }
+
+    /// Runs the binary; returns (exit code, stdout + stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("CUTOVER_STATE_KEY", STATE_KEY)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run cutover");
+        (
+            output.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    }
+
+    /// Runs the binary and expects `code`, showing the output otherwise.
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let (actual, output) = self.run(args);
+        assert_eq!(actual, code, "cutover {args:?} exited {actual}:\n{output}");
+        output
+    }
+
+    pub fn state_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cutover.state.json")).unwrap_or_default()
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}

@@ -1,5 +1,19 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
+pub mod connection;
+pub mod copy;
+pub mod iam;
+pub mod mirror;
+pub mod offset_map;
+pub mod offsets;
+pub mod topics;
+pub mod zookeeper;
+
+use std::sync::Arc;
+
+/// The provider name recorded in state for Kafka types.
+pub const PROVIDER: &str = "kafka";
+
 use super::Registry;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -28,11 +42,20 @@ pub fn cluster_schema() -> Schema {
             AttributeSchema::optional("tls_cert_file", Type::String),
             AttributeSchema::optional("tls_key_file", Type::String),
             AttributeSchema::optional("properties", Type::map_of(Type::String))
-                .describe("librdkafka properties passed through"),
+                .describe("librdkafka properties passed through, checked by name"),
+            AttributeSchema::optional("timeout", Type::String)
+                .describe("how long connecting and each request may take (default \"30s\")"),
+            AttributeSchema::optional("aws_region", Type::String)
+                .describe("the region MSK IAM tokens are signed for (default AWS_REGION)"),
         ],
         Vec::new(),
     )
 }
 
 /// Adds the Kafka types to the registry.
-pub fn register(_registry: &mut Registry) {}
+pub fn register(registry: &mut Registry) {
+    registry.add_resource(Arc::new(topics::KafkaTopic::new()));
+    registry.add_data_source(Arc::new(topics::KafkaTopicsData::new()));
+    registry.add_resource(Arc::new(offsets::KafkaConsumerGroupOffsets::new()));
+    registry.add_resource(Arc::new(mirror::KafkaMirror::new()));
+}

@@ -1,0 +1,120 @@
+//! `cutover mirror run [-target ADDR] [--follow]`: runs the embedded mirrors of the
+//! configuration outside an apply, for the time between pull requests (until cutover). It works
+//! from the configuration and the recorded state, takes no lock and writes no state; SIGTERM or
+//! Ctrl-C stops it cleanly (what was sent is flushed first).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::common::{engine, report_diagnostics, runtime};
+use crate::cli::{ExitStatus, Settings};
+use crate::providers::Connections;
+use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_rounds};
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Copy new records now (once, or continuously with --follow)
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only this kafka_mirror (its address, e.g. kafka_mirror.main); repeatable
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Keep running until SIGTERM or Ctrl-C
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow, how long to wait when nothing is behind (e.g. 1s, 500ms)
+    #[arg(long, default_value = "1s")]
+    pub interval: String,
+}
+
+pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitStatus> {
+    let MirrorCommand::Run(args) = command;
+    let interval = crate::config::evaluate::parse_duration(&args.interval).with_context(|| {
+        format!(
+            "--interval {:?} is not a duration such as 1s",
+            args.interval
+        )
+    })?;
+    runtime()?.block_on(async {
+        let engine = engine(settings, 1, Duration::ZERO)?;
+        let (configuration, diagnostics) =
+            crate::engine::planner::recorded_configuration(&engine).await?;
+        if report_diagnostics(&diagnostics) {
+            return Ok(ExitStatus::Error);
+        }
+        let configuration = configuration.context("no configuration")?;
+        let mirrors: Vec<_> = configuration
+            .resources
+            .iter()
+            .filter(|r| r.address.type_name == KAFKA_MIRROR)
+            .filter(|r| args.targets.is_empty() || args.targets.contains(&r.address.to_string()))
+            .cloned()
+            .collect();
+        if mirrors.is_empty() {
+            anyhow::bail!(if args.targets.is_empty() {
+                "the configuration declares no kafka_mirror".to_owned()
+            } else {
+                format!("no kafka_mirror matches {}", args.targets.join(", "))
+            });
+        }
+        let connections = Arc::new(Connections::from_configuration(&configuration));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut interrupts = super::common::interrupts();
+        {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if interrupts.changed().await.is_ok() {
+                    eprintln!("stopping: flushing what was sent");
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+        let registry = engine.registry.clone();
+        let mut tasks = tokio::task::JoinSet::new();
+        for mirror in mirrors {
+            let provider = registry
+                .resource(KAFKA_MIRROR)
+                .context("kafka_mirror is not registered")?
+                .clone();
+            let config = provider
+                .canonical_config(&mirror.config)
+                .unwrap_or_else(|| mirror.config.clone());
+            let (connections, cancel, follow) = (connections.clone(), cancel.clone(), args.follow);
+            let address = mirror.address.to_string();
+            tasks.spawn_blocking(move || {
+                let label = address.clone();
+                let progress = move |line: &str| eprintln!("{label}: {line}");
+                let result =
+                    run_rounds(&connections, &config, follow, interval, &cancel, &progress);
+                (address, result)
+            });
+        }
+        let mut failed = false;
+        while let Some(joined) = tasks.join_next().await {
+            let (address, result) = joined.context("a mirror task failed")?;
+            match result {
+                Ok(records) => println!("{address}: {records} records copied"),
+                Err(crate::providers::ProviderError::Cancelled) => {
+                    println!("{address}: stopped");
+                }
+                Err(error) => {
+                    eprintln!("error: {address}: {error}");
+                    failed = true;
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        Ok(if failed {
+            ExitStatus::Error
+        } else {
+            ExitStatus::Success
+        })
+    })
+}

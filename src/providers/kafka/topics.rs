@@ -1,0 +1,810 @@
+//! `data "kafka_topics"` (what a cluster has: partitions, replication, non-default configs,
+//! per-partition log start and end offsets) and `resource "kafka_topic"` (create, configs
+//! updated as a complete set, partitions increased in place, replaced when they would shrink or
+//! the replication factor changes, deleted, imported by name).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
+    ResourceSpecifier, TopicReplication,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use regex::Regex;
+
+use super::connection::{Cluster, Feature, KafkaContext, blocking};
+use super::zookeeper::ZooKeeper;
+use crate::config::schema::{AttributeSchema, Schema};
+use crate::config::types::Type;
+use crate::config::value::Value;
+use crate::providers::{
+    BoxFuture, DataSourceType, ProviderContext, ProviderError, ProviderResult, ResourceType,
+};
+
+pub const KAFKA_TOPIC: &str = "kafka_topic";
+pub const KAFKA_TOPICS: &str = "kafka_topics";
+
+/// What a topic looks like on a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Configs set on the topic itself (not broker defaults).
+    pub config: BTreeMap<String, String>,
+}
+
+/// Log start and end offsets of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub partition: i32,
+    pub log_start: i64,
+    pub log_end: i64,
+}
+
+pub fn admin(cluster: &Cluster) -> ProviderResult<AdminClient<KafkaContext>> {
+    cluster
+        .client_config(&[])
+        .create_with_context(cluster.context())
+        .map_err(|error| cluster.failure("cannot create an admin client", &error, None))
+}
+
+fn options(cluster: &Cluster) -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(cluster.timeout))
+        .operation_timeout(Some(cluster.timeout))
+}
+
+/// Topics on the cluster (name → partition count, replication factor), internal ones included.
+/// Blocking.
+pub fn list_topics(
+    cluster: &Cluster,
+    consumer: &BaseConsumer<KafkaContext>,
+    only: Option<&str>,
+) -> ProviderResult<BTreeMap<String, (i32, i32)>> {
+    let metadata = cluster.metadata(consumer, only)?;
+    let mut topics = BTreeMap::new();
+    for topic in metadata.topics() {
+        if topic.error().is_some() {
+            continue;
+        }
+        let partitions = topic.partitions();
+        if partitions.is_empty() {
+            continue;
+        }
+        let replication = partitions
+            .iter()
+            .map(|p| p.replicas().len())
+            .max()
+            .unwrap_or(0);
+        topics.insert(
+            topic.name().to_owned(),
+            (partitions.len() as i32, replication as i32),
+        );
+    }
+    Ok(topics)
+}
+
+/// Configs set on each topic. From DescribeConfigs where the brokers have it (only the
+/// topic's own, dynamic entries: broker defaults never show as drift), otherwise from
+/// ZooKeeper's `/config/topics/NAME` when the cluster block names ZooKeeper.
+pub async fn topic_configs(
+    cluster: &Cluster,
+    names: &[String],
+) -> ProviderResult<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut configs = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(configs);
+    }
+    if cluster.supports(Feature::Configs) {
+        let admin = admin(cluster)?;
+        let specifiers: Vec<ResourceSpecifier> = names
+            .iter()
+            .map(|name| ResourceSpecifier::Topic(name))
+            .collect();
+        let results = admin
+            .describe_configs(&specifiers, &options(cluster))
+            .await
+            .map_err(|error| {
+                cluster.failure(
+                    "cannot describe topic configs",
+                    &error,
+                    Some(admin.inner().context()),
+                )
+            })?;
+        for (name, result) in names.iter().zip(results) {
+            let resource = result.map_err(|code| {
+                ProviderError::Failed(format!(
+                    "{}: describing the configs of topic {name} failed: {code}",
+                    cluster.address
+                ))
+            })?;
+            let entries = resource
+                .entries
+                .into_iter()
+                .filter(|entry| entry.source == ConfigSource::DynamicTopic && !entry.is_default)
+                .filter_map(|entry| entry.value.map(|value| (entry.name, value)))
+                .collect();
+            configs.insert(name.clone(), entries);
+        }
+        return Ok(configs);
+    }
+    let Some(connect) = &cluster.zookeeper else {
+        return Ok(configs);
+    };
+    let mut zookeeper = ZooKeeper::connect(connect, cluster.timeout)
+        .await
+        .map_err(|error| ProviderError::Failed(format!("{}: {error}", cluster.address)))?;
+    for name in names {
+        let data = match zookeeper.data(&format!("/config/topics/{name}")).await {
+            Ok(data) => data.unwrap_or_default(),
+            Err(super::zookeeper::ZkError::NoNode(_)) => Vec::new(),
+            Err(error) => {
+                return Err(ProviderError::Failed(format!(
+                    "{}: {error}",
+                    cluster.address
+                )));
+            }
+        };
+        let parsed: serde_json::Value = serde_json::from_slice(&data).unwrap_or_default();
+        let entries = parsed
+            .get("config")
+            .and_then(|c| c.as_object())
+            .map(|object| {
+                object
+                    .iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        configs.insert(name.clone(), entries);
+    }
+    zookeeper.close().await;
+    Ok(configs)
+}
+
+/// Log start and end offsets of every partition of `topic`. Blocking.
+pub fn partition_offsets(
+    cluster: &Cluster,
+    consumer: &BaseConsumer<KafkaContext>,
+    topic: &str,
+    partitions: i32,
+) -> ProviderResult<Vec<PartitionOffsets>> {
+    (0..partitions)
+        .map(|partition| {
+            let (log_start, log_end) = consumer
+                .fetch_watermarks(topic, partition, cluster.timeout)
+                .map_err(|error| {
+                    cluster.failure(
+                        &format!("cannot read the offsets of {topic}/{partition}"),
+                        &error,
+                        Some(consumer.context()),
+                    )
+                })?;
+            Ok(PartitionOffsets {
+                partition,
+                log_start,
+                log_end,
+            })
+        })
+        .collect()
+}
+
+/// One topic as it is now, or `None` when it does not exist.
+pub async fn describe_topic(cluster: &Cluster, name: &str) -> ProviderResult<Option<TopicInfo>> {
+    let topics = {
+        let cluster = cluster.clone();
+        let name = name.to_owned();
+        blocking(move || {
+            let consumer = cluster.consumer(&[("allow.auto.create.topics", "false")])?;
+            list_topics(&cluster, &consumer, Some(&name))
+        })
+        .await?
+    };
+    let Some(&(partitions, replication_factor)) = topics.get(name) else {
+        return Ok(None);
+    };
+    let mut configs = topic_configs(cluster, &[name.to_owned()]).await?;
+    Ok(Some(TopicInfo {
+        name: name.to_owned(),
+        partitions,
+        replication_factor,
+        config: configs.remove(name).unwrap_or_default(),
+    }))
+}
+
+/// Internal topics: Kafka's own (`__consumer_offsets`, `__transaction_state`) and the internal
+/// topics of MirrorMaker 2 and Kafka Connect.
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with("__")
+        || name.ends_with(".internal")
+        || name.starts_with("connect-")
+        || name.starts_with("_cutover")
+}
+
+fn string_list(config: &Value, name: &str) -> ProviderResult<Vec<String>> {
+    match config.as_map().and_then(|m| m.get(name)) {
+        None => Ok(Vec::new()),
+        Some(value) if value.is_null() => Ok(Vec::new()),
+        Some(value) => value
+            .as_items()
+            .ok_or_else(|| ProviderError::Invalid(format!("{name} must be a list of strings")))?
+            .iter()
+            .map(|item| {
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    ProviderError::Invalid(format!("{name} must be a list of strings"))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Regexes matched against whole names (`orders.*` matches `orders-eu`, not `old-orders`).
+pub fn whole_name_patterns(config: &Value, name: &str) -> ProviderResult<Vec<Regex>> {
+    string_list(config, name)?
+        .iter()
+        .map(|pattern| {
+            Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
+                ProviderError::Invalid(format!("{name}: {pattern:?} is not a valid regex: {error}"))
+            })
+        })
+        .collect()
+}
+
+fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    value.as_map().and_then(|m| m.get(name))
+}
+
+fn int_attribute(value: &Value, name: &str) -> Option<i64> {
+    attribute(value, name).and_then(Value::as_i64)
+}
+
+fn config_map(value: &Value) -> BTreeMap<String, String> {
+    attribute(value, "config")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn strings_value(map: &BTreeMap<String, String>) -> Value {
+    Value::Map(
+        map.iter()
+            .map(|(k, v)| (k.clone(), Value::string(v.clone())))
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// data "kafka_topics"
+
+pub struct KafkaTopicsData {
+    schema: Schema,
+}
+
+impl KafkaTopicsData {
+    pub fn new() -> Self {
+        KafkaTopicsData {
+            schema: Schema::new(
+                vec![
+                    AttributeSchema::required("cluster", Type::Any)
+                        .describe("the cluster to list, e.g. cluster.source"),
+                    AttributeSchema::optional("include", Type::list_of(Type::String))
+                        .describe("regexes a topic name must match (whole name); all when unset"),
+                    AttributeSchema::optional("exclude", Type::list_of(Type::String))
+                        .describe("regexes of names to leave out"),
+                    AttributeSchema::optional("include_internal", Type::Bool)
+                        .describe("list internal topics (__consumer_offsets, *.internal) too"),
+                    AttributeSchema::optional("offsets", Type::Bool).describe(
+                        "read per-partition log start and end offsets (default true)",
+                    ),
+                    AttributeSchema::computed("names", Type::list_of(Type::String))
+                        .describe("the matching topic names, sorted"),
+                    AttributeSchema::computed("topics", Type::Any).describe(
+                        "by name: partitions, replication_factor, config (non-default), partition_offsets",
+                    ),
+                ],
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+impl Default for KafkaTopicsData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataSourceType for KafkaTopicsData {
+    fn type_name(&self) -> &'static str {
+        KAFKA_TOPICS
+    }
+
+    fn provider_name(&self) -> &'static str {
+        super::PROVIDER
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn read<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        config: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let cluster_value = attribute(config, "cluster").cloned().unwrap_or(Value::Null);
+            let cluster = Cluster::resolve(&context.connections, &cluster_value)?;
+            let include = whole_name_patterns(config, "include")?;
+            let exclude = whole_name_patterns(config, "exclude")?;
+            let internal = attribute(config, "include_internal")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let with_offsets = attribute(config, "offsets")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let (topics, offsets) = {
+                let cluster = cluster.clone();
+                blocking(move || {
+                    let consumer = cluster.consumer(&[])?;
+                    let topics: BTreeMap<String, (i32, i32)> =
+                        list_topics(&cluster, &consumer, None)?
+                            .into_iter()
+                            .filter(|(name, _)| internal || !is_internal(name))
+                            .filter(|(name, _)| {
+                                include.is_empty() || include.iter().any(|r| r.is_match(name))
+                            })
+                            .filter(|(name, _)| !exclude.iter().any(|r| r.is_match(name)))
+                            .collect();
+                    let mut offsets = BTreeMap::new();
+                    if with_offsets {
+                        for (name, (partitions, _)) in &topics {
+                            offsets.insert(
+                                name.clone(),
+                                partition_offsets(&cluster, &consumer, name, *partitions)?,
+                            );
+                        }
+                    }
+                    Ok((topics, offsets))
+                })
+                .await?
+            };
+            let names: Vec<String> = topics.keys().cloned().collect();
+            let configs = topic_configs(&cluster, &names).await?;
+            let mut described = BTreeMap::new();
+            for (name, (partitions, replication_factor)) in &topics {
+                let mut topic = BTreeMap::new();
+                topic.insert("name".to_owned(), Value::string(name.clone()));
+                topic.insert("partitions".to_owned(), Value::int(i64::from(*partitions)));
+                topic.insert(
+                    "replication_factor".to_owned(),
+                    Value::int(i64::from(*replication_factor)),
+                );
+                topic.insert(
+                    "config".to_owned(),
+                    strings_value(&configs.get(name).cloned().unwrap_or_default()),
+                );
+                let partition_list = offsets
+                    .get(name)
+                    .map(|list: &Vec<PartitionOffsets>| {
+                        list.iter()
+                            .map(|p| {
+                                Value::Map(BTreeMap::from([
+                                    ("partition".to_owned(), Value::int(i64::from(p.partition))),
+                                    ("log_start".to_owned(), Value::int(p.log_start)),
+                                    ("log_end".to_owned(), Value::int(p.log_end)),
+                                ]))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                topic.insert("partition_offsets".to_owned(), Value::List(partition_list));
+                described.insert(name.clone(), Value::Map(topic));
+            }
+            let mut result = config.as_map().cloned().unwrap_or_default();
+            result.insert(
+                "names".to_owned(),
+                Value::List(names.into_iter().map(Value::string).collect()),
+            );
+            result.insert("topics".to_owned(), Value::Map(described));
+            Ok(Value::Map(result))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// resource "kafka_topic"
+
+pub struct KafkaTopic {
+    schema: Schema,
+}
+
+impl KafkaTopic {
+    pub fn new() -> Self {
+        KafkaTopic {
+            schema: Schema::new(
+                vec![
+                    AttributeSchema::required("cluster", Type::Any)
+                        .forces_replacement()
+                        .describe("the cluster the topic lives on, e.g. cluster.target"),
+                    AttributeSchema::required("name", Type::String).forces_replacement(),
+                    AttributeSchema::required("partitions", Type::Number).describe(
+                        "the partition count; an increase is made in place, a decrease replaces the topic",
+                    ),
+                    AttributeSchema::optional("replication_factor", Type::Number)
+                        .also_computed()
+                        .forces_replacement()
+                        .describe("replicas per partition; the broker default when unset"),
+                    AttributeSchema::optional("config", Type::map_of(Type::String)).describe(
+                        "topic configs; the complete set: configs set on the topic but not listed are removed",
+                    ),
+                ],
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+impl Default for KafkaTopic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The attributes cutover stores for a topic.
+fn topic_value(cluster_address: &str, topic: &TopicInfo) -> Value {
+    Value::Map(BTreeMap::from([
+        ("cluster".to_owned(), Value::string(cluster_address)),
+        ("name".to_owned(), Value::string(topic.name.clone())),
+        (
+            "partitions".to_owned(),
+            Value::int(i64::from(topic.partitions)),
+        ),
+        (
+            "replication_factor".to_owned(),
+            Value::int(i64::from(topic.replication_factor)),
+        ),
+        ("config".to_owned(), strings_value(&topic.config)),
+    ]))
+}
+
+/// The cluster address a stored or configured `cluster` attribute holds.
+pub fn cluster_address(value: &Value) -> Option<String> {
+    match value.peel() {
+        Value::String(address) => Some(address.clone()),
+        Value::Map(map) => map
+            .get("address")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn cluster_of(context: &ProviderContext, value: &Value) -> ProviderResult<Cluster> {
+    let cluster = attribute(value, "cluster").cloned().unwrap_or(Value::Null);
+    Cluster::resolve(&context.connections, &cluster)
+}
+
+fn topic_name(value: &Value) -> ProviderResult<String> {
+    attribute(value, "name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ProviderError::Invalid("the topic has no name".to_owned()))
+}
+
+/// Waits until metadata shows the topic with `partitions` partitions (or gone, for `None`).
+async fn wait_for_topic(
+    context: &ProviderContext,
+    cluster: &Cluster,
+    name: &str,
+    partitions: Option<i32>,
+) -> ProviderResult<()> {
+    let deadline = Instant::now() + cluster.timeout.max(Duration::from_secs(10));
+    loop {
+        let seen = {
+            let cluster = cluster.clone();
+            let name = name.to_owned();
+            blocking(move || {
+                let consumer = cluster.consumer(&[("allow.auto.create.topics", "false")])?;
+                Ok(list_topics(&cluster, &consumer, Some(&name))?
+                    .get(&name)
+                    .map(|(p, _)| *p))
+            })
+            .await?
+        };
+        let done = match partitions {
+            Some(expected) => seen == Some(expected),
+            None => seen.is_none(),
+        };
+        if done {
+            return Ok(());
+        }
+        if context.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        if Instant::now() >= deadline {
+            return Err(ProviderError::Failed(format!(
+                "{}: topic {name} did not reach the expected state within {:?} (seen: {seen:?} partitions)",
+                cluster.address,
+                cluster.timeout.max(Duration::from_secs(10))
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn check_code(
+    cluster: &Cluster,
+    what: &str,
+    result: Result<String, (String, rdkafka::types::RDKafkaErrorCode)>,
+) -> ProviderResult<()> {
+    result.map(|_| ()).map_err(|(topic, code)| {
+        ProviderError::Failed(format!(
+            "{}: {what} {topic} failed: {code}",
+            cluster.address
+        ))
+    })
+}
+
+async fn alter_topic_configs(
+    cluster: &Cluster,
+    name: &str,
+    config: &BTreeMap<String, String>,
+) -> ProviderResult<()> {
+    cluster.require(Feature::Configs)?;
+    let admin = admin(cluster)?;
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+    for (key, value) in config {
+        alter = alter.set(key, value);
+    }
+    let results = admin
+        .alter_configs(&[alter], &options(cluster))
+        .await
+        .map_err(|error| cluster.failure("cannot change topic configs", &error, None))?;
+    for result in results {
+        result.map_err(|(_, code)| {
+            ProviderError::Failed(format!(
+                "{}: changing the configs of topic {name} failed: {code}",
+                cluster.address
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+async fn read_topic(cluster: &Cluster, name: &str) -> ProviderResult<Value> {
+    let topic = describe_topic(cluster, name).await?.ok_or_else(|| {
+        ProviderError::Failed(format!("{}: topic {name} does not exist", cluster.address))
+    })?;
+    Ok(topic_value(&cluster.address, &topic))
+}
+
+impl ResourceType for KafkaTopic {
+    fn type_name(&self) -> &'static str {
+        KAFKA_TOPIC
+    }
+
+    fn provider_name(&self) -> &'static str {
+        super::PROVIDER
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn canonical_config(&self, config: &Value) -> Option<Value> {
+        let mut map = config.as_map()?.clone();
+        if let Some(cluster) = map.get("cluster")
+            && cluster.as_map().is_some()
+        {
+            let address = cluster_address(cluster).map_or(Value::Unknown, Value::string);
+            map.insert("cluster".to_owned(), address);
+        }
+        if map.get("config").is_none_or(Value::is_null) {
+            map.insert("config".to_owned(), Value::Map(BTreeMap::new()));
+        }
+        Some(Value::Map(map))
+    }
+
+    fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
+        if let Some(partitions) = attribute(&planned, "partitions")
+            && !partitions.is_unknown()
+        {
+            match partitions.as_i64() {
+                Some(count) if (1..=100_000).contains(&count) => {}
+                _ => {
+                    return Err(ProviderError::Invalid(format!(
+                        "partitions must be a whole number from 1 to 100000, not {partitions}"
+                    )));
+                }
+            }
+        }
+        if let Some(replication) = attribute(&planned, "replication_factor")
+            && !replication.is_unknown()
+            && !replication.is_null()
+            && !replication.as_i64().is_some_and(|r| (1..=32).contains(&r))
+        {
+            return Err(ProviderError::Invalid(format!(
+                "replication_factor must be a whole number from 1 to 32, not {replication}"
+            )));
+        }
+        if let Some(name) = attribute(&planned, "name").and_then(Value::as_str) {
+            let valid = !name.is_empty()
+                && name.len() <= 249
+                && name != "."
+                && name != ".."
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !valid {
+                return Err(ProviderError::Invalid(format!(
+                    "{name:?} is not a valid topic name (1 to 249 of a-z A-Z 0-9 . _ -)"
+                )));
+            }
+        }
+        Ok(planned)
+    }
+
+    fn requires_replace(&self, prior: &Value, planned: &Value) -> Vec<String> {
+        match (
+            int_attribute(prior, "partitions"),
+            int_attribute(planned, "partitions"),
+        ) {
+            (Some(before), Some(after)) if after < before => vec!["partitions".to_owned()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn preview<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> Option<BoxFuture<'a, ProviderResult<Value>>> {
+        Some(Box::pin(async move {
+            // A plan against a cluster that cannot be reached fails here, naming it. A cluster
+            // whose connection waits on objects this plan creates is checked on apply.
+            match cluster_of(context, planned) {
+                Ok(cluster) => {
+                    cluster.require(Feature::TopicAdmin)?;
+                    cluster.check_reachable().await?;
+                }
+                Err(ProviderError::Failed(message))
+                    if message.contains("known only after apply")
+                        || message.contains("not known yet") => {}
+                Err(error) => return Err(error),
+            }
+            Ok(planned.clone())
+        }))
+    }
+
+    fn read<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
+        Box::pin(async move {
+            let cluster = cluster_of(context, prior)?;
+            let name = topic_name(prior)?;
+            Ok(describe_topic(&cluster, &name)
+                .await?
+                .map(|topic| topic_value(&cluster.address, &topic)))
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let cluster = cluster_of(context, planned)?;
+            cluster.require(Feature::TopicAdmin)?;
+            let name = topic_name(planned)?;
+            let partitions = int_attribute(planned, "partitions")
+                .ok_or_else(|| ProviderError::Invalid("partitions is required".to_owned()))?
+                as i32;
+            let replication = int_attribute(planned, "replication_factor").map_or(-1, |r| r as i32);
+            let config = config_map(planned);
+            let admin = admin(&cluster)?;
+            let mut topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(replication));
+            for (key, value) in &config {
+                topic = topic.set(key, value);
+            }
+            let results = admin
+                .create_topics(&[topic], &options(&cluster))
+                .await
+                .map_err(|error| cluster.failure("cannot create topics", &error, None))?;
+            for result in results {
+                check_code(&cluster, "creating topic", result)?;
+            }
+            wait_for_topic(context, &cluster, &name, Some(partitions)).await?;
+            read_topic(&cluster, &name).await
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+        planned: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let cluster = cluster_of(context, planned)?;
+            let name = topic_name(planned)?;
+            let before = int_attribute(prior, "partitions").unwrap_or(0);
+            let after = int_attribute(planned, "partitions").unwrap_or(before);
+            if after > before {
+                cluster.require(Feature::CreatePartitions)?;
+                let admin = admin(&cluster)?;
+                let results = admin
+                    .create_partitions(
+                        &[NewPartitions::new(&name, after as usize)],
+                        &options(&cluster),
+                    )
+                    .await
+                    .map_err(|error| cluster.failure("cannot add partitions", &error, None))?;
+                for result in results {
+                    check_code(&cluster, "adding partitions to", result)?;
+                }
+                wait_for_topic(context, &cluster, &name, Some(after as i32)).await?;
+            }
+            let wanted = config_map(planned);
+            if wanted != config_map(prior) {
+                alter_topic_configs(&cluster, &name, &wanted).await?;
+            }
+            read_topic(&cluster, &name).await
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        prior: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<()>> {
+        Box::pin(async move {
+            let cluster = cluster_of(context, prior)?;
+            cluster.require(Feature::TopicAdmin)?;
+            let name = topic_name(prior)?;
+            let admin = admin(&cluster)?;
+            let results = admin
+                .delete_topics(&[name.as_str()], &options(&cluster))
+                .await
+                .map_err(|error| cluster.failure("cannot delete topics", &error, None))?;
+            for result in results {
+                match result {
+                    Ok(_) => {}
+                    Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                    Err((topic, code)) => {
+                        return Err(ProviderError::Failed(format!(
+                            "{}: deleting topic {topic} failed: {code}",
+                            cluster.address
+                        )));
+                    }
+                }
+            }
+            wait_for_topic(context, &cluster, &name, None).await
+        })
+    }
+
+    fn import<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        id: &'a str,
+        config: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let cluster = cluster_of(context, config).map_err(|error| {
+                ProviderError::Failed(format!(
+                    "importing topic {id}: the resource block's cluster is needed: {error}"
+                ))
+            })?;
+            read_topic(&cluster, id).await
+        })
+    }
+}
