@@ -8,8 +8,9 @@ Stock moto (5.2.x) keeps MSK clusters CREATING forever, has no bootstrap
 brokers, configurations or cluster operations, answers an unknown cluster ARN
 with a 500, and writes creation times without a time zone (which the AWS SDK
 for Rust refuses). UpdateSecretVersionStage moves the stage labels but leaves
-GetSecretValue (no VersionId/VersionStage) on the old version. This launcher
-patches those in place (monkeypatching moto.kafka and moto.secretsmanager,
+GetSecretValue (no VersionId/VersionStage) on the old version, and S3's
+conditional writes (If-None-Match, If-Match) check and write in two steps that
+concurrent requests may interleave. This launcher patches those in place (monkeypatching moto.kafka and moto.secretsmanager,
 adding URL routes) and then runs moto's own server. See env/README.md.
 
 Environment:
@@ -74,6 +75,7 @@ def install() -> None:
             return
         _patch_kafka()
         _patch_secretsmanager()
+        _patch_s3()
         _INSTALLED = True
 
 
@@ -738,6 +740,29 @@ def _patch_secretsmanager() -> None:
         return result
 
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
+
+
+# --------------------------------------------------------------------------- S3
+
+
+def _patch_s3() -> None:
+    from moto.s3.responses import S3Response
+
+    def atomic(orig):
+        # Stock moto checks If-None-Match / If-Match and then writes, in two steps that
+        # concurrent requests on the threaded server may interleave. A state lock taken with
+        # If-None-Match: * must have exactly one winner, as on S3: conditional requests run
+        # one at a time.
+        def handler(self, *args, **kwargs):
+            if self.headers.get("If-None-Match") or self.headers.get("If-Match"):
+                with _LOCK:
+                    return orig(self, *args, **kwargs)
+            return orig(self, *args, **kwargs)
+
+        return handler
+
+    S3Response.put_object = atomic(S3Response.put_object)
+    S3Response.delete_object = atomic(S3Response.delete_object)
 
 
 # --------------------------------------------------------------------------- main

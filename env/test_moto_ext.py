@@ -385,6 +385,45 @@ def secret_version_stage_moves_default(ep):
     assert sm.get_secret_value(SecretId=name)["SecretString"] == "newer"
 
 
+@test
+def s3_conditional_writes_have_one_winner(ep):
+    import threading
+
+    s3 = client(ep, "s3")
+    bucket = unique("cutover-state")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for trial in range(5):
+        key = f"state-{trial}.lock"
+        wins, start = [], threading.Barrier(8)
+
+        def take(i):
+            start.wait()
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=str(i).encode(), IfNoneMatch="*")
+                wins.append(i)
+            except botocore.exceptions.ClientError as e:
+                assert e.response["Error"]["Code"] == "PreconditionFailed", e.response["Error"]
+
+        threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1, f"{len(wins)} writers won the same If-None-Match: * put"
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        # A delete with a stale ETag is refused; with the current one it succeeds, and the
+        # key can be taken again (a delete marker in a versioned bucket is no object).
+        try:
+            s3.delete_object(Bucket=bucket, Key=key, IfMatch='"0000"')
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "PreconditionFailed", e.response["Error"]
+        else:
+            raise AssertionError("delete with a stale If-Match succeeded")
+        s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+        s3.put_object(Bucket=bucket, Key=key, Body=b"again", IfNoneMatch="*")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", default=f"http://127.0.0.1:{os.environ.get('CUTOVER_MOTO_PORT', '15000')}")

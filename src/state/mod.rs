@@ -90,6 +90,7 @@ pub mod document;
 pub mod error;
 pub mod local;
 mod platform;
+pub mod s3;
 pub mod sensitive;
 
 pub use backend::{
@@ -101,6 +102,7 @@ pub use document::{
 };
 pub use error::{LockHeld, StateError};
 pub use local::{DEFAULT_STATE_FILE, LocalBackend};
+pub use s3::{S3Backend, S3Settings};
 pub use sensitive::{
     AttributePath, HashKey, KeyOrigin, KeySettings, PathStep, SensitiveHash, decode_attributes,
     encode_value, sensitive_matches, stored_hash,

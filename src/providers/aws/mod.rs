@@ -1,7 +1,399 @@
 //! AWS providers: MSK configurations and clusters, Secrets Manager secrets and versions, EC2
-//! instances, configured by the root `provider "aws"` block.
+//! instances, configured by the root `provider "aws"` block (or the standard AWS environment
+//! variables and profiles when there is none).
+//!
+//! # Reading order
+//!
+//! - this file: the `provider "aws"` settings, the SDK clients built once per distinct
+//!   settings and shared by every type, and the registration.
+//! - [`support`]: attribute helpers, `timeouts { create, update, delete }`, the polling loop
+//!   (progress, cancellation, time limits) and the translation of SDK errors into
+//!   [`ProviderError`]s that say what to do (throttling, access denied, conflicts).
+//! - [`msk`]: `aws_msk_configuration` and `aws_msk_cluster` (CreateClusterV2, waits for
+//!   ACTIVE with the ARN recorded first, updates through the matching operation).
+//! - [`secretsmanager`]: `aws_secretsmanager_secret` and `aws_secretsmanager_secret_version`
+//!   (the flip: a new AWSCURRENT version; `cutover rollback` moves it back).
+//! - [`ec2`]: `aws_ec2_instance` (adopted by import or created; destroy terminates after the
+//!   decommission guard) and `data "aws_ec2_instances"`.
+//! - [`guard`]: the decommission guard: watches a Kafka cluster for writes and active consumer
+//!   groups before any instance of it is terminated.
 
-use super::Registry;
+pub mod ec2;
+pub mod guard;
+pub mod msk;
+pub mod secretsmanager;
+pub mod support;
 
-/// Adds the AWS types and the `provider "aws"` settings to the registry.
-pub fn register(_registry: &mut Registry) {}
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ProviderContext, ProviderError, ProviderResult, Registry};
+use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
+use crate::config::types::Type;
+use crate::config::value::Value;
+
+/// The provider name recorded in state for every AWS type.
+pub const PROVIDER: &str = "aws";
+
+/// How often long operations are polled when `poll_interval` is not set.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The settings a `provider "aws" { ... }` block takes.
+pub fn provider_schema() -> Schema {
+    Schema::new(
+        vec![
+            AttributeSchema::optional("region", Type::String)
+                .describe("the AWS region (default: AWS_REGION or the profile's region)"),
+            AttributeSchema::optional("profile", Type::String)
+                .describe("a named profile of ~/.aws/config and ~/.aws/credentials"),
+            AttributeSchema::optional("endpoint_url", Type::String).describe(
+                "send every request to this endpoint (a local emulator, a VPC endpoint); default AWS_ENDPOINT_URL or the public endpoints",
+            ),
+            AttributeSchema::optional("max_attempts", Type::Number).describe(
+                "attempts per request, retries of throttled and transient failures included (default 3)",
+            ),
+            AttributeSchema::optional("poll_interval", Type::String).describe(
+                "how often long operations (MSK create/update/delete, EC2 state changes) are polled (default \"15s\")",
+            ),
+        ],
+        vec![BlockSchema {
+            name: "assume_role",
+            nesting: Nesting::Single,
+            required: false,
+            schema: Schema::new(
+                vec![
+                    AttributeSchema::required("role_arn", Type::String)
+                        .describe("the role to assume with STS AssumeRole"),
+                    AttributeSchema::optional("session_name", Type::String)
+                        .describe("the role session name (default \"cutover\")"),
+                    AttributeSchema::optional("external_id", Type::String)
+                        .describe("the external id the role's trust policy requires"),
+                ],
+                Vec::new(),
+            ),
+            description: "assume this role with the base credentials before any call",
+        }],
+    )
+}
+
+/// `assume_role { ... }` of the provider block.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// The evaluated `provider "aws"` block. Equal settings share one set of SDK clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub poll_interval: Duration,
+    pub assume_role: Option<AssumeRole>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            max_attempts: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            assume_role: None,
+        }
+    }
+}
+
+fn setting_text(
+    map: &std::collections::BTreeMap<String, Value>,
+    name: &str,
+) -> ProviderResult<Option<String>> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(value) if value.is_null() => Ok(None),
+        Some(value) if value.is_unknown() => Err(ProviderError::Invalid(format!(
+            "provider \"aws\": {name} is not known until apply; provider settings must be known when planning"
+        ))),
+        Some(value) => value
+            .as_str()
+            .map(|text| Some(text.to_owned()))
+            .ok_or_else(|| {
+                ProviderError::Invalid(format!(
+                    "provider \"aws\": {name} must be a string, not a {}",
+                    value.type_name()
+                ))
+            }),
+    }
+}
+
+impl AwsSettings {
+    /// Decodes the provider block's value (an empty map when there is no block).
+    pub fn from_value(value: &Value) -> ProviderResult<Self> {
+        let empty = std::collections::BTreeMap::new();
+        let map = match value.peel() {
+            Value::Map(map) => map,
+            Value::Null => &empty,
+            other => {
+                return Err(ProviderError::Invalid(format!(
+                    "provider \"aws\" settings must be an object, not a {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let endpoint_url = setting_text(map, "endpoint_url")?;
+        if let Some(url) = &endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ProviderError::Invalid(format!(
+                "provider \"aws\": endpoint_url \"{url}\" must start with http:// or https://"
+            )));
+        }
+        let max_attempts = match map.get("max_attempts").filter(|v| !v.is_null()) {
+            None => None,
+            Some(value) => match value.as_i64() {
+                Some(count) if (1..=20).contains(&count) => Some(count as u32),
+                _ => {
+                    return Err(ProviderError::Invalid(format!(
+                        "provider \"aws\": max_attempts must be a whole number from 1 to 20, not {value}"
+                    )));
+                }
+            },
+        };
+        let poll_interval = match setting_text(map, "poll_interval")? {
+            None => DEFAULT_POLL_INTERVAL,
+            Some(text) => match crate::config::evaluate::parse_duration(&text) {
+                Some(duration) if !duration.is_zero() => duration,
+                _ => {
+                    return Err(ProviderError::Invalid(format!(
+                        "provider \"aws\": poll_interval \"{text}\" is not a positive duration like 250ms, 10s or 1m"
+                    )));
+                }
+            },
+        };
+        let assume_role = match map.get("assume_role").map(Value::peel) {
+            None | Some(Value::Null) => None,
+            Some(Value::Map(role)) => Some(AssumeRole {
+                role_arn: setting_text(role, "role_arn")?.ok_or_else(|| {
+                    ProviderError::Invalid(
+                        "provider \"aws\": assume_role needs role_arn".to_owned(),
+                    )
+                })?,
+                session_name: setting_text(role, "session_name")?,
+                external_id: setting_text(role, "external_id")?,
+            }),
+            Some(other) => {
+                return Err(ProviderError::Invalid(format!(
+                    "provider \"aws\": assume_role must be a block, not a {}",
+                    other.type_name()
+                )));
+            }
+        };
+        Ok(AwsSettings {
+            region: setting_text(map, "region")?,
+            profile: setting_text(map, "profile")?,
+            endpoint_url,
+            max_attempts,
+            poll_interval,
+            assume_role,
+        })
+    }
+
+    /// Loads the SDK configuration these settings describe: the standard chain (environment,
+    /// profiles, container and instance credentials) with the block's values on top, then the
+    /// assumed role when there is one.
+    pub async fn load_sdk_config(&self) -> ProviderResult<aws_config::SdkConfig> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &self.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(attempts) = self.max_attempts {
+            loader = loader.retry_config(
+                aws_config::retry::RetryConfig::standard().with_max_attempts(attempts),
+            );
+        }
+        let base = loader.load().await;
+        if base.region().is_none() {
+            return Err(ProviderError::Invalid(
+                "no AWS region is configured: set region in the provider \"aws\" block, or AWS_REGION, or a region in the AWS profile".to_owned(),
+            ));
+        }
+        let Some(role) = &self.assume_role else {
+            return Ok(base);
+        };
+        let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
+            .session_name(
+                role.session_name
+                    .clone()
+                    .unwrap_or_else(|| "cutover".to_owned()),
+            )
+            .configure(&base);
+        if let Some(external_id) = &role.external_id {
+            builder = builder.external_id(external_id.clone());
+        }
+        let provider = builder.build().await;
+        Ok(base
+            .into_builder()
+            .credentials_provider(aws_credential_provider(provider))
+            .build())
+    }
+}
+
+fn aws_credential_provider(
+    provider: aws_config::sts::AssumeRoleProvider,
+) -> aws_sdk_kafka::config::SharedCredentialsProvider {
+    aws_sdk_kafka::config::SharedCredentialsProvider::new(provider)
+}
+
+/// The SDK clients of one set of settings.
+pub struct Clients {
+    pub settings: AwsSettings,
+    pub kafka: aws_sdk_kafka::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    /// The region requests go to, for messages.
+    pub region: String,
+}
+
+impl Clients {
+    pub fn from_sdk_config(settings: AwsSettings, config: &aws_config::SdkConfig) -> Self {
+        Clients {
+            region: config
+                .region()
+                .map(|region| region.to_string())
+                .unwrap_or_default(),
+            settings,
+            kafka: aws_sdk_kafka::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+        }
+    }
+}
+
+/// What every AWS type shares: the clients, built once per distinct provider settings (the
+/// SDK clients hold connection pools and credential caches), and the per-run results of
+/// decommission guards.
+#[derive(Default)]
+pub struct Aws {
+    clients: tokio::sync::Mutex<HashMap<AwsSettings, Arc<Clients>>>,
+    pub(crate) guards: guard::GuardRuns,
+}
+
+impl Aws {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pre-built clients for the settings that decode from `settings` (tests use clients whose
+    /// HTTP layer is mocked).
+    pub async fn with_clients(self, clients: Clients) -> Self {
+        self.clients
+            .lock()
+            .await
+            .insert(clients.settings.clone(), Arc::new(clients));
+        self
+    }
+
+    /// The clients for the `provider "aws"` settings this run evaluated.
+    pub async fn clients(&self, context: &ProviderContext) -> ProviderResult<Arc<Clients>> {
+        let settings = AwsSettings::from_value(&context.connections.provider(PROVIDER))?;
+        let mut clients = self.clients.lock().await;
+        if let Some(existing) = clients.get(&settings) {
+            return Ok(existing.clone());
+        }
+        let config = settings.load_sdk_config().await?;
+        let built = Arc::new(Clients::from_sdk_config(settings.clone(), &config));
+        clients.insert(settings, built.clone());
+        Ok(built)
+    }
+}
+
+/// Adds the AWS types and the `provider "aws"` settings to the registry. The types share one
+/// [`Aws`]: one set of clients per provider settings, one guard observation per cluster.
+pub fn register(registry: &mut Registry) {
+    let aws = Arc::new(Aws::new());
+    registry.add_provider_schema(PROVIDER, provider_schema());
+    registry.add_resource(Arc::new(msk::MskConfiguration::new(aws.clone())));
+    registry.add_resource(Arc::new(msk::MskCluster::new(aws.clone())));
+    registry.add_resource(Arc::new(secretsmanager::Secret::new(aws.clone())));
+    registry.add_resource(Arc::new(secretsmanager::SecretVersion::new(aws.clone())));
+    registry.add_resource(Arc::new(ec2::Instance::new(aws.clone())));
+    registry.add_data_source(Arc::new(secretsmanager::SecretVersionData::new(
+        aws.clone(),
+    )));
+    registry.add_data_source(Arc::new(ec2::InstancesData::new(aws)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, Value)]) -> ProviderResult<AwsSettings> {
+        AwsSettings::from_value(&Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn settings_decode_and_reject_bad_values() {
+        let decoded = settings(&[
+            ("region", Value::string("eu-west-1")),
+            ("endpoint_url", Value::string("http://127.0.0.1:15000")),
+            ("poll_interval", Value::string("250ms")),
+            ("max_attempts", Value::int(5)),
+            (
+                "assume_role",
+                Value::Map(
+                    [(
+                        "role_arn".to_owned(),
+                        Value::string("arn:aws:iam::123456789012:role/cutover"),
+                    )]
+                    .into(),
+                ),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(decoded.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(decoded.poll_interval, Duration::from_millis(250));
+        assert_eq!(decoded.max_attempts, Some(5));
+        assert_eq!(
+            decoded.assume_role.unwrap().role_arn,
+            "arn:aws:iam::123456789012:role/cutover"
+        );
+        assert_eq!(
+            AwsSettings::from_value(&Value::Null).unwrap(),
+            AwsSettings::default()
+        );
+
+        let error = settings(&[("endpoint_url", Value::string("127.0.0.1:15000"))]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "provider \"aws\": endpoint_url \"127.0.0.1:15000\" must start with http:// or https://"
+        );
+        let error = settings(&[("poll_interval", Value::string("soon"))]).unwrap_err();
+        assert!(
+            error.to_string().contains("poll_interval \"soon\""),
+            "{error}"
+        );
+        let error = settings(&[("max_attempts", Value::int(0))]).unwrap_err();
+        assert!(error.to_string().contains("from 1 to 20"), "{error}");
+        let error = settings(&[("region", Value::Unknown)]).unwrap_err();
+        assert!(
+            error.to_string().contains("not known until apply"),
+            "{error}"
+        );
+    }
+}
