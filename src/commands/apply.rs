@@ -197,7 +197,7 @@ async fn execute(
     let mode = planned.plan.mode;
     println!();
     let report = apply(engine, planned, interrupts(), line_reporter()).await?;
-    let (mut added, mut changed, mut destroyed, mut imported) = (0, 0, 0, 0);
+    let (mut added, mut changed, mut destroyed, mut imported, mut checked) = (0, 0, 0, 0, 0);
     for (_, action, outcome) in &report.outcomes {
         if *outcome != Outcome::Applied {
             continue;
@@ -212,6 +212,7 @@ async fn execute(
             }
             Action::NoOp => imported += 1,
             Action::Read => {}
+            Action::Check => checked += 1,
         }
     }
     if report.failed() {
@@ -221,6 +222,9 @@ async fn execute(
             match outcome {
                 Outcome::Applied => {}
                 Outcome::Failed(message) => eprintln!("  failed   {address}: {message}"),
+                Outcome::AssertionFailed(message) => {
+                    eprintln!("  assertion failed  {address}: {message}")
+                }
                 Outcome::Skipped(reason) => skipped.push((address, reason)),
             }
         }
@@ -230,6 +234,12 @@ async fn execute(
         }
         if skipped.len() > 10 {
             eprintln!("  ... and {} more not started", skipped.len() - 10);
+        }
+        if report.only_assertions_failed() {
+            eprintln!(
+                "\nerror: apply stopped: an assertion did not hold; nothing that depends on it was applied ({added} added, {changed} changed, {destroyed} destroyed before stopping). The evidence is in the state: cutover show"
+            );
+            return Ok(ExitStatus::AssertionFailed);
         }
         eprintln!(
             "\nerror: apply {}: {added} added, {changed} changed, {destroyed} destroyed before stopping; the state records what was done, and running apply again continues from there",
@@ -252,6 +262,9 @@ async fn execute(
         PlanMode::Normal => println!(
             "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
         ),
+    }
+    if checked > 0 {
+        println!("Assertions: {checked} held.");
     }
     Ok(ExitStatus::Success)
 }

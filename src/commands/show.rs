@@ -119,6 +119,7 @@ fn show_state(args: &ShowArgs, settings: &Settings) -> anyhow::Result<ExitStatus
                 "serial": state.serial,
                 "lineage": state.lineage,
                 "values": { "outputs": outputs, "resources": resources },
+                "assertions": state.assertions,
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else if args.markdown {
@@ -133,6 +134,9 @@ fn show_state(args: &ShowArgs, settings: &Settings) -> anyhow::Result<ExitStatus
                     resource.address,
                     render_attributes(resource)
                 );
+            }
+            if !state.assertions.is_empty() {
+                println!("{}", assertions_markdown(&state.assertions));
             }
         } else {
             for resource in &state.resources {
@@ -150,9 +154,111 @@ fn show_state(args: &ShowArgs, settings: &Settings) -> anyhow::Result<ExitStatus
                     println!("{name} = {value}");
                 }
             }
+            if !state.assertions.is_empty() {
+                print!("{}", assertions_text(&state.assertions));
+            }
         }
         Ok(ExitStatus::Success)
     })
+}
+
+fn verdict(evidence: &serde_json::Value) -> &'static str {
+    if evidence["passed"] == true {
+        "held"
+    } else {
+        "FAILED"
+    }
+}
+
+/// The per-partition lines of a check's evidence: every partition that did not hold, with
+/// its numbers, and how many did.
+fn partition_lines(check: &serde_json::Value) -> Vec<String> {
+    let Some(partitions) = check["partitions"].as_object() else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let mut holding = 0;
+    for (key, partition) in partitions {
+        if partition["holds"] == true || partition.get("holds").is_none() {
+            holding += 1;
+            continue;
+        }
+        lines.push(format!(
+            "{key}: {} (first diverging offset {}; source {}..{}, target {}..{}, {} records compared)",
+            partition["reason"].as_str().unwrap_or("does not hold"),
+            partition["first_diverging_offset"],
+            partition["source"]["log_start"],
+            partition["source"]["end"],
+            partition["target"]["log_start"],
+            partition["target"]["end"],
+            partition["records_compared"],
+        ));
+    }
+    lines.push(format!("{holding} of {} partitions hold", partitions.len()));
+    lines
+}
+
+/// `cutover show`: each assertion's last result, time, and per-check numbers.
+fn assertions_text(assertions: &std::collections::BTreeMap<String, serde_json::Value>) -> String {
+    let mut out = String::from("\nAssertions:\n");
+    for (address, evidence) in assertions {
+        out.push_str(&format!(
+            "\n{address}: {} at {} ({} polls)\n",
+            verdict(evidence),
+            evidence["checked_at"].as_str().unwrap_or("?"),
+            evidence["polls"]
+        ));
+        if let Some(checks) = evidence["checks"].as_object() {
+            for (name, check) in checks {
+                out.push_str(&format!(
+                    "  {name}: {}\n",
+                    check["summary"].as_str().unwrap_or("")
+                ));
+                for line in partition_lines(check) {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The assertions section of the markdown state report: a table, then the evidence of each.
+pub fn assertions_markdown(
+    assertions: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> String {
+    let mut out = String::from(
+        "### Assertions\n\n| Assertion | Result | Checked at | Summary |\n|---|---|---|---|\n",
+    );
+    for (address, evidence) in assertions {
+        out.push_str(&format!(
+            "| `{address}` | {} | {} | {} |\n",
+            verdict(evidence),
+            evidence["checked_at"].as_str().unwrap_or("?"),
+            evidence["message"]
+                .as_str()
+                .unwrap_or("")
+                .replace('|', "\\|")
+                .replace('\n', " ")
+        ));
+    }
+    for (address, evidence) in assertions {
+        let mut lines = Vec::new();
+        if let Some(checks) = evidence["checks"].as_object() {
+            for (name, check) in checks {
+                lines.push(format!(
+                    "{name}: {}",
+                    check["summary"].as_str().unwrap_or("")
+                ));
+                lines.extend(partition_lines(check).into_iter().map(|l| format!("  {l}")));
+            }
+        }
+        out.push_str(&format!(
+            "\n<details><summary><code>{address}</code> evidence</summary>\n\n```\n{}\n```\n</details>\n",
+            lines.join("\n")
+        ));
+    }
+    out
 }
 
 /// State attributes with every keyed-hash entry removed (sensitive values are listed by

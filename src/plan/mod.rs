@@ -29,6 +29,9 @@ pub enum Action {
     /// Replace with `create_before_destroy`.
     CreateThenDelete,
     Delete,
+    /// An assertion (`assert.NAME`) run during apply: its checks are polled until they hold
+    /// or time out, and what depends on it waits for it. Changes nothing.
+    Check,
 }
 
 impl Action {
@@ -42,6 +45,7 @@ impl Action {
             Action::DeleteThenCreate => &["delete", "create"],
             Action::CreateThenDelete => &["create", "delete"],
             Action::Delete => &["delete"],
+            Action::Check => &["check"],
         }
     }
 
@@ -55,6 +59,7 @@ impl Action {
             Action::DeleteThenCreate => "-/+",
             Action::CreateThenDelete => "+/-",
             Action::Delete => "-",
+            Action::Check => "?",
         }
     }
 
@@ -150,6 +155,13 @@ pub struct Counts {
     pub destroy: usize,
     pub import: usize,
     pub read: usize,
+    /// Assertions to check (not counted as changes).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub check: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Plan {
@@ -162,6 +174,7 @@ impl Plan {
             match change.action {
                 Action::NoOp => {}
                 Action::Read => counts.read += 1,
+                Action::Check => counts.check += 1,
                 Action::Create => counts.add += 1,
                 Action::Update => counts.change += 1,
                 Action::Delete => counts.destroy += 1,
@@ -177,10 +190,11 @@ impl Plan {
     /// Whether applying the plan would change anything (resources, outputs, or accepting
     /// drift in a refresh-only plan).
     pub fn has_changes(&self) -> bool {
-        let resources = self
-            .changes
-            .iter()
-            .any(|change| change.action != Action::NoOp || change.importing.is_some());
+        // Assertions change nothing: a plan of only assertions is a plan without changes
+        // (`cutover verify` runs them).
+        let resources = self.changes.iter().any(|change| {
+            !matches!(change.action, Action::NoOp | Action::Check) || change.importing.is_some()
+        });
         let outputs = self.outputs.iter().any(|output| {
             output.before.as_ref() != output.after.as_ref()
                 || output.before.as_ref().is_some_and(|v| !v.is_wholly_known())

@@ -202,6 +202,20 @@ pub(crate) fn resource_block_lines(change: &ResourceChange) -> Vec<Line> {
         .into_iter()
         .map(|text| Line::plain(2, text))
         .collect();
+    if change.action == crate::plan::Action::Check {
+        lines.push(Line::new(
+            2,
+            Symbol::Blank,
+            format!("{} {{", block_label(&change.address)),
+        ));
+        lines.extend(
+            super::assertion_lines(change)
+                .into_iter()
+                .map(|text| Line::new(lead(1), Symbol::Blank, text)),
+        );
+        lines.push(Line::new(lead(0), Symbol::Blank, "}"));
+        return lines;
+    }
     let (before, after) = match change.action {
         crate::plan::Action::Create | crate::plan::Action::Read => (None, change.after.as_ref()),
         crate::plan::Action::Delete => (change.before.as_ref(), None),

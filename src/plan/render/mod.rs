@@ -48,6 +48,7 @@ pub(crate) fn headline(change: &ResourceChange) -> &'static str {
         Action::Update => "will be updated in place",
         Action::DeleteThenCreate | Action::CreateThenDelete => "must be replaced",
         Action::Delete => "will be destroyed",
+        Action::Check => "will be checked",
     }
 }
 
@@ -70,6 +71,15 @@ pub(crate) fn reason_lines(change: &ResourceChange) -> Vec<String> {
             ))
         }
         Some(ChangeReason::ReplaceBecauseOf(_)) | Some(ChangeReason::DestroyRequested) | None => {}
+    }
+    let gates = gating_assertions(change);
+    if !gates.is_empty() && change.action != Action::NoOp {
+        lines.push(format!(
+            "# (gated by {}: runs only if {} hold{})",
+            gates.join(", "),
+            if gates.len() == 1 { "it" } else { "they" },
+            if gates.len() == 1 { "s" } else { "" }
+        ));
     }
     if change.action == Action::Read && change.reason.is_none() {
         lines.push("# (config refers to values not yet known)".to_owned());
@@ -104,11 +114,88 @@ pub(crate) fn counts_sentence(counts: &Counts) -> String {
         "{} to add, {} to change, {} to destroy",
         counts.add, counts.change, counts.destroy
     ));
+    if counts.check > 0 {
+        text.push_str(&format!(
+            ", {} assertion{} to check",
+            counts.check,
+            if counts.check == 1 { "" } else { "s" }
+        ));
+    }
     text
+}
+
+/// The assertions a change waits for (`assert.caught_up`): it runs only if they hold.
+pub(crate) fn gating_assertions(change: &ResourceChange) -> Vec<&str> {
+    change
+        .dependencies
+        .iter()
+        .filter(|label| label.starts_with("assert.") || label.contains(".assert."))
+        .map(String::as_str)
+        .collect()
+}
+
+/// What an assertion node checks, one line each: `lag { mirror = kafka_mirror.main, … }`,
+/// then the timing (`timeout = "5m"`). The values are shown as evaluated (references to
+/// objects not yet applied are `(known after apply)`); sensitive ones are hidden.
+pub(crate) fn assertion_lines(change: &ResourceChange) -> Vec<String> {
+    let Some(map) = change.after.as_ref().and_then(|v| v.peel().as_map()) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for (name, value) in map {
+        match name.as_str() {
+            "name" | "passed" | "error_message" => {}
+            "condition" => lines.push(format!("condition = {}", short_value(value))),
+            "timeout" | "poll_interval" | "stable_for" => {
+                lines.push(format!("{name} = {}", short_value(value)))
+            }
+            _ => {
+                let arguments: Vec<String> = value
+                    .peel()
+                    .as_map()
+                    .map(|block| {
+                        block
+                            .iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| format!("{k} = {}", short_value(v)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                lines.push(format!("{name} {{ {} }}", arguments.join(", ")));
+            }
+        }
+    }
+    lines
+}
+
+/// A value in one short line: an object that names its address (a mirror, a cluster) by the
+/// address, lists of strings in full, other objects elided.
+fn short_value(value: &crate::config::value::Value) -> String {
+    use crate::config::value::Value;
+    if value.contains_sensitive() {
+        return "(sensitive value)".to_owned();
+    }
+    match value.peel() {
+        Value::Unknown => "(known after apply)".to_owned(),
+        Value::Map(map) => match map.get("address").and_then(Value::as_str) {
+            Some(address) => address.to_owned(),
+            None => match (map.get("source"), map.get("target")) {
+                (Some(_), Some(_)) => "(a mirror)".to_owned(),
+                _ => "{…}".to_owned(),
+            },
+        },
+        other => other
+            .to_json()
+            .map(|json| json.to_string())
+            .unwrap_or_else(|| "(known after apply)".to_owned()),
+    }
 }
 
 /// `data "kafka_topics" "legacy"` / `resource "cutover_data" "x"`.
 pub(crate) fn block_label(change_address: &crate::config::evaluate::ResourceAddress) -> String {
+    if change_address.type_name == crate::verify::ASSERT {
+        return format!("assert {}", quote(&change_address.name));
+    }
     let keyword = match change_address.mode {
         Mode::Managed => "resource",
         Mode::Data => "data",
@@ -226,6 +313,7 @@ impl Symbol {
             Action::DeleteThenCreate => Symbol::DeleteThenCreate,
             Action::CreateThenDelete => Symbol::CreateThenDelete,
             Action::Delete => Symbol::Delete,
+            Action::Check => Symbol::Blank,
         }
     }
 

@@ -1,0 +1,302 @@
+//! `lag { mirror = kafka_mirror.x, max_records = 0, max_seconds = 30, stable_for = "30s" }`:
+//! replication lag of a mirror — per partition, the source end offset minus the mirrored
+//! position (the target's end offset when offsets are preserved, the offset map's resume
+//! point when they are translated), summed over partitions, and in seconds the age of the
+//! oldest source record not yet mirrored. And/or `cluster = …, groups = [...]` (with optional
+//! `topics`): consumer-group lag, end offset minus committed offset, per group.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::consumer::Consumer as _;
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::read::{Endpoints, Offsets, all_topics, next_record, reader, seek, watermarks};
+use super::{CheckRun, attribute, duration, strings};
+use crate::config::schema::{AttributeSchema, Schema};
+use crate::config::types::Type;
+use crate::config::value::Value;
+use crate::providers::kafka::connection::{Cluster, blocking, with_coordinator_retries};
+use crate::providers::kafka::offset_map;
+use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+
+pub const NAME: &str = "lag";
+
+pub fn schema() -> Schema {
+    Schema::new(
+        vec![
+            AttributeSchema::optional("mirror", Type::Any)
+                .describe("the kafka_mirror whose replication lag is measured"),
+            AttributeSchema::optional("source", Type::Any)
+                .describe("without mirror: the source cluster (offsets compared as preserved)"),
+            AttributeSchema::optional("target", Type::Any)
+                .describe("without mirror: the target cluster"),
+            AttributeSchema::optional("cluster", Type::Any)
+                .describe("with groups: the cluster whose consumer-group lag is measured"),
+            AttributeSchema::optional("groups", Type::list_of(Type::String))
+                .describe("consumer groups whose lag is measured on cluster"),
+            AttributeSchema::optional("topics", Type::list_of(Type::String))
+                .describe("limit to these topics (default: the mirror's, or every topic)"),
+            AttributeSchema::optional("max_records", Type::Number).describe(
+                "the most records behind that still holds (default 0), summed over partitions",
+            ),
+            AttributeSchema::optional("max_seconds", Type::Number)
+                .describe("the oldest unmirrored source record may be at most this old"),
+            AttributeSchema::optional("stable_for", Type::String)
+                .describe("the lag must stay within bounds this long, e.g. \"30s\""),
+        ],
+        Vec::new(),
+    )
+}
+
+pub struct Lag {
+    mirror: Option<Endpoints>,
+    groups: Option<(Value, Vec<String>, Vec<String>)>,
+    max_records: i64,
+    max_seconds: Option<f64>,
+    pub stable_for: Duration,
+}
+
+impl Lag {
+    pub fn new(check: &Value) -> ProviderResult<Self> {
+        let explicit = attribute(check, "source").is_some() && attribute(check, "target").is_some();
+        let mirror = (attribute(check, "mirror").is_some() || explicit)
+            .then(|| Endpoints::from_check(check))
+            .transpose()?;
+        let groups = strings(attribute(check, "groups"));
+        let groups = match (attribute(check, "cluster"), groups.is_empty()) {
+            (Some(cluster), false) => {
+                Some((cluster.clone(), groups, strings(attribute(check, "topics"))))
+            }
+            (None, false) => {
+                return Err(ProviderError::Invalid(
+                    "groups needs cluster: the cluster the groups consume from".to_owned(),
+                ));
+            }
+            _ => None,
+        };
+        if mirror.is_none() && groups.is_none() {
+            return Err(ProviderError::Invalid(
+                "lag needs mirror = kafka_mirror.NAME, or cluster and groups".to_owned(),
+            ));
+        }
+        let max_records = attribute(check, "max_records")
+            .and_then(|v| v.peel().as_i64())
+            .unwrap_or(0);
+        let max_seconds = attribute(check, "max_seconds")
+            .and_then(|v| v.peel().as_number())
+            .and_then(|n| n.as_f64());
+        Ok(Lag {
+            mirror,
+            groups,
+            max_records,
+            max_seconds,
+            stable_for: duration(check, "stable_for")?.unwrap_or(Duration::ZERO),
+        })
+    }
+
+    pub async fn poll(&mut self, context: &ProviderContext) -> ProviderResult<CheckRun> {
+        let mut evidence = serde_json::Map::new();
+        let mut problems = Vec::new();
+        let mut numbers = Vec::new();
+        if let Some(endpoints) = &self.mirror {
+            let (source, target) = endpoints.clusters(context)?;
+            let endpoints = endpoints.clone();
+            let want_seconds = self.max_seconds.is_some();
+            let measured =
+                blocking(move || mirror_lag(&source, &target, &endpoints, want_seconds)).await?;
+            let total: i64 = measured.values().map(|(records, _)| *records).sum();
+            let oldest = measured
+                .values()
+                .filter_map(|(_, seconds)| *seconds)
+                .fold(None, |max: Option<f64>, s| {
+                    Some(max.map_or(s, |m| m.max(s)))
+                });
+            numbers.push(format!("mirror lag {total} records"));
+            if total > self.max_records {
+                let worst = measured
+                    .iter()
+                    .max_by_key(|(_, (records, _))| *records)
+                    .map(|(key, (records, _))| format!(" (most on {key}: {records})"))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "the mirror is {total} records behind, more than max_records = {}{worst}",
+                    self.max_records
+                ));
+            }
+            if let (Some(limit), Some(seconds)) = (self.max_seconds, oldest) {
+                numbers.push(format!("{seconds:.1}s"));
+                if seconds > limit {
+                    problems.push(format!(
+                        "the oldest unmirrored record is {seconds:.1}s old, more than max_seconds = {limit}"
+                    ));
+                }
+            }
+            evidence.insert(
+                "mirror".to_owned(),
+                serde_json::json!({
+                    "records": total,
+                    "oldest_unmirrored_seconds": oldest,
+                    "partitions": measured
+                        .iter()
+                        .map(|(key, (records, seconds))| (key.clone(), serde_json::json!({ "records": records, "seconds": seconds })))
+                        .collect::<serde_json::Map<_, _>>(),
+                }),
+            );
+        }
+        if let Some((cluster, groups, topics)) = &self.groups {
+            let cluster = Cluster::resolve(&context.connections, cluster)?;
+            let (groups, topics) = (groups.clone(), topics.clone());
+            let measured = blocking(move || group_lag(&cluster, &groups, &topics)).await?;
+            let mut by_group = serde_json::Map::new();
+            for (group, partitions) in &measured {
+                let total: i64 = partitions.values().sum();
+                numbers.push(format!("group {group} lag {total}"));
+                if total > self.max_records {
+                    problems.push(format!(
+                        "group {group} is {total} records behind, more than max_records = {}",
+                        self.max_records
+                    ));
+                }
+                by_group.insert(
+                    group.clone(),
+                    serde_json::json!({ "records": total, "partitions": partitions }),
+                );
+            }
+            evidence.insert("groups".to_owned(), serde_json::Value::Object(by_group));
+        }
+        let holds = problems.is_empty();
+        let summary = if holds {
+            format!(
+                "{} (max_records = {})",
+                numbers.join(", "),
+                self.max_records
+            )
+        } else {
+            problems.join("; ")
+        };
+        evidence.insert("holds".to_owned(), holds.into());
+        evidence.insert("summary".to_owned(), summary.clone().into());
+        evidence.insert("max_records".to_owned(), self.max_records.into());
+        Ok(CheckRun {
+            holds,
+            summary,
+            evidence: serde_json::Value::Object(evidence),
+        })
+    }
+}
+
+/// Per partition: records behind, and (when asked) the age in seconds of the oldest source
+/// record not yet mirrored. Blocking.
+fn mirror_lag(
+    source: &Cluster,
+    target: &Cluster,
+    endpoints: &Endpoints,
+    want_seconds: bool,
+) -> ProviderResult<BTreeMap<String, (i64, Option<f64>)>> {
+    let source_reader = reader(source)?;
+    let target_reader = reader(target)?;
+    let source_marks = watermarks(source, &source_reader, &endpoints.topics)?;
+    let target_marks = watermarks(target, &target_reader, &endpoints.topics)?;
+    let mut lag = BTreeMap::new();
+    for topic in &endpoints.topics {
+        let Some(on_source) = source_marks.get(topic) else {
+            return Err(ProviderError::Failed(format!(
+                "{topic} does not exist on {}",
+                source.address
+            )));
+        };
+        let on_target = target_marks.get(topic);
+        let map = match &endpoints.offsets {
+            Offsets::Preserve => None,
+            Offsets::Translate { map_topic } => Some(offset_map::read(target, map_topic)?),
+        };
+        for (partition, (source_start, source_end)) in on_source.iter().enumerate() {
+            let key = format!("{topic}/{partition}");
+            let target_end = on_target
+                .and_then(|t| t.get(partition))
+                .map_or(0, |(_, end)| *end);
+            let position = match &map {
+                None => target_end,
+                Some(map) => map.resume(&key, target_end).unwrap_or(*source_start),
+            }
+            .max(*source_start);
+            let behind = (source_end - position).max(0);
+            let seconds = if want_seconds && behind > 0 {
+                seek(source, &source_reader, topic, partition as i32, position)?;
+                let record = next_record(source, &source_reader, &key)?;
+                record.timestamp().to_millis().map(|millis| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    ((now - millis).max(0)) as f64 / 1000.0
+                })
+            } else if want_seconds {
+                Some(0.0)
+            } else {
+                None
+            };
+            lag.insert(key, (behind, seconds));
+        }
+    }
+    Ok(lag)
+}
+
+/// Per group, per partition: end offset minus the committed offset (the whole partition when
+/// nothing is committed). Blocking.
+fn group_lag(
+    cluster: &Cluster,
+    groups: &[String],
+    topics: &[String],
+) -> ProviderResult<BTreeMap<String, BTreeMap<String, i64>>> {
+    let consumer = reader(cluster)?;
+    let topics = if topics.is_empty() {
+        all_topics(cluster, &consumer)?
+    } else {
+        topics.to_vec()
+    };
+    let marks = watermarks(cluster, &consumer, &topics)?;
+    let mut found = BTreeMap::new();
+    for group in groups {
+        let group_consumer = cluster.consumer(&[
+            ("group.id", group.as_str()),
+            ("enable.auto.commit", "false"),
+        ])?;
+        let mut list = TopicPartitionList::new();
+        for (topic, partitions) in &marks {
+            for partition in 0..partitions.len() {
+                list.add_partition(topic, partition as i32);
+            }
+        }
+        let committed = with_coordinator_retries(cluster.timeout, || {
+            group_consumer.committed_offsets(list.clone(), cluster.timeout)
+        })
+        .map_err(|error| {
+            cluster.failure(
+                &format!("cannot read the committed offsets of group {group}"),
+                &error,
+                Some(group_consumer.context()),
+            )
+        })?;
+        let mut lag = BTreeMap::new();
+        for element in committed.elements() {
+            let Some((start, end)) = marks
+                .get(element.topic())
+                .and_then(|p| p.get(element.partition() as usize))
+            else {
+                continue;
+            };
+            let position = match element.offset() {
+                Offset::Offset(offset) if offset >= 0 => offset,
+                _ => *start,
+            };
+            lag.insert(
+                format!("{}/{}", element.topic(), element.partition()),
+                (end - position).max(0),
+            );
+        }
+        found.insert(group.clone(), lag);
+    }
+    Ok(found)
+}

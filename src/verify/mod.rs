@@ -1,0 +1,330 @@
+//! Assertions: the checks of an `assert "NAME" { … }` block (zero divergence, lag, quiescence,
+//! a condition), polled every `poll_interval` until they hold (continuously for `stable_for`
+//! where given) or `timeout` passes. Each check is a function of the provider context (the
+//! evaluated connections) and the evaluated check block, returning whether it holds now, a
+//! one-line summary with the numbers, and its evidence as JSON; the evidence of the whole
+//! assertion is what the executor stores in state (`State::assertions`).
+//!
+//! Checks keep what they learned between polls (the verified position of a partition, the
+//! window a cluster has been quiet for) and start from the evidence of the previous run, so a
+//! re-run of `zero_divergence` reads only the records written since.
+
+pub mod condition;
+pub mod lag;
+pub mod quiescent;
+pub mod read;
+pub mod zero_divergence;
+
+use std::time::{Duration, Instant};
+
+use crate::config::evaluate::parse_duration;
+use crate::config::schema::Schema;
+use crate::config::value::Value;
+use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+
+/// The address kind of assertion nodes in plans and state (`assert.NAME`).
+pub const ASSERT: &str = "assert";
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The schemas of the check blocks an `assert` block accepts, by block name.
+pub fn check_schemas() -> Vec<(&'static str, Schema)> {
+    vec![
+        (zero_divergence::NAME, zero_divergence::schema()),
+        (lag::NAME, lag::schema()),
+        (quiescent::NAME, quiescent::schema()),
+    ]
+}
+
+/// What one evaluation of one check found.
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub holds: bool,
+    /// One line with the numbers: what holds, or the first thing that does not.
+    pub summary: String,
+    pub evidence: serde_json::Value,
+}
+
+/// How an assertion ended.
+#[derive(Debug, Clone)]
+pub struct AssertionRun {
+    pub passed: bool,
+    /// Why it failed (the checks that did not hold, with their numbers), or what held.
+    pub message: String,
+    /// Stored in state: pass/fail, time, the numbers of every check.
+    pub evidence: serde_json::Value,
+}
+
+/// One check of an assertion, with what it keeps between polls.
+enum Check {
+    ZeroDivergence(zero_divergence::ZeroDivergence),
+    Lag(lag::Lag),
+    Quiescent(quiescent::Quiescent),
+    Condition(condition::Condition),
+}
+
+impl Check {
+    async fn poll(&mut self, context: &ProviderContext) -> ProviderResult<CheckRun> {
+        match self {
+            Check::ZeroDivergence(check) => check.poll(context).await,
+            Check::Lag(check) => check.poll(context).await,
+            Check::Quiescent(check) => check.poll(context).await,
+            Check::Condition(check) => Ok(check.poll()),
+        }
+    }
+
+    fn stable_for(&self) -> Duration {
+        match self {
+            Check::Lag(check) => check.stable_for,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// A duration attribute of an assertion or check (`"30s"`, `"5m"`), `None` when unset.
+pub(crate) fn duration(value: &Value, name: &str) -> ProviderResult<Option<Duration>> {
+    match attribute(value, name).map(Value::peel) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => parse_duration(text).map(Some).ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "{name} must be a duration like \"30s\", got {text:?}"
+            ))
+        }),
+        Some(other) => Err(ProviderError::Invalid(format!(
+            "{name} must be a duration like \"30s\", not a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub(crate) fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    value
+        .peel()
+        .as_map()
+        .and_then(|map| map.get(name))
+        .filter(|v| !v.is_null())
+}
+
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(|v| v.peel().as_items())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.peel().as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    crate::state::now_rfc3339()
+}
+
+/// The evidence a previous run stored for one check, if any.
+fn prior_check<'a>(
+    prior: Option<&'a serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    prior?.get("checks")?.get(name)
+}
+
+fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Vec<Check>> {
+    let mut checks = Vec::new();
+    let Some(map) = value.peel().as_map() else {
+        return Err(ProviderError::Invalid(
+            "the assertion did not evaluate to an object".to_owned(),
+        ));
+    };
+    for (name, block) in map {
+        let check = match name.as_str() {
+            zero_divergence::NAME => Check::ZeroDivergence(zero_divergence::ZeroDivergence::new(
+                block,
+                prior_check(prior, name),
+            )?),
+            lag::NAME => Check::Lag(lag::Lag::new(block)?),
+            quiescent::NAME => Check::Quiescent(quiescent::Quiescent::new(block)?),
+            "condition" => {
+                Check::Condition(condition::Condition::new(block, map.get("error_message")))
+            }
+            _ => continue,
+        };
+        checks.push(check);
+    }
+    if checks.is_empty() {
+        return Err(ProviderError::Invalid(
+            "the assertion has no checks".to_owned(),
+        ));
+    }
+    Ok(checks)
+}
+
+fn check_name(check: &Check) -> &'static str {
+    match check {
+        Check::ZeroDivergence(_) => zero_divergence::NAME,
+        Check::Lag(_) => lag::NAME,
+        Check::Quiescent(_) => quiescent::NAME,
+        Check::Condition(_) => "condition",
+    }
+}
+
+/// Runs an assertion: polls its checks every `poll_interval` until all of them hold, and have
+/// held continuously for `stable_for`, or `timeout` passes. `prior` is the evidence the last run
+/// stored (for incremental checks). A check that cannot run at all (a bad argument) fails the
+/// run with an error; one that cannot reach a cluster counts as not holding and is polled
+/// again.
+pub async fn run_assertion(
+    context: &ProviderContext,
+    value: &Value,
+    prior: Option<&serde_json::Value>,
+) -> ProviderResult<AssertionRun> {
+    let timeout = duration(value, "timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    let poll_interval = duration(value, "poll_interval")?
+        .unwrap_or(DEFAULT_POLL_INTERVAL)
+        .max(Duration::from_millis(50));
+    let mut checks = build_checks(value, prior)?;
+    let stable_for = checks
+        .iter()
+        .map(Check::stable_for)
+        .chain(duration(value, "stable_for")?)
+        .max()
+        .unwrap_or(Duration::ZERO);
+    if stable_for > timeout {
+        return Err(ProviderError::Invalid(format!(
+            "stable_for ({stable_for:?}) is longer than the timeout ({timeout:?}): the assertion could never hold"
+        )));
+    }
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let deadline = started + timeout;
+    let mut held_since: Option<Instant> = None;
+    let mut polls: u64 = 0;
+    // Bounded: one poll per poll_interval until the deadline (a poll that takes longer only
+    // makes fewer of them).
+    loop {
+        if context.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        polls += 1;
+        let mut runs = Vec::with_capacity(checks.len());
+        for check in &mut checks {
+            let run = match check.poll(context).await {
+                Ok(run) => run,
+                Err(ProviderError::Failed(reason)) => CheckRun {
+                    holds: false,
+                    summary: reason.clone(),
+                    evidence: serde_json::json!({ "holds": false, "error": reason }),
+                },
+                Err(other) => return Err(other),
+            };
+            runs.push((check_name(check), run));
+        }
+        let now = Instant::now();
+        let all_hold = runs.iter().all(|(_, run)| run.holds);
+        if all_hold {
+            let since = *held_since.get_or_insert(now);
+            if now.duration_since(since) >= stable_for {
+                let held_for = now.duration_since(since);
+                return Ok(finish(
+                    true,
+                    &runs,
+                    &started_at,
+                    started,
+                    polls,
+                    held_for,
+                    stable_for,
+                ));
+            }
+            (context.progress)(&format!(
+                "holds; stable for {}s of {}s",
+                now.duration_since(since).as_secs(),
+                stable_for.as_secs()
+            ));
+        } else {
+            if held_since.take().is_some() {
+                (context.progress)("stopped holding: the stable_for window starts again");
+            }
+            let failing: Vec<String> = runs
+                .iter()
+                .filter(|(_, run)| !run.holds)
+                .map(|(name, run)| format!("{name}: {}", run.summary))
+                .collect();
+            (context.progress)(&format!(
+                "does not hold yet ({}s of {}s): {}",
+                started.elapsed().as_secs(),
+                timeout.as_secs(),
+                failing.join("; ")
+            ));
+        }
+        if now >= deadline {
+            let held_for = held_since.map_or(Duration::ZERO, |since| now.duration_since(since));
+            return Ok(finish(
+                false,
+                &runs,
+                &started_at,
+                started,
+                polls,
+                held_for,
+                stable_for,
+            ));
+        }
+        let pause = poll_interval.min(deadline.saturating_duration_since(now));
+        let mut cancel = context.cancel.clone();
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = cancel.changed() => {}
+        }
+    }
+}
+
+fn finish(
+    passed: bool,
+    runs: &[(&'static str, CheckRun)],
+    started_at: &str,
+    started: Instant,
+    polls: u64,
+    held_for: Duration,
+    stable_for: Duration,
+) -> AssertionRun {
+    let mut checks = serde_json::Map::new();
+    for (name, run) in runs {
+        checks.insert((*name).to_owned(), run.evidence.clone());
+    }
+    let message = if passed {
+        runs.iter()
+            .map(|(name, run)| format!("{name}: {}", run.summary))
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        let failing: Vec<String> = runs
+            .iter()
+            .filter(|(_, run)| !run.holds)
+            .map(|(name, run)| format!("{name}: {}", run.summary))
+            .collect();
+        if failing.is_empty() {
+            format!(
+                "held for {}s but not for stable_for = {}s before the timeout",
+                held_for.as_secs(),
+                stable_for.as_secs()
+            )
+        } else {
+            failing.join("; ")
+        }
+    };
+    let evidence = serde_json::json!({
+        "passed": passed,
+        "started_at": started_at,
+        "checked_at": now_rfc3339(),
+        "duration_ms": started.elapsed().as_millis() as u64,
+        "polls": polls,
+        "held_for_ms": held_for.as_millis() as u64,
+        "message": message,
+        "checks": checks,
+    });
+    AssertionRun {
+        passed,
+        message,
+        evidence,
+    }
+}

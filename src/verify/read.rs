@@ -1,0 +1,206 @@
+//! What the checks share: the two clusters and topics a check compares (from a `mirror`
+//! reference or from explicit `source`, `target` and `topics`), end offsets, and reading a
+//! partition from an offset with bounded memory.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::{attribute, strings};
+use crate::config::value::Value;
+use crate::providers::kafka::connection::{Cluster, KafkaContext};
+use crate::providers::kafka::topics::{cluster_address, list_topics};
+use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+
+/// How a mirror maps source offsets to target offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offsets {
+    /// Target offsets equal source offsets.
+    Preserve,
+    /// An exact offset map, in this topic on the target.
+    Translate { map_topic: String },
+}
+
+/// The two sides a check compares, as configured (cluster values or addresses).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub source: Value,
+    pub target: Value,
+    pub topics: Vec<String>,
+    pub offsets: Offsets,
+}
+
+impl Endpoints {
+    /// From `mirror = kafka_mirror.x`, or from `source`, `target` and `topics`.
+    pub fn from_check(check: &Value) -> ProviderResult<Endpoints> {
+        let (holder, from_mirror) = match attribute(check, "mirror") {
+            Some(mirror) => (mirror, true),
+            None => (check, false),
+        };
+        if !holder.is_wholly_known() {
+            return Err(ProviderError::Failed(
+                "the mirror's attributes are not known yet (it has not been applied)".to_owned(),
+            ));
+        }
+        let source = attribute(holder, "source").cloned().ok_or_else(|| {
+            ProviderError::Invalid("set mirror = kafka_mirror.NAME, or source and target".into())
+        })?;
+        let target = attribute(holder, "target").cloned().ok_or_else(|| {
+            ProviderError::Invalid("set mirror = kafka_mirror.NAME, or source and target".into())
+        })?;
+        // Explicit topics narrow a mirror's list.
+        let mut topics = strings(attribute(check, "topics"));
+        if topics.is_empty() && from_mirror {
+            topics = strings(attribute(holder, "topics"));
+        }
+        if topics.is_empty() {
+            return Err(ProviderError::Invalid(
+                "no topics to check: set topics, or name a mirror that has some".into(),
+            ));
+        }
+        let offsets = match (
+            from_mirror,
+            attribute(holder, "offsets").and_then(|v| v.peel().as_str()),
+        ) {
+            (true, Some("translate")) => Offsets::Translate {
+                map_topic: attribute(holder, "offset_map_topic")
+                    .and_then(|v| v.peel().as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        ProviderError::Failed(
+                            "the translating mirror has no offset_map_topic yet".to_owned(),
+                        )
+                    })?,
+            },
+            _ => Offsets::Preserve,
+        };
+        Ok(Endpoints {
+            source,
+            target,
+            topics,
+            offsets,
+        })
+    }
+
+    pub fn clusters(&self, context: &ProviderContext) -> ProviderResult<(Cluster, Cluster)> {
+        Ok((
+            Cluster::resolve(&context.connections, &self.source)?,
+            Cluster::resolve(&context.connections, &self.target)?,
+        ))
+    }
+
+    /// The addresses of the two clusters (`cluster.legacy`), for evidence.
+    pub fn addresses(&self) -> (String, String) {
+        (
+            cluster_address(&self.source).unwrap_or_default(),
+            cluster_address(&self.target).unwrap_or_default(),
+        )
+    }
+}
+
+/// A consumer that reads assigned partitions (no group, nothing committed), its prefetch queue
+/// capped so memory does not grow with the data. Blocking.
+pub fn reader(cluster: &Cluster) -> ProviderResult<BaseConsumer<KafkaContext>> {
+    cluster.consumer(&[
+        ("group.id", "cutover-verify"),
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("enable.partition.eof", "false"),
+        ("queued.max.messages.kbytes", "16384"),
+        ("fetch.max.bytes", "16777216"),
+    ])
+}
+
+/// Points `consumer` at `topic/partition` from `offset`. Blocking.
+pub fn seek(
+    cluster: &Cluster,
+    consumer: &BaseConsumer<KafkaContext>,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> ProviderResult<()> {
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .and_then(|()| consumer.assign(&list))
+        .map_err(|error| {
+            cluster.failure(
+                &format!("cannot read {topic}/{partition}"),
+                &error,
+                Some(consumer.context()),
+            )
+        })
+}
+
+/// The next record, waiting at most the cluster's timeout for one. Blocking.
+pub fn next_record<'a>(
+    cluster: &Cluster,
+    consumer: &'a BaseConsumer<KafkaContext>,
+    what: &str,
+) -> ProviderResult<BorrowedMessage<'a>> {
+    let deadline = Instant::now() + cluster.timeout;
+    // Bounded by the deadline.
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => return Ok(message),
+            Some(Err(error)) => {
+                return Err(cluster.failure(
+                    &format!("cannot read {what}"),
+                    &error,
+                    Some(consumer.context()),
+                ));
+            }
+            None if Instant::now() >= deadline => {
+                return Err(ProviderError::Failed(format!(
+                    "{}: reading {what} returned nothing for {:?}",
+                    cluster.address, cluster.timeout
+                )));
+            }
+            None => {}
+        }
+    }
+}
+
+/// Log start and end offset of every partition of `topics` (missing topics left out), with
+/// the partition counts. Blocking.
+pub fn watermarks(
+    cluster: &Cluster,
+    consumer: &BaseConsumer<KafkaContext>,
+    topics: &[String],
+) -> ProviderResult<BTreeMap<String, Vec<(i64, i64)>>> {
+    let listed = list_topics(cluster, consumer, None)?;
+    let mut found = BTreeMap::new();
+    for topic in topics {
+        let Some((partitions, _)) = listed.get(topic) else {
+            continue;
+        };
+        let mut offsets = Vec::with_capacity(*partitions as usize);
+        for partition in 0..*partitions {
+            let marks = consumer
+                .fetch_watermarks(topic, partition, cluster.timeout)
+                .map_err(|error| {
+                    cluster.failure(
+                        &format!("cannot read the offsets of {topic}/{partition}"),
+                        &error,
+                        Some(consumer.context()),
+                    )
+                })?;
+            offsets.push(marks);
+        }
+        found.insert(topic.clone(), offsets);
+    }
+    Ok(found)
+}
+
+/// Every non-internal topic of the cluster. Blocking.
+pub fn all_topics(
+    cluster: &Cluster,
+    consumer: &BaseConsumer<KafkaContext>,
+) -> ProviderResult<Vec<String>> {
+    Ok(list_topics(cluster, consumer, None)?
+        .into_keys()
+        .filter(|name| !crate::providers::kafka::topics::is_internal(name))
+        .collect())
+}

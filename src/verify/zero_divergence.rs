@@ -1,0 +1,687 @@
+//! `zero_divergence { mirror = kafka_mirror.x }` (or `source`, `target`, `topics`): the target
+//! holds exactly the source's records. Per partition it compares the log start, the end offset
+//! and, record by record over the overlapping range, the offset, key, value, headers and
+//! create-time timestamp, reading both sides in lockstep; a translating mirror's records are
+//! paired through its offset map. It reports the first diverging offset (in source offsets)
+//! and a SHA-256 digest of what was verified.
+//!
+//! Incremental: the verified position of each partition (and the digest up to it, chained
+//! run after run) is kept in the evidence, so a later poll or run reads only newer records —
+//! Kafka records below the end offset never change; retention only removes them.
+//! `mode = "sample"` compares evenly spaced windows of the range instead (`sample_fraction`,
+//! default 0.1) and states the fraction compared.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _, Timestamp};
+use sha2::{Digest as _, Sha256};
+
+use super::read::{Endpoints, Offsets, next_record, reader, seek, watermarks};
+use super::{CheckRun, attribute};
+use crate::config::schema::{AttributeSchema, Schema};
+use crate::config::types::Type;
+use crate::config::value::Value;
+use crate::providers::kafka::connection::{Cluster, KafkaContext, blocking};
+use crate::providers::kafka::offset_map;
+use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+
+pub const NAME: &str = "zero_divergence";
+
+/// Records per sampled window.
+const SAMPLE_WINDOW: i64 = 1000;
+/// Partitions compared at once (each with one reader per cluster).
+const WORKERS: usize = 8;
+
+pub fn schema() -> Schema {
+    Schema::new(
+        vec![
+            AttributeSchema::optional("mirror", Type::Any)
+                .describe("the kafka_mirror whose source and target are compared"),
+            AttributeSchema::optional("source", Type::Any)
+                .describe("without mirror: the source cluster, e.g. cluster.legacy"),
+            AttributeSchema::optional("target", Type::Any)
+                .describe("without mirror: the target cluster"),
+            AttributeSchema::optional("topics", Type::list_of(Type::String))
+                .describe("the topics to compare (default: the mirror's)"),
+            AttributeSchema::optional("mode", Type::String)
+                .describe("\"full\" (default) or \"sample\""),
+            AttributeSchema::optional("sample_fraction", Type::Number).describe(
+                "mode = \"sample\": the fraction of each partition compared (default 0.1)",
+            ),
+        ],
+        Vec::new(),
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Full,
+    Sample(f64),
+}
+
+/// What is verified of one partition: every source offset below `verified_to`, with `digest`
+/// chained over the ranges verified so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Progress {
+    verified_to: i64,
+    digest: String,
+}
+
+pub struct ZeroDivergence {
+    endpoints: Endpoints,
+    mode: Mode,
+    progress: BTreeMap<String, Progress>,
+}
+
+impl ZeroDivergence {
+    pub fn new(check: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Self> {
+        let endpoints = Endpoints::from_check(check)?;
+        let mode = match attribute(check, "mode").and_then(|v| v.peel().as_str()) {
+            None | Some("full") => Mode::Full,
+            Some("sample") => {
+                let fraction = attribute(check, "sample_fraction")
+                    .and_then(|v| v.peel().as_number())
+                    .and_then(|n| n.as_f64())
+                    .unwrap_or(0.1);
+                if !(fraction > 0.0 && fraction <= 1.0) {
+                    return Err(ProviderError::Invalid(format!(
+                        "sample_fraction must be above 0 and at most 1, got {fraction}"
+                    )));
+                }
+                Mode::Sample(fraction)
+            }
+            Some(other) => {
+                return Err(ProviderError::Invalid(format!(
+                    "mode must be \"full\" or \"sample\", got {other:?}"
+                )));
+            }
+        };
+        // The previous run's verified positions count only for the same clusters and mode.
+        let (source, target) = endpoints.addresses();
+        let mut progress = BTreeMap::new();
+        if let Some(prior) = prior
+            && mode == Mode::Full
+            && prior.get("source").and_then(|v| v.as_str()) == Some(source.as_str())
+            && prior.get("target").and_then(|v| v.as_str()) == Some(target.as_str())
+            && let Some(partitions) = prior.get("partitions").and_then(|p| p.as_object())
+        {
+            for (key, partition) in partitions {
+                let verified_to = partition.get("verified_to").and_then(|v| v.as_i64());
+                let digest = partition.get("digest").and_then(|v| v.as_str());
+                if let (Some(verified_to), Some(digest)) = (verified_to, digest) {
+                    progress.insert(
+                        key.clone(),
+                        Progress {
+                            verified_to,
+                            digest: digest.to_owned(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(ZeroDivergence {
+            endpoints,
+            mode,
+            progress,
+        })
+    }
+
+    pub async fn poll(&mut self, context: &ProviderContext) -> ProviderResult<CheckRun> {
+        let (source, target) = self.endpoints.clusters(context)?;
+        let endpoints = self.endpoints.clone();
+        let mode = self.mode;
+        let progress = self.progress.clone();
+        let cancel = context.cancel.clone();
+        let results = blocking(move || {
+            compare_all(&source, &target, &endpoints, mode, &progress, &|| {
+                *cancel.borrow()
+            })
+        })
+        .await?;
+        Ok(self.record(results))
+    }
+
+    fn record(&mut self, results: Vec<PartitionResult>) -> CheckRun {
+        let (source, target) = self.endpoints.addresses();
+        let mut partitions = serde_json::Map::new();
+        let mut failing = Vec::new();
+        let mut compared: u64 = 0;
+        let mut sampled_of: i64 = 0;
+        let mut verified_records: i64 = 0;
+        for result in &results {
+            compared += result.compared;
+            sampled_of += result.range_length;
+            if let Some(progress) = &result.progress {
+                self.progress.insert(result.key.clone(), progress.clone());
+                verified_records += progress.verified_to - result.source.0.max(0);
+            }
+            if let Some((offset, reason)) = &result.divergence {
+                failing.push(match offset {
+                    Some(offset) => {
+                        format!("{}: first diverging offset {offset}: {reason}", result.key)
+                    }
+                    None => format!("{}: {reason}", result.key),
+                });
+            }
+            let progress = self.progress.get(&result.key);
+            partitions.insert(
+                result.key.clone(),
+                serde_json::json!({
+                    "holds": result.divergence.is_none(),
+                    "source": { "log_start": result.source.0, "end": result.source.1 },
+                    "target": { "log_start": result.target.0, "end": result.target.1 },
+                    "records_compared": result.compared,
+                    "verified_to": progress.map(|p| p.verified_to),
+                    "digest": progress.map(|p| p.digest.clone()),
+                    "first_diverging_offset": result.divergence.as_ref().and_then(|(o, _)| *o),
+                    "reason": result.divergence.as_ref().map(|(_, r)| r.clone()),
+                }),
+            );
+        }
+        let holds = failing.is_empty();
+        let topics = self.endpoints.topics.len();
+        let mut summary = if holds {
+            format!(
+                "{} partitions of {topics} topic{} identical ({compared} records compared now, {verified_records} verified in all)",
+                results.len(),
+                if topics == 1 { "" } else { "s" }
+            )
+        } else {
+            let mut text = failing[0].clone();
+            if failing.len() > 1 {
+                text.push_str(&format!(" (and {} more partitions)", failing.len() - 1));
+            }
+            text
+        };
+        let sampled_fraction = match self.mode {
+            Mode::Sample(_) if sampled_of > 0 => Some(compared as f64 / sampled_of as f64),
+            Mode::Sample(_) => Some(1.0),
+            Mode::Full => None,
+        };
+        if let Some(fraction) = sampled_fraction
+            && holds
+        {
+            summary.push_str(&format!(", sampled {:.1}%", fraction * 100.0));
+        }
+        CheckRun {
+            holds,
+            evidence: serde_json::json!({
+                "holds": holds,
+                "summary": summary,
+                "source": source,
+                "target": target,
+                "mode": match self.mode { Mode::Full => "full", Mode::Sample(_) => "sample" },
+                "sampled_fraction": sampled_fraction,
+                "records_compared": compared,
+                "partitions": partitions,
+            }),
+            summary,
+        }
+    }
+}
+
+/// The comparison of one partition.
+#[derive(Debug, Clone)]
+struct PartitionResult {
+    key: String,
+    source: (i64, i64),
+    target: (i64, i64),
+    compared: u64,
+    /// Source offsets in the range compared (for the sampled fraction).
+    range_length: i64,
+    /// `Some` after a full comparison that found the range identical: the new position.
+    progress: Option<Progress>,
+    /// The first diverging source offset (when one can be named) and why.
+    divergence: Option<(Option<i64>, String)>,
+}
+
+struct Job {
+    topic: String,
+    partition: i32,
+    source: (i64, i64),
+    target: (i64, i64),
+    segments: Option<Vec<(i64, i64)>>,
+}
+
+fn compare_all(
+    source: &Cluster,
+    target: &Cluster,
+    endpoints: &Endpoints,
+    mode: Mode,
+    progress: &BTreeMap<String, Progress>,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> ProviderResult<Vec<PartitionResult>> {
+    let source_consumer = reader(source)?;
+    let target_consumer = reader(target)?;
+    let source_marks = watermarks(source, &source_consumer, &endpoints.topics)?;
+    let target_marks = watermarks(target, &target_consumer, &endpoints.topics)?;
+    drop((source_consumer, target_consumer));
+    let mut results = Vec::new();
+    let mut jobs = Vec::new();
+    for topic in &endpoints.topics {
+        let (Some(on_source), Some(on_target)) = (source_marks.get(topic), target_marks.get(topic))
+        else {
+            let side = if source_marks.contains_key(topic) {
+                target.address.as_str()
+            } else {
+                source.address.as_str()
+            };
+            results.push(PartitionResult {
+                key: topic.clone(),
+                source: (0, 0),
+                target: (0, 0),
+                compared: 0,
+                range_length: 0,
+                progress: None,
+                divergence: Some((None, format!("the topic does not exist on {side}"))),
+            });
+            continue;
+        };
+        if on_source.len() != on_target.len() {
+            results.push(PartitionResult {
+                key: topic.clone(),
+                source: (0, 0),
+                target: (0, 0),
+                compared: 0,
+                range_length: 0,
+                progress: None,
+                divergence: Some((
+                    None,
+                    format!(
+                        "{} partitions on the source, {} on the target",
+                        on_source.len(),
+                        on_target.len()
+                    ),
+                )),
+            });
+            continue;
+        }
+        let map = match &endpoints.offsets {
+            Offsets::Preserve => None,
+            Offsets::Translate { map_topic } => Some(offset_map::read(target, map_topic)?),
+        };
+        for (partition, (source_range, target_range)) in on_source.iter().zip(on_target).enumerate()
+        {
+            let partition = partition as i32;
+            let segments = map.as_ref().map(|map| {
+                map.partitions
+                    .get(&format!("{topic}/{partition}"))
+                    .map(|s| s.iter().map(|(t, s)| (*t, *s)).collect())
+                    .unwrap_or_default()
+            });
+            jobs.push(Job {
+                topic: topic.clone(),
+                partition,
+                source: *source_range,
+                target: *target_range,
+                segments,
+            });
+        }
+    }
+    let queue = Mutex::new(jobs);
+    let done: Mutex<Vec<ProviderResult<PartitionResult>>> = Mutex::new(Vec::new());
+    let workers = WORKERS
+        .min(queue.lock().map(|q| q.len()).unwrap_or(0))
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                // Bounded: each job is taken once.
+                loop {
+                    let job = match queue.lock() {
+                        Ok(mut queue) => queue.pop(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = job else { break };
+                    let result = if cancelled() {
+                        Err(ProviderError::Cancelled)
+                    } else {
+                        let key = format!("{}/{}", job.topic, job.partition);
+                        compare_partition(source, target, &job, mode, progress.get(&key))
+                    };
+                    if let Ok(mut done) = done.lock() {
+                        done.push(result);
+                    }
+                }
+            });
+        }
+    });
+    for result in done.into_inner().unwrap_or_default() {
+        results.push(result?);
+    }
+    results.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(results)
+}
+
+/// Where a source offset is on the target, walking the segments of a translating mirror
+/// forward (`cursor` only moves forward, so a whole range costs one pass).
+fn expected_target(segments: &[(i64, i64)], cursor: &mut usize, source_offset: i64) -> i64 {
+    while *cursor + 1 < segments.len() && segments[*cursor + 1].1 <= source_offset {
+        *cursor += 1;
+    }
+    match segments.get(*cursor) {
+        Some((target_start, source_start)) => target_start + (source_offset - source_start),
+        None => source_offset,
+    }
+}
+
+fn compare_partition(
+    source: &Cluster,
+    target: &Cluster,
+    job: &Job,
+    mode: Mode,
+    prior: Option<&Progress>,
+) -> ProviderResult<PartitionResult> {
+    let key = format!("{}/{}", job.topic, job.partition);
+    let (source_start, source_end) = job.source;
+    let (target_start, target_end) = job.target;
+    let mut result = PartitionResult {
+        key: key.clone(),
+        source: job.source,
+        target: job.target,
+        compared: 0,
+        range_length: 0,
+        progress: None,
+        divergence: None,
+    };
+    // The source range the target should hold, and where the target's copy of it starts.
+    let (range_start, range_end, end_problem) = match &job.segments {
+        None => {
+            let start = source_start.max(target_start);
+            let end = source_end.min(target_end);
+            let problem = if source_end != target_end {
+                Some((
+                    Some(end),
+                    format!(
+                        "end offsets differ: source {source_end}, target {target_end} ({})",
+                        if target_end < source_end {
+                            format!("the target lacks {} records", source_end - target_end)
+                        } else {
+                            format!("the target has {} extra records", target_end - source_end)
+                        }
+                    ),
+                ))
+            } else if source_start != target_start {
+                Some((
+                    Some(source_start.min(target_start)),
+                    format!(
+                        "log start offsets differ: source {source_start}, target {target_start}"
+                    ),
+                ))
+            } else {
+                None
+            };
+            (start, end, problem)
+        }
+        Some(segments) => {
+            let first_mirrored = segments.first().map_or(source_end, |(_, s)| *s);
+            let map = offset_map::OffsetMap {
+                partitions: BTreeMap::from([(key.clone(), segments.iter().copied().collect())]),
+            };
+            let mirrored_to = map.resume(&key, target_end).unwrap_or(source_start);
+            let problem = (mirrored_to != source_end).then(|| {
+                (
+                    Some(mirrored_to.min(source_end)),
+                    format!(
+                        "the target holds source records up to {mirrored_to}, the source ends at {source_end}"
+                    ),
+                )
+            });
+            (
+                source_start.max(first_mirrored),
+                mirrored_to.min(source_end),
+                problem,
+            )
+        }
+    };
+    let prior = prior.filter(|p| p.verified_to >= range_start && p.verified_to <= range_end);
+    let source_reader = reader(source)?;
+    let target_reader = reader(target)?;
+    let mut pair = Pair {
+        source,
+        target,
+        source_reader: &source_reader,
+        target_reader: &target_reader,
+        topic: &job.topic,
+        partition: job.partition,
+        segments: job.segments.as_deref(),
+    };
+    match mode {
+        Mode::Full => {
+            let from = prior.map_or(range_start, |p| p.verified_to);
+            result.range_length = range_end - from;
+            let compared = pair.compare(from, range_end)?;
+            result.compared = compared.records;
+            match compared.divergence {
+                Some(divergence) => result.divergence = Some(divergence),
+                None => {
+                    let digest = match prior {
+                        Some(prior) if from > range_start => {
+                            let mut chained = Sha256::new();
+                            chained.update(prior.digest.as_bytes());
+                            chained.update(compared.digest);
+                            hex::encode(chained.finalize())
+                        }
+                        _ => hex::encode(compared.digest),
+                    };
+                    result.progress = Some(Progress {
+                        verified_to: range_end,
+                        digest,
+                    });
+                }
+            }
+        }
+        Mode::Sample(fraction) => {
+            let length = range_end - range_start;
+            result.range_length = length;
+            let windows = ((length as f64 * fraction) / SAMPLE_WINDOW as f64).ceil() as i64;
+            let windows = windows.max(1);
+            let window = SAMPLE_WINDOW.min(length);
+            let spacing = if windows > 1 {
+                (length - window) / (windows - 1)
+            } else {
+                0
+            };
+            for index in 0..windows {
+                let from = if index == windows - 1 {
+                    range_end - window
+                } else {
+                    range_start + index * spacing
+                };
+                let compared = pair.compare(from, from + window)?;
+                result.compared += compared.records;
+                if let Some(divergence) = compared.divergence {
+                    result.divergence = Some(divergence);
+                    break;
+                }
+            }
+        }
+    }
+    if result.divergence.is_none() {
+        result.divergence = end_problem;
+    }
+    Ok(result)
+}
+
+struct Pair<'a> {
+    source: &'a Cluster,
+    target: &'a Cluster,
+    source_reader: &'a BaseConsumer<KafkaContext>,
+    target_reader: &'a BaseConsumer<KafkaContext>,
+    topic: &'a str,
+    partition: i32,
+    segments: Option<&'a [(i64, i64)]>,
+}
+
+struct Compared {
+    records: u64,
+    digest: [u8; 32],
+    divergence: Option<(Option<i64>, String)>,
+}
+
+impl Pair<'_> {
+    /// Compares the source records in `[from, to)` with the target's, in lockstep.
+    fn compare(&mut self, from: i64, to: i64) -> ProviderResult<Compared> {
+        let mut digest = Sha256::new();
+        let mut compared = Compared {
+            records: 0,
+            digest: [0; 32],
+            divergence: None,
+        };
+        if from >= to {
+            compared.digest = digest.finalize().into();
+            return Ok(compared);
+        }
+        let mut cursor = 0usize;
+        let target_from = match self.segments {
+            Some(segments) => expected_target(segments, &mut cursor, from),
+            None => from,
+        };
+        let what = format!("{}/{}", self.topic, self.partition);
+        seek(
+            self.source,
+            self.source_reader,
+            self.topic,
+            self.partition,
+            from,
+        )?;
+        seek(
+            self.target,
+            self.target_reader,
+            self.topic,
+            self.partition,
+            target_from,
+        )?;
+        let mut scratch = Vec::with_capacity(256);
+        // Bounded: every iteration consumes one source record below `to`.
+        loop {
+            let source_record = next_record(self.source, self.source_reader, &what)?;
+            let source_offset = source_record.offset();
+            if source_offset >= to {
+                break;
+            }
+            let target_record = next_record(self.target, self.target_reader, &what)?;
+            let expected = match self.segments {
+                Some(segments) => expected_target(segments, &mut cursor, source_offset),
+                None => source_offset,
+            };
+            if let Some(reason) = difference(&source_record, &target_record, expected) {
+                compared.divergence = Some((Some(source_offset), reason));
+                break;
+            }
+            scratch.clear();
+            encode(&source_record, source_offset, &mut scratch);
+            digest.update(&scratch);
+            compared.records += 1;
+            if source_offset + 1 >= to {
+                break;
+            }
+        }
+        compared.digest = digest.finalize().into();
+        Ok(compared)
+    }
+}
+
+fn create_time(message: &BorrowedMessage<'_>) -> Option<i64> {
+    match message.timestamp() {
+        Timestamp::CreateTime(millis) => Some(millis),
+        _ => None,
+    }
+}
+
+fn headers_of(message: &BorrowedMessage<'_>) -> Vec<(String, Option<Vec<u8>>)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Why the target record is not the source record (at its expected offset), if it is not.
+fn difference(
+    source: &BorrowedMessage<'_>,
+    target: &BorrowedMessage<'_>,
+    expected_offset: i64,
+) -> Option<String> {
+    if target.offset() != expected_offset {
+        return Some(format!(
+            "the target's next record is at offset {}, expected {expected_offset} (a record is missing or extra)",
+            target.offset()
+        ));
+    }
+    if source.key() != target.key() {
+        return Some("the keys differ".to_owned());
+    }
+    if source.payload() != target.payload() {
+        return Some(format!(
+            "the values differ ({} bytes on the source, {} on the target)",
+            source.payload_len(),
+            target.payload_len()
+        ));
+    }
+    let same_headers = match (source.headers(), target.headers()) {
+        (None, None) => true,
+        (Some(_), _) | (_, Some(_)) => headers_of(source) == headers_of(target),
+    };
+    if !same_headers {
+        return Some("the headers differ".to_owned());
+    }
+    // Timestamps count where both sides keep the producer's create time (a target topic with
+    // LogAppendTime stamps its own).
+    if let (Some(a), Some(b)) = (create_time(source), create_time(target))
+        && a != b
+    {
+        return Some(format!("the timestamps differ ({a} and {b})"));
+    }
+    None
+}
+
+/// The canonical bytes of a record digested: offset, key, value, headers, create time.
+fn encode(message: &BorrowedMessage<'_>, offset: i64, out: &mut Vec<u8>) {
+    fn bytes(out: &mut Vec<u8>, value: Option<&[u8]>) {
+        match value {
+            Some(value) => {
+                out.extend_from_slice(&(value.len() as i64).to_be_bytes());
+                out.extend_from_slice(value);
+            }
+            None => out.extend_from_slice(&(-1i64).to_be_bytes()),
+        }
+    }
+    out.extend_from_slice(&offset.to_be_bytes());
+    bytes(out, message.key());
+    bytes(out, message.payload());
+    match message.headers() {
+        Some(headers) => {
+            out.extend_from_slice(&(headers.count() as i64).to_be_bytes());
+            for header in headers.iter() {
+                bytes(out, Some(header.key.as_bytes()));
+                bytes(out, header.value);
+            }
+        }
+        None => out.extend_from_slice(&0i64.to_be_bytes()),
+    }
+    out.extend_from_slice(&create_time(message).unwrap_or(-1).to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translated_offsets_follow_the_segments() {
+        // target 0.. ← source 10..; target 5.. ← source 20.. (a gap at source 15..20).
+        let segments = [(0, 10), (5, 20)];
+        let mut cursor = 0;
+        let found: Vec<i64> = [10, 14, 20, 23]
+            .iter()
+            .map(|offset| expected_target(&segments, &mut cursor, *offset))
+            .collect();
+        assert_eq!(found, vec![0, 4, 5, 8]);
+    }
+}

@@ -1,0 +1,424 @@
+//! Assertions against the local brokers, through the binary: `zero_divergence` passes on
+//! identical topics and names the partition and offset of a changed, missing, extra or
+//! reordered record; `lag` of a real embedded mirror holds only after the producer stops, and
+//! while it does not, the `cutover_data` gated behind it is not applied and apply exits 3;
+//! `stable_for` rejects a lag that is within bounds only briefly; `quiescent` fails while a
+//! producer writes and passes after it stops. Evidence lands in state.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, unique_name};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// One timestamp base per test process (now: brokers reject timestamps far from it), so both
+/// sides can be written with identical records.
+fn base_millis() -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as i64
+    })
+}
+
+async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    for result in admin
+        .create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+        )
+        .await
+        .expect("create topic")
+    {
+        result.expect("topic created");
+    }
+}
+
+fn producer(bootstrap: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "2")
+        .create()
+        .expect("producer")
+}
+
+/// Writes records `(key index, value text)` to one partition, in order, with timestamps
+/// derived from the key index (so the same record written to both sides is identical).
+fn write(producer: &BaseProducer, topic: &str, partition: i32, records: &[(usize, String)]) {
+    for (index, value) in records {
+        let key = format!("key-{index}");
+        let record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .partition(partition)
+            .key(key.as_bytes())
+            .payload(value.as_bytes())
+            .timestamp(base_millis() + *index as i64);
+        let mut pending = record;
+        loop {
+            match producer.send(pending) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    pending = returned;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(TIMEOUT).expect("flush");
+}
+
+fn records(range: std::ops::Range<usize>) -> Vec<(usize, String)> {
+    range.map(|i| (i, format!("value-{i}"))).collect()
+}
+
+fn clusters() -> String {
+    format!(
+        r#"
+cluster "source" {{
+  bootstrap_servers = ["{}"]
+}}
+cluster "target" {{
+  bootstrap_servers = ["{}"]
+}}
+"#,
+        legacy_bootstrap(),
+        target_bootstrap()
+    )
+}
+
+fn divergence_assert(name: &str, topic: &str) -> String {
+    format!(
+        r#"
+assert "{name}" {{
+  timeout       = "1s"
+  poll_interval = "200ms"
+  zero_divergence {{
+    source = cluster.source
+    target = cluster.target
+    topics = ["{topic}"]
+  }}
+}}
+"#
+    )
+}
+
+/// Keeps writing to a partition from a thread until stopped.
+struct BackgroundProducer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl BackgroundProducer {
+    fn start(bootstrap: &str, topic: &str, pause: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (bootstrap, topic, flag) = (bootstrap.to_owned(), topic.to_owned(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let producer = producer(&bootstrap);
+            let mut written = 0;
+            // Bounded: stopped by the test (and at most 10 minutes).
+            let deadline = std::time::Instant::now() + Duration::from_secs(600);
+            while !flag.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                write(&producer, &topic, 0, &records(written..written + 1));
+                written += 1;
+                std::thread::sleep(pause);
+            }
+            written
+        });
+        BackgroundProducer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .map_or(0, |t| t.join().expect("producer thread"))
+    }
+}
+
+impl Drop for BackgroundProducer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_divergence_passes_on_identical_topics_and_names_the_first_diverging_offset() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let base = unique_name("verify-div");
+    // Partition 0 identical everywhere; partition 1 tampered with on the target at offset 5.
+    let variants: Vec<(&str, Vec<(usize, String)>)> = vec![
+        ("identical", records(0..20)),
+        ("changed", {
+            let mut r = records(0..20);
+            r[5].1 = "tampered".to_owned();
+            r
+        }),
+        ("missing", {
+            let mut r = records(0..20);
+            r.remove(5);
+            r
+        }),
+        ("extra", {
+            let mut r = records(0..20);
+            r.insert(5, (99, "extra".to_owned()));
+            r
+        }),
+        ("reordered", {
+            let mut r = records(0..20);
+            r.swap(5, 6);
+            r
+        }),
+    ];
+    let (source_producer, target_producer) = (producer(&source), producer(&target));
+    let mut config = clusters();
+    for (name, target_records) in &variants {
+        let topic = format!("{base}-{name}");
+        create_topic(&source, &topic, 2).await;
+        create_topic(&target, &topic, 2).await;
+        for partition in 0..2 {
+            write(&source_producer, &topic, partition, &records(0..20));
+        }
+        write(&target_producer, &topic, 0, &records(0..20));
+        write(&target_producer, &topic, 1, target_records);
+        config.push_str(&divergence_assert(name, &topic));
+    }
+    let workspace = Workspace::new("verify-divergence");
+    workspace.write("main.hcl", &config);
+
+    let passed = workspace.expect(&["verify", "-target", "assert.identical"], 0);
+    assert!(
+        passed.contains("assert.identical: holds: zero_divergence: 2 partitions of 1 topic identical (40 records compared now"),
+        "{passed}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+    let evidence = &state["assertions"]["assert.identical"];
+    assert_eq!(evidence["passed"], true, "{evidence}");
+    let partition =
+        &evidence["checks"]["zero_divergence"]["partitions"][format!("{base}-identical/1")];
+    assert_eq!(partition["verified_to"], 20, "{partition}");
+    assert_eq!(
+        partition["digest"].as_str().map(str::len),
+        Some(64),
+        "{partition}"
+    );
+
+    // Incremental: a second run reads only what was written since.
+    let topic = format!("{base}-identical");
+    write(&source_producer, &topic, 0, &records(20..23));
+    write(&target_producer, &topic, 0, &records(20..23));
+    let again = workspace.expect(&["verify", "-target", "assert.identical"], 0);
+    assert!(
+        again.contains("(3 records compared now, 43 verified in all)"),
+        "{again}"
+    );
+
+    for (name, expected) in [
+        ("changed", "first diverging offset 5: the values differ"),
+        ("missing", "first diverging offset 5: the keys differ"),
+        ("extra", "first diverging offset 5: the keys differ"),
+        ("reordered", "first diverging offset 5: the keys differ"),
+    ] {
+        let target_arg = format!("assert.{name}");
+        let failed = workspace.expect(&["verify", "-target", &target_arg], 3);
+        let named = format!("{base}-{name}/1: {expected}");
+        assert!(
+            failed.contains(&named),
+            "{name}: expected {named:?} in:\n{failed}"
+        );
+        assert!(!failed.contains(&format!("{base}-{name}/0:")), "{failed}");
+        let state: serde_json::Value =
+            serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+        let partition = &state["assertions"][&target_arg]["checks"]["zero_divergence"]["partitions"]
+            [format!("{base}-{name}/1")];
+        assert_eq!(
+            partition["first_diverging_offset"], 5,
+            "{name}: {partition}"
+        );
+        assert_eq!(state["assertions"][&target_arg]["passed"], false);
+    }
+    // A missing record also shows in the end offsets once the records agree up to there.
+    let shown = workspace.expect(&["show"], 0);
+    assert!(shown.contains("assert.changed"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lag_holds_only_after_the_producer_stops_and_gates_what_depends_on_it() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let topic = unique_name("verify-lag");
+    create_topic(&source, &topic, 1).await;
+    create_topic(&target, &topic, 1).await;
+    write(&producer(&source), &topic, 0, &records(0..50));
+    let workspace = Workspace::new("verify-lag");
+    workspace.write(
+        "main.hcl",
+        &format!(
+            r#"{clusters}
+resource "kafka_mirror" "main" {{
+  source = cluster.source
+  target = cluster.target
+  topics = ["{topic}"]
+}}
+assert "caught_up" {{
+  timeout       = "3s"
+  poll_interval = "300ms"
+  lag {{
+    mirror      = kafka_mirror.main
+    max_records = 0
+  }}
+}}
+resource "cutover_data" "flip" {{
+  input      = "secret flipped"
+  depends_on = [assert.caught_up]
+}}
+"#,
+            clusters = clusters()
+        ),
+    );
+    let plan = workspace.expect(&["plan"], 0);
+    assert!(
+        plan.contains("# assert.caught_up will be checked"),
+        "{plan}"
+    );
+    assert!(plan.contains("# (gated by assert.caught_up"), "{plan}");
+
+    // While the producer writes, the mirror (which copies up to the end it saw) stays behind.
+    let running = BackgroundProducer::start(&source, &topic, Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(300));
+    let gated = workspace.expect(&["apply", "-auto-approve"], 3);
+    assert!(
+        gated.contains("assertion failed  assert.caught_up: lag: the mirror is"),
+        "{gated}"
+    );
+    assert!(
+        gated.contains("skipped  cutover_data.flip (gated by assert.caught_up: lag: the mirror is"),
+        "{gated}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+    assert!(
+        !state["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .any(|r| r["address"] == "cutover_data.flip"),
+        "the gated flip must not be applied: {state}"
+    );
+    assert_eq!(state["assertions"]["assert.caught_up"]["passed"], false);
+
+    let written = running.stop();
+    assert!(written > 0);
+    let applied = workspace.expect(&["apply", "-auto-approve"], 0);
+    assert!(
+        applied.contains("assert.caught_up: holds: lag: mirror lag 0 records"),
+        "{applied}"
+    );
+    assert!(applied.contains("cutover_data.flip: created"), "{applied}");
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+    assert_eq!(state["assertions"]["assert.caught_up"]["passed"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stable_for_rejects_a_lag_that_is_within_bounds_only_briefly() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let topic = unique_name("verify-stable");
+    create_topic(&source, &topic, 1).await;
+    create_topic(&target, &topic, 1).await;
+    write(&producer(&source), &topic, 0, &records(0..10));
+    write(&producer(&target), &topic, 0, &records(0..10));
+    let workspace = Workspace::new("verify-stable");
+    let config = |stable_for: &str| {
+        format!(
+            r#"{clusters}
+assert "caught_up" {{
+  timeout       = "6s"
+  poll_interval = "200ms"
+  lag {{
+    source      = cluster.source
+    target      = cluster.target
+    topics      = ["{topic}"]
+    max_records = 0
+    {stable_for}
+  }}
+}}
+"#,
+            clusters = clusters()
+        )
+    };
+    // In bounds now, so without stable_for it holds at once.
+    workspace.write("main.hcl", &config(""));
+    workspace.expect(&["verify"], 0);
+
+    // With stable_for, the source moves ahead while the window runs: rejected.
+    workspace.write("main.hcl", &config("stable_for = \"4s\""));
+    let writer = {
+        let (source, topic) = (source.clone(), topic.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            write(&producer(&source), &topic, 0, &records(10..15));
+        })
+    };
+    let rejected = workspace.expect(&["verify"], 3);
+    writer.join().expect("writer");
+    assert!(rejected.contains("stopped holding"), "{rejected}");
+    assert!(
+        rejected
+            .contains("assertion failed  assert.caught_up: lag: the mirror is 5 records behind"),
+        "{rejected}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiescence_fails_while_a_producer_writes_and_passes_after_it_stops() {
+    let source = legacy_bootstrap();
+    let topic = unique_name("verify-quiet");
+    create_topic(&source, &topic, 1).await;
+    let workspace = Workspace::new("verify-quiet");
+    workspace.write(
+        "main.hcl",
+        &format!(
+            r#"{clusters}
+assert "legacy_quiet" {{
+  timeout       = "3s"
+  poll_interval = "250ms"
+  quiescent {{
+    cluster = cluster.source
+    topics  = ["{topic}"]
+    groups  = ["{topic}-consumers"]
+    for     = "1s"
+  }}
+}}
+"#,
+            clusters = clusters()
+        ),
+    );
+    let running = BackgroundProducer::start(&source, &topic, Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = workspace.expect(&["verify"], 3);
+    assert!(
+        busy.contains(&format!("received writes ({topic}/0 ")),
+        "{busy}"
+    );
+    running.stop();
+    let quiet = workspace.expect(&["verify"], 0);
+    assert!(
+        quiet.contains("holds: quiescent: cluster.source: no writes to 1 partitions"),
+        "{quiet}"
+    );
+}
