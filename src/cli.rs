@@ -70,8 +70,15 @@ pub enum Command {
     Output(commands::state::OutputArgs),
     /// Adopt an existing object into state under a configured address
     Import(commands::state::ImportArgs),
+    /// Run the embedded mirrors outside an apply: once, or continuously with --follow
+    #[command(subcommand)]
+    Mirror(commands::mirror::MirrorCommand),
     /// Remove a state lock left behind by a run that died
     ForceUnlock(commands::state::ForceUnlockArgs),
+    /// Put a flipped secret back to its previous version (AWSCURRENT to AWSPREVIOUS)
+    Rollback(commands::rollback::RollbackArgs),
+    /// Run the assertions (or -target assert.NAME) and record their evidence; applies nothing
+    Verify(commands::verify::VerifyArgs),
     /// Check a configuration for errors without touching any cluster or AWS account
     Validate(commands::validate::ValidateArgs),
     /// Rewrite configuration files in the canonical format
@@ -218,7 +225,10 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitStatus> {
         Command::State(command) => commands::state::run_state(command, settings),
         Command::Output(args) => commands::state::run_output(args, settings),
         Command::Import(args) => commands::state::run_import(args, settings),
+        Command::Mirror(command) => commands::mirror::run(command, settings),
         Command::ForceUnlock(args) => commands::state::run_force_unlock(args, settings),
+        Command::Rollback(args) => commands::rollback::run(args, settings),
+        Command::Verify(args) => commands::verify::run(args, settings),
         Command::Validate(args) => commands::validate::run(args, settings),
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Version => {

@@ -51,3 +51,4 @@ pub mod graph;
 pub mod plan;
 pub mod providers;
 pub mod state;
+pub mod verify;

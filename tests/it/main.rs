@@ -3,12 +3,15 @@
 
 mod aws;
 mod cli;
+mod connect;
 mod engine;
 mod engine_core;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;
 mod kafka;
+mod mirror;
 mod plan_snapshots;
 mod support;
+mod verify;
 mod wiring;
