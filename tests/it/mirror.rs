@@ -314,7 +314,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     create_topic(&legacy, &topic, 4, &[]).await;
     let source = producer(&legacy);
     for partition in 0..4 {
-        write(&source, &topic, partition, 0, 50_000);
+        write(&source, &topic, partition, 0, 100_000);
     }
     let workspace = Workspace::new("mirror-kill");
     // A small in-flight cap makes the copy take long enough to be killed in the middle.
@@ -334,8 +334,22 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
         | 1;
     let mut kills = 0;
     let mut partial = false;
+    let target_consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", target_bootstrap())
+        .create()
+        .expect("consumer");
+    let copied_so_far = || -> i64 {
+        (0..4)
+            .map(|p| {
+                target_consumer
+                    .fetch_watermarks(&topic, p, TIMEOUT)
+                    .expect("watermarks")
+                    .1
+            })
+            .sum()
+    };
     for _ in 0..10 {
-        let delay = Duration::from_millis(150 + random(&mut seed) % 1200);
+        let before = copied_so_far();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
             .args(["apply", "-auto-approve"])
             .current_dir(&workspace.dir)
@@ -344,16 +358,22 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start apply");
-        std::thread::sleep(delay);
+        // Kill at a random moment once this run has started copying.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while copied_so_far() == before
+            && child.try_wait().expect("wait").is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(random(&mut seed) % 300));
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("kill -9");
             kills += 1;
         }
         child.wait().expect("reap");
-        let copied: i64 = (0..4)
-            .map(|p| watermarks(&target_bootstrap(), &topic, p).1)
-            .sum();
-        partial |= copied > 0 && copied < 200_000;
+        let copied = copied_so_far();
+        partial |= copied > 0 && copied < 400_000;
         // A killed run leaves its lock behind: take it over as an operator would.
         let (_, output) = workspace.run(&["plan"]);
         if let Some(id) = output

@@ -7,11 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-// engine = "connect" (MirrorMaker 2 on Kafka Connect). Declared here to keep that change
-// within this file; its place is `pub mod connect;` in kafka/mod.rs.
-#[path = "connect.rs"]
-pub mod connect;
-
+use super::connect;
 use super::connection::{Cluster, blocking};
 use super::copy::{self, CopySettings, PartitionTask};
 use super::offset_map;

@@ -1,5 +1,6 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
+pub mod connect;
 pub mod connection;
 pub mod copy;
 pub mod iam;
