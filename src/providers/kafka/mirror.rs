@@ -11,7 +11,7 @@ use super::connect;
 use super::connection::{Cluster, blocking};
 use super::copy::{self, CopySettings, PartitionTask};
 use super::offset_map;
-use super::topics::{cluster_address, list_topics, topic_configs};
+use super::topics::{cluster_references_as_addresses, list_topics, topic_configs};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -291,14 +291,7 @@ impl ResourceType for KafkaMirror {
 
     fn canonical_config(&self, config: &Value) -> Option<Value> {
         let mut map = config.as_map()?.clone();
-        for name in ["source", "target"] {
-            if let Some(cluster) = map.get(name)
-                && cluster.as_map().is_some()
-            {
-                let address = cluster_address(cluster).map_or(Value::Unknown, Value::string);
-                map.insert(name.to_owned(), address);
-            }
-        }
+        cluster_references_as_addresses(&mut map, &["source", "target"]);
         Some(Value::Map(map))
     }
 

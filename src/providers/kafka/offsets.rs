@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 
 use super::connection::{Cluster, Feature, KafkaContext, blocking, with_coordinator_retries};
-use super::topics::{cluster_address, list_topics};
+use super::topics::{cluster_references_as_addresses, list_topics};
 use super::zookeeper::{self, ZooKeeper};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -625,14 +625,7 @@ impl ResourceType for KafkaConsumerGroupOffsets {
 
     fn canonical_config(&self, config: &Value) -> Option<Value> {
         let mut map = config.as_map()?.clone();
-        for name in ["source", "target"] {
-            if let Some(cluster) = map.get(name)
-                && cluster.as_map().is_some()
-            {
-                let address = cluster_address(cluster).map_or(Value::Unknown, Value::string);
-                map.insert(name.to_owned(), address);
-            }
-        }
+        cluster_references_as_addresses(&mut map, &["source", "target"]);
         // A mirror is compared by the offset map it translates through, not by its progress.
         if let Some(mirror) = map.get("mirror")
             && mirror.as_map().is_some()

@@ -486,6 +486,19 @@ pub fn cluster_address(value: &Value) -> Option<String> {
     }
 }
 
+/// Replaces the cluster objects that `names` hold with their addresses: what resources store
+/// and compare (never a cluster's credentials).
+pub fn cluster_references_as_addresses(map: &mut BTreeMap<String, Value>, names: &[&str]) {
+    for name in names {
+        if let Some(cluster) = map.get(*name)
+            && cluster.as_map().is_some()
+        {
+            let address = cluster_address(cluster).map_or(Value::Unknown, Value::string);
+            map.insert((*name).to_owned(), address);
+        }
+    }
+}
+
 fn cluster_of(context: &ProviderContext, value: &Value) -> ProviderResult<Cluster> {
     let cluster = attribute(value, "cluster").cloned().unwrap_or(Value::Null);
     Cluster::resolve(&context.connections, &cluster)
@@ -600,12 +613,7 @@ impl ResourceType for KafkaTopic {
 
     fn canonical_config(&self, config: &Value) -> Option<Value> {
         let mut map = config.as_map()?.clone();
-        if let Some(cluster) = map.get("cluster")
-            && cluster.as_map().is_some()
-        {
-            let address = cluster_address(cluster).map_or(Value::Unknown, Value::string);
-            map.insert("cluster".to_owned(), address);
-        }
+        cluster_references_as_addresses(&mut map, &["cluster"]);
         if map.get("config").is_none_or(Value::is_null) {
             map.insert("config".to_owned(), Value::Map(BTreeMap::new()));
         }
