@@ -1633,3 +1633,123 @@ resource "cutover_data" "marker" {{
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_msk_cluster_is_read_by_arn_and_by_name() {
+    let h = Harness::new("msk-existing");
+    let name = unique_name("existing");
+    h.write(&format!(
+        r#"{provider}
+resource "aws_msk_cluster" "existing" {{
+  cluster_name           = "{name}"
+  kafka_version          = "3.9.x"
+  number_of_broker_nodes = 3
+  broker_node_group_info {{
+    instance_type  = "kafka.m5.large"
+    client_subnets = ["subnet-a", "subnet-b", "subnet-c"]
+  }}
+  client_authentication {{
+    sasl_iam = true
+  }}
+}}
+"#,
+        provider = provider_block("20ms")
+    ));
+    h.apply_ok(h.plan().await).await;
+    let cluster = h.attributes("aws_msk_cluster.existing").await;
+    let arn = text(&cluster, "arn");
+
+    // Another workspace, as the migration module would: the cluster by ARN and by name.
+    let reader = Harness::new("msk-existing-data");
+    reader.write(&format!(
+        r#"{provider}
+variable "existing_cluster_arn" {{
+  type = string
+}}
+
+data "aws_msk_cluster" "by_arn" {{
+  arn = var.existing_cluster_arn
+}}
+
+data "aws_msk_cluster" "by_name" {{
+  cluster_name = "{name}"
+}}
+
+output "by_arn" {{
+  value = {{
+    cluster_name                 = data.aws_msk_cluster.by_arn.cluster_name
+    state                        = data.aws_msk_cluster.by_arn.state
+    kafka_version                = data.aws_msk_cluster.by_arn.kafka_version
+    number_of_broker_nodes       = data.aws_msk_cluster.by_arn.number_of_broker_nodes
+    current_version              = data.aws_msk_cluster.by_arn.current_version
+    bootstrap_brokers            = data.aws_msk_cluster.by_arn.bootstrap_brokers
+    bootstrap_brokers_sasl_iam   = data.aws_msk_cluster.by_arn.bootstrap_brokers_sasl_iam
+    bootstrap_brokers_sasl_scram = data.aws_msk_cluster.by_arn.bootstrap_brokers_sasl_scram
+  }}
+}}
+
+output "by_name" {{
+  value = {{
+    arn                        = data.aws_msk_cluster.by_name.arn
+    bootstrap_brokers          = data.aws_msk_cluster.by_name.bootstrap_brokers
+    bootstrap_brokers_sasl_iam = data.aws_msk_cluster.by_name.bootstrap_brokers_sasl_iam
+  }}
+}}
+"#,
+        provider = provider_block("20ms")
+    ));
+    let arn_var = format!("existing_cluster_arn={arn}");
+    let (code, output) = reader.cli(&["apply", "-auto-approve", "-var", &arn_var]);
+    assert_eq!(code, 0, "{output}");
+    let (code, output) = reader.cli(&["output", "-json"]);
+    assert_eq!(code, 0, "{output}");
+    let outputs: serde_json::Value = serde_json::from_str(&output).expect("json");
+    let by_arn = &outputs["by_arn"]["value"];
+    assert_eq!(by_arn["cluster_name"], name.as_str());
+    assert_eq!(by_arn["state"], "ACTIVE");
+    assert_eq!(by_arn["kafka_version"], "3.9.x");
+    assert_eq!(by_arn["number_of_broker_nodes"], 3);
+    assert_eq!(by_arn["current_version"], text(&cluster, "current_version"));
+    for attribute in [
+        "bootstrap_brokers",
+        "bootstrap_brokers_sasl_iam",
+        "bootstrap_brokers_sasl_scram",
+    ] {
+        assert_eq!(
+            by_arn[attribute],
+            text(&cluster, attribute),
+            "{attribute}: {outputs}"
+        );
+    }
+    let by_name = &outputs["by_name"]["value"];
+    assert_eq!(by_name["arn"], arn.as_str());
+    assert_eq!(
+        by_name["bootstrap_brokers"],
+        text(&cluster, "bootstrap_brokers")
+    );
+    assert_eq!(
+        by_name["bootstrap_brokers_sasl_iam"],
+        text(&cluster, "bootstrap_brokers_sasl_iam")
+    );
+
+    // A cluster that does not exist is named in the error, and the command fails with 1.
+    let missing = format!(
+        "arn:aws:kafka:us-east-1:123456789012:cluster/{name}-missing/00000000-0000-0000-0000-000000000000-1"
+    );
+    let (code, output) = reader.cli(&["plan", "-var", &format!("existing_cluster_arn={missing}")]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(&format!(
+            "reading data.aws_msk_cluster.by_arn: MSK cluster {missing} not found in us-east-1"
+        )),
+        "{output}"
+    );
+
+    let planned = h
+        .plan_with(PlanOptions {
+            mode: PlanMode::Destroy,
+            ..PlanOptions::default()
+        })
+        .await;
+    h.apply_ok(planned).await;
+}

@@ -10,7 +10,8 @@
 //!   (progress, cancellation, time limits) and the translation of SDK errors into
 //!   [`ProviderError`]s that say what to do (throttling, access denied, conflicts).
 //! - [`msk`]: `aws_msk_configuration` and `aws_msk_cluster` (CreateClusterV2, waits for
-//!   ACTIVE with the ARN recorded first, updates through the matching operation).
+//!   ACTIVE with the ARN recorded first, updates through the matching operation) and
+//!   `data "aws_msk_cluster"` (an existing cluster by ARN or name).
 //! - [`secretsmanager`]: `aws_secretsmanager_secret` and `aws_secretsmanager_secret_version`
 //!   (the flip: a new AWSCURRENT version; `cutover rollback` moves it back).
 //! - [`ec2`]: `aws_ec2_instance` (adopted by import or created; destroy terminates after the
@@ -325,6 +326,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_provider_schema(PROVIDER, provider_schema());
     registry.add_resource(Arc::new(msk::MskConfiguration::new(aws.clone())));
     registry.add_resource(Arc::new(msk::MskCluster::new(aws.clone())));
+    registry.add_data_source(Arc::new(msk::MskClusterData::new(aws.clone())));
     registry.add_resource(Arc::new(secretsmanager::Secret::new(aws.clone())));
     registry.add_resource(Arc::new(secretsmanager::SecretVersion::new(aws.clone())));
     registry.add_resource(Arc::new(ec2::Instance::new(aws.clone())));

@@ -1,5 +1,6 @@
-//! Amazon MSK: `aws_msk_configuration` (server properties with revisions) and
-//! `aws_msk_cluster` (provisioned clusters through CreateClusterV2).
+//! Amazon MSK: `aws_msk_configuration` (server properties with revisions),
+//! `aws_msk_cluster` (provisioned clusters through CreateClusterV2) and
+//! `data "aws_msk_cluster"` (an existing cluster by ARN or name).
 //!
 //! MSK operations take tens of minutes. A cluster's ARN (and, for updates, the operation's
 //! ARN) is recorded as an intent in state before any wait, so an interrupted apply resumes the
@@ -33,7 +34,9 @@ use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
+use crate::providers::{
+    BoxFuture, DataSourceType, ProviderContext, ProviderError, ProviderResult, ResourceType,
+};
 
 /// Default time limits of cluster operations (MSK documents up to about an hour for
 /// creations and broker-type changes on large clusters).
@@ -419,16 +422,10 @@ pub fn cluster_schema() -> Schema {
                 .also_computed()
                 .describe("tags; unset: the cluster's tags are not managed"),
             AttributeSchema::computed("arn", Type::String),
-            AttributeSchema::computed("current_version", Type::String)
-                .describe("MSK's version of the cluster's settings, changed by every operation"),
-            AttributeSchema::computed("state", Type::String),
-            AttributeSchema::computed("bootstrap_brokers", Type::String)
-                .describe("host:port list of the PLAINTEXT listeners"),
-            AttributeSchema::computed("bootstrap_brokers_tls", Type::String),
-            AttributeSchema::computed("bootstrap_brokers_sasl_iam", Type::String),
-            AttributeSchema::computed("bootstrap_brokers_sasl_scram", Type::String),
-            AttributeSchema::computed("zookeeper_connect_string", Type::String),
-        ],
+        ]
+        .into_iter()
+        .chain(live_attribute_schemas())
+        .collect(),
         vec![
             BlockSchema {
                 name: "broker_node_group_info",
@@ -489,6 +486,22 @@ pub fn cluster_schema() -> Schema {
             timeouts_block("time limits of create, update and delete (default 120m each)"),
         ],
     )
+}
+
+/// What only a live cluster has besides its ARN ([`LiveDetails`]), in the resource and the
+/// data source alike.
+fn live_attribute_schemas() -> [AttributeSchema; 7] {
+    [
+        AttributeSchema::computed("current_version", Type::String)
+            .describe("MSK's version of the cluster's settings, changed by every operation"),
+        AttributeSchema::computed("state", Type::String),
+        AttributeSchema::computed("bootstrap_brokers", Type::String)
+            .describe("host:port list of the PLAINTEXT listeners"),
+        AttributeSchema::computed("bootstrap_brokers_tls", Type::String),
+        AttributeSchema::computed("bootstrap_brokers_sasl_iam", Type::String),
+        AttributeSchema::computed("bootstrap_brokers_sasl_scram", Type::String),
+        AttributeSchema::computed("zookeeper_connect_string", Type::String),
+    ]
 }
 
 const MONITORING_LEVELS: &[&str] = &[
@@ -886,24 +899,7 @@ impl ClusterSpec {
         );
         object.insert("timeouts".to_owned(), timeouts);
         if let Some(live) = live {
-            for (name, value) in [
-                ("arn", &live.arn),
-                ("current_version", &live.current_version),
-                ("state", &live.state),
-                ("bootstrap_brokers", &live.bootstrap_brokers),
-                ("bootstrap_brokers_tls", &live.bootstrap_brokers_tls),
-                (
-                    "bootstrap_brokers_sasl_iam",
-                    &live.bootstrap_brokers_sasl_iam,
-                ),
-                (
-                    "bootstrap_brokers_sasl_scram",
-                    &live.bootstrap_brokers_sasl_scram,
-                ),
-                ("zookeeper_connect_string", &live.zookeeper_connect_string),
-            ] {
-                object.insert(name.to_owned(), string_value(value.clone()));
-            }
+            live.insert_into(&mut object);
         }
         Value::Map(object)
     }
@@ -920,6 +916,68 @@ struct LiveDetails {
     bootstrap_brokers_sasl_iam: Option<String>,
     bootstrap_brokers_sasl_scram: Option<String>,
     zookeeper_connect_string: Option<String>,
+}
+
+impl LiveDetails {
+    /// What `cluster` (as DescribeClusterV2 gave it) has live, with its bootstrap strings
+    /// (GetBootstrapBrokers, asked only once the cluster has brokers).
+    async fn of(clients: &Clients, cluster: &Cluster) -> ProviderResult<Self> {
+        let arn = cluster.cluster_arn().unwrap_or_default().to_owned();
+        let state = cluster.state().map(|s| s.as_str().to_owned());
+        let mut live = LiveDetails {
+            arn: Some(arn.clone()),
+            current_version: cluster.current_version().map(str::to_owned),
+            state: state.clone(),
+            zookeeper_connect_string: cluster
+                .provisioned()
+                .and_then(|p| p.zookeeper_connect_string())
+                .map(str::to_owned),
+            ..LiveDetails::default()
+        };
+        let has_brokers = !matches!(state.as_deref(), Some("CREATING") | Some("FAILED") | None);
+        if has_brokers {
+            let brokers = clients
+                .kafka
+                .get_bootstrap_brokers()
+                .cluster_arn(&arn)
+                .send()
+                .await
+                .map_err(|error| {
+                    aws_error(&format!("reading the bootstrap brokers of {arn}"), error)
+                })?;
+            live.bootstrap_brokers = brokers.bootstrap_broker_string().map(str::to_owned);
+            live.bootstrap_brokers_tls = brokers.bootstrap_broker_string_tls().map(str::to_owned);
+            live.bootstrap_brokers_sasl_iam = brokers
+                .bootstrap_broker_string_sasl_iam()
+                .map(str::to_owned);
+            live.bootstrap_brokers_sasl_scram = brokers
+                .bootstrap_broker_string_sasl_scram()
+                .map(str::to_owned);
+        }
+        Ok(live)
+    }
+
+    /// Adds these details to a cluster's attributes (null where MSK gives none).
+    fn insert_into(&self, object: &mut BTreeMap<String, Value>) {
+        for (name, value) in [
+            ("arn", &self.arn),
+            ("current_version", &self.current_version),
+            ("state", &self.state),
+            ("bootstrap_brokers", &self.bootstrap_brokers),
+            ("bootstrap_brokers_tls", &self.bootstrap_brokers_tls),
+            (
+                "bootstrap_brokers_sasl_iam",
+                &self.bootstrap_brokers_sasl_iam,
+            ),
+            (
+                "bootstrap_brokers_sasl_scram",
+                &self.bootstrap_brokers_sasl_scram,
+            ),
+            ("zookeeper_connect_string", &self.zookeeper_connect_string),
+        ] {
+            object.insert(name.to_owned(), string_value(value.clone()));
+        }
+    }
 }
 
 /// One MSK update operation.
@@ -1051,6 +1109,21 @@ pub struct MskCluster {
     schema: Schema,
 }
 
+/// The described cluster, or `None` when it does not exist.
+async fn describe_cluster(clients: &Clients, arn: &str) -> ProviderResult<Option<Cluster>> {
+    match clients
+        .kafka
+        .describe_cluster_v2()
+        .cluster_arn(arn)
+        .send()
+        .await
+    {
+        Ok(described) => Ok(described.cluster_info().cloned()),
+        Err(error) if is_not_found(&error) => Ok(None),
+        Err(error) => Err(aws_error(&format!("reading MSK cluster {arn}"), error)),
+    }
+}
+
 /// The ARN (and operation ARN) recorded before a wait.
 fn handle_arn(handle: Option<&serde_json::Value>, key: &str) -> Option<String> {
     handle
@@ -1067,21 +1140,6 @@ impl MskCluster {
         }
     }
 
-    /// The described cluster, or `None` when it does not exist.
-    async fn describe(&self, clients: &Clients, arn: &str) -> ProviderResult<Option<Cluster>> {
-        match clients
-            .kafka
-            .describe_cluster_v2()
-            .cluster_arn(arn)
-            .send()
-            .await
-        {
-            Ok(described) => Ok(described.cluster_info().cloned()),
-            Err(error) if is_not_found(&error) => Ok(None),
-            Err(error) => Err(aws_error(&format!("reading MSK cluster {arn}"), error)),
-        }
-    }
-
     /// The cluster's attributes: the described settings plus bootstrap strings (read once the
     /// cluster has brokers), with the settings `config` leaves unset left unset.
     async fn attributes_of(
@@ -1091,38 +1149,7 @@ impl MskCluster {
         config: &Value,
     ) -> ProviderResult<Value> {
         let spec = ClusterSpec::from_cluster(cluster)?;
-        let arn = cluster.cluster_arn().unwrap_or_default().to_owned();
-        let state = cluster.state().map(|s| s.as_str().to_owned());
-        let mut live = LiveDetails {
-            arn: Some(arn.clone()),
-            current_version: cluster.current_version().map(str::to_owned),
-            state: state.clone(),
-            zookeeper_connect_string: cluster
-                .provisioned()
-                .and_then(|p| p.zookeeper_connect_string())
-                .map(str::to_owned),
-            ..LiveDetails::default()
-        };
-        let has_brokers = !matches!(state.as_deref(), Some("CREATING") | Some("FAILED") | None);
-        if has_brokers {
-            let brokers = clients
-                .kafka
-                .get_bootstrap_brokers()
-                .cluster_arn(&arn)
-                .send()
-                .await
-                .map_err(|error| {
-                    aws_error(&format!("reading the bootstrap brokers of {arn}"), error)
-                })?;
-            live.bootstrap_brokers = brokers.bootstrap_broker_string().map(str::to_owned);
-            live.bootstrap_brokers_tls = brokers.bootstrap_broker_string_tls().map(str::to_owned);
-            live.bootstrap_brokers_sasl_iam = brokers
-                .bootstrap_broker_string_sasl_iam()
-                .map(str::to_owned);
-            live.bootstrap_brokers_sasl_scram = brokers
-                .bootstrap_broker_string_sasl_scram()
-                .map(str::to_owned);
-        }
+        let live = LiveDetails::of(clients, cluster).await?;
         let timeouts = attributes(config)
             .get("timeouts")
             .cloned()
@@ -1150,7 +1177,7 @@ impl MskCluster {
             timeout,
             clients.settings.poll_interval,
             || async {
-                let cluster = self.describe(clients, arn).await?.ok_or_else(|| {
+                let cluster = describe_cluster(clients, arn).await?.ok_or_else(|| {
                     ProviderError::Failed(format!("{what}: the cluster {arn} no longer exists"))
                 })?;
                 match cluster.state() {
@@ -1510,7 +1537,7 @@ impl ResourceType for MskCluster {
         Box::pin(async move {
             let arn = required_text(&attributes(prior), "arn", "reading aws_msk_cluster")?;
             let clients = self.aws.clients(context).await?;
-            let Some(cluster) = self.describe(&clients, &arn).await? else {
+            let Some(cluster) = describe_cluster(&clients, &arn).await? else {
                 return Ok(None);
             };
             if cluster.state() == Some(&ClusterState::Deleting) {
@@ -1536,7 +1563,7 @@ impl ResourceType for MskCluster {
                 .await?;
             let resumed = handle_arn(context.resumed.as_ref(), "arn");
             let resumed = match resumed {
-                Some(arn) => match self.describe(&clients, &arn).await? {
+                Some(arn) => match describe_cluster(&clients, &arn).await? {
                     Some(cluster) if cluster.state() != Some(&ClusterState::Deleting) => {
                         (context.progress)(&format!(
                             "resuming the wait for {arn}, created by an interrupted run"
@@ -1646,7 +1673,7 @@ impl ResourceType for MskCluster {
                         .await?;
                 }
                 let what = format!("updating MSK cluster {}", desired.name);
-                let cluster = self.describe(&clients, &arn).await?.ok_or_else(|| {
+                let cluster = describe_cluster(&clients, &arn).await?.ok_or_else(|| {
                     ProviderError::Failed(format!("{what}: the cluster {arn} no longer exists"))
                 })?;
                 let cluster = match cluster.state() {
@@ -1697,7 +1724,7 @@ impl ResourceType for MskCluster {
                 waiting_on = Some(operation_arn);
             };
             self.update_tags(&clients, &arn, &live, &desired).await?;
-            let cluster = self.describe(&clients, &arn).await?.ok_or_else(|| {
+            let cluster = describe_cluster(&clients, &arn).await?.ok_or_else(|| {
                 ProviderError::Failed(format!("MSK cluster {arn} no longer exists"))
             })?;
             self.attributes_of(&clients, &cluster, planned).await
@@ -1721,7 +1748,7 @@ impl ResourceType for MskCluster {
                 })?;
             let timeouts = Timeouts::of(&before, CLUSTER_TIMEOUTS)?;
             let clients = self.aws.clients(context).await?;
-            let Some(cluster) = self.describe(&clients, &arn).await? else {
+            let Some(cluster) = describe_cluster(&clients, &arn).await? else {
                 return Ok(());
             };
             let name = cluster.cluster_name().unwrap_or(&arn).to_owned();
@@ -1753,7 +1780,7 @@ impl ResourceType for MskCluster {
                 timeouts.delete,
                 clients.settings.poll_interval,
                 || async {
-                    match self.describe(&clients, &arn).await? {
+                    match describe_cluster(&clients, &arn).await? {
                         None => Ok(Poll::Done(())),
                         Some(cluster) => match cluster.state() {
                             Some(ClusterState::Failed) => Err(ProviderError::Failed(format!(
@@ -1783,8 +1810,7 @@ impl ResourceType for MskCluster {
                 )));
             }
             let clients = self.aws.clients(context).await?;
-            let cluster = self
-                .describe(&clients, id)
+            let cluster = describe_cluster(&clients, id)
                 .await?
                 .ok_or_else(|| ProviderError::Failed(format!("there is no MSK cluster {id}")))?;
             let config = if config.as_map().is_some() {
@@ -1794,6 +1820,155 @@ impl ResourceType for MskCluster {
             };
             let value = self.attributes_of(&clients, &cluster, &config).await?;
             Ok(imported(&config, value))
+        })
+    }
+}
+
+// =============================================================================================
+// data "aws_msk_cluster"
+
+pub fn cluster_data_schema() -> Schema {
+    Schema::new(
+        [
+            AttributeSchema::optional("arn", Type::String)
+                .describe("the cluster's ARN; give either arn or cluster_name"),
+            AttributeSchema::optional("cluster_name", Type::String).describe(
+                "the cluster's exact name, which one cluster of the region must have; give either arn or cluster_name",
+            ),
+            AttributeSchema::computed("kafka_version", Type::String),
+            AttributeSchema::computed("number_of_broker_nodes", Type::Number),
+        ]
+        .into_iter()
+        .chain(live_attribute_schemas())
+        .collect(),
+        Vec::new(),
+    )
+}
+
+/// `data "aws_msk_cluster"`: an existing cluster, by ARN or by name, read with the same
+/// DescribeClusterV2 and GetBootstrapBrokers calls as the resource.
+pub struct MskClusterData {
+    aws: Arc<Aws>,
+    schema: Schema,
+}
+
+impl MskClusterData {
+    pub fn new(aws: Arc<Aws>) -> Self {
+        MskClusterData {
+            aws,
+            schema: cluster_data_schema(),
+        }
+    }
+}
+
+/// How the configuration names the cluster.
+enum ClusterLookup {
+    Arn(String),
+    Name(String),
+}
+
+impl ClusterLookup {
+    fn of(map: &BTreeMap<String, Value>) -> ProviderResult<Self> {
+        match (text(map, "arn"), text(map, "cluster_name")) {
+            (Some(arn), None) if arn.starts_with("arn:") => Ok(ClusterLookup::Arn(arn)),
+            (Some(arn), None) => Err(ProviderError::Invalid(format!(
+                "data \"aws_msk_cluster\": arn must be an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/ID), not \"{arn}\""
+            ))),
+            (None, Some(name)) => Ok(ClusterLookup::Name(name)),
+            _ => Err(ProviderError::Invalid(
+                "data \"aws_msk_cluster\" needs exactly one of arn and cluster_name".to_owned(),
+            )),
+        }
+    }
+}
+
+/// The ARN of the one cluster named exactly `name`. ListClustersV2's name filter matches
+/// prefixes, so the exact name is checked here; clusters being deleted do not count.
+async fn arn_of_cluster_named(clients: &Clients, name: &str) -> ProviderResult<String> {
+    let listed = clients
+        .kafka
+        .list_clusters_v2()
+        .cluster_name_filter(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|error| aws_error(&format!("listing MSK clusters named {name}"), error))?;
+    let mut arns: Vec<String> = listed
+        .iter()
+        .filter(|cluster| {
+            cluster.cluster_name() == Some(name) && cluster.state() != Some(&ClusterState::Deleting)
+        })
+        .filter_map(|cluster| cluster.cluster_arn().map(str::to_owned))
+        .collect();
+    match arns.len() {
+        0 => Err(ProviderError::Failed(format!(
+            "MSK cluster named \"{name}\" not found in {}; check the name (it must match exactly) and the provider \"aws\" region",
+            clients.region
+        ))),
+        1 => Ok(arns.remove(0)),
+        count => Err(ProviderError::Failed(format!(
+            "{count} MSK clusters are named \"{name}\" ({}); give the arn of the one to read instead",
+            arns.join(", ")
+        ))),
+    }
+}
+
+impl DataSourceType for MskClusterData {
+    fn type_name(&self) -> &'static str {
+        "aws_msk_cluster"
+    }
+
+    fn provider_name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn read<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        config: &'a Value,
+    ) -> BoxFuture<'a, ProviderResult<Value>> {
+        Box::pin(async move {
+            let mut object = attributes(config);
+            let lookup = ClusterLookup::of(&object)?;
+            let clients = self.aws.clients(context).await?;
+            let arn = match lookup {
+                ClusterLookup::Arn(arn) => arn,
+                ClusterLookup::Name(name) => arn_of_cluster_named(&clients, &name).await?,
+            };
+            let cluster = match describe_cluster(&clients, &arn).await? {
+                None => {
+                    return Err(ProviderError::Failed(format!(
+                        "MSK cluster {arn} not found in {}; check the ARN and the provider \"aws\" region",
+                        clients.region
+                    )));
+                }
+                Some(cluster) if cluster.state() == Some(&ClusterState::Deleting) => {
+                    return Err(ProviderError::Failed(format!(
+                        "MSK cluster {arn} not found: it is being deleted"
+                    )));
+                }
+                Some(cluster) => cluster,
+            };
+            let spec = ClusterSpec::from_cluster(&cluster)?;
+            object.insert("cluster_name".to_owned(), Value::string(&spec.name));
+            object.insert(
+                "kafka_version".to_owned(),
+                Value::string(&spec.kafka_version),
+            );
+            object.insert(
+                "number_of_broker_nodes".to_owned(),
+                Value::int(i64::from(spec.broker_count)),
+            );
+            LiveDetails::of(&clients, &cluster)
+                .await?
+                .insert_into(&mut object);
+            Ok(Value::Map(object))
         })
     }
 }
@@ -2005,5 +2180,116 @@ mod mocked_errors {
             "changing the broker count to 6 of MSK cluster orders: the object was changed by someone else meanwhile (ConflictException: The cluster's current version K1 is not the latest version K2.); run plan again to see its current state"
         );
         assert_eq!(conflict.num_calls(), 1, "a conflict is not retried");
+    }
+
+    fn lookup(pairs: &[(&str, &str)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), Value::string(*value)))
+                .collect(),
+        )
+    }
+
+    async fn read_data(kafka: &[&aws_smithy_mocks::Rule], config: Value) -> ProviderError {
+        let aws = mocked::aws(mocked::clients(kafka, &[], &[])).await;
+        MskClusterData::new(aws)
+            .read(&mocked::context(), &config)
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_missing_cluster_is_named_in_the_data_source_error() {
+        let arn = "arn:aws:kafka:us-east-1:123456789012:cluster/gone/1";
+        let missing = mock!(aws_sdk_kafka::Client::describe_cluster_v2)
+            .sequence()
+            .http_status(
+                404,
+                Some(format!(
+                    r#"{{"__type":"NotFoundException","message":"The cluster {arn} does not exist."}}"#
+                )),
+            )
+            .build();
+        let error = read_data(&[&missing], lookup(&[("arn", arn)])).await;
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "MSK cluster {arn} not found in us-east-1; check the ARN and the provider \"aws\" region"
+            )
+        );
+
+        // ListClustersV2 filters by prefix: a longer name is not the cluster asked for.
+        let prefixed = mock!(aws_sdk_kafka::Client::list_clusters_v2)
+            .sequence()
+            .http_status(
+                200,
+                Some(r#"{"clusterInfoList":[{"clusterArn":"arn:aws:kafka:us-east-1:123456789012:cluster/orders-old/1","clusterName":"orders-old","state":"ACTIVE"}]}"#.into()),
+            )
+            .build();
+        let error = read_data(&[&prefixed], lookup(&[("cluster_name", "orders")])).await;
+        assert_eq!(
+            error.to_string(),
+            "MSK cluster named \"orders\" not found in us-east-1; check the name (it must match exactly) and the provider \"aws\" region"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_name_must_match_exactly_one_cluster_not_being_deleted() {
+        let listed = mock!(aws_sdk_kafka::Client::list_clusters_v2)
+            .sequence()
+            .http_status(
+                200,
+                Some(r#"{"clusterInfoList":[{"clusterArn":"arn:aws:kafka:us-east-1:123456789012:cluster/orders/1","clusterName":"orders","state":"ACTIVE"},{"clusterArn":"arn:aws:kafka:us-east-1:123456789012:cluster/orders/2","clusterName":"orders","state":"ACTIVE"},{"clusterArn":"arn:aws:kafka:us-east-1:123456789012:cluster/orders/0","clusterName":"orders","state":"DELETING"}]}"#.into()),
+            )
+            .build();
+        let error = read_data(&[&listed], lookup(&[("cluster_name", "orders")])).await;
+        assert_eq!(
+            error.to_string(),
+            "2 MSK clusters are named \"orders\" (arn:aws:kafka:us-east-1:123456789012:cluster/orders/1, arn:aws:kafka:us-east-1:123456789012:cluster/orders/2); give the arn of the one to read instead"
+        );
+    }
+
+    #[tokio::test]
+    async fn data_source_errors_are_explained_like_the_resource_s() {
+        let denied = mock!(aws_sdk_kafka::Client::list_clusters_v2)
+            .sequence()
+            .http_status(
+                403,
+                Some(r#"{"__type":"AccessDeniedException","message":"not allowed"}"#.into()),
+            )
+            .build();
+        let error = read_data(&[&denied], lookup(&[("cluster_name", "orders")])).await;
+        assert!(
+            error
+                .to_string()
+                .starts_with("listing MSK clusters named orders: access denied (AccessDeniedException: not allowed); check which credentials"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_data_source_takes_exactly_one_of_arn_and_cluster_name() {
+        for config in [
+            lookup(&[]),
+            lookup(&[
+                (
+                    "arn",
+                    "arn:aws:kafka:us-east-1:123456789012:cluster/orders/1",
+                ),
+                ("cluster_name", "orders"),
+            ]),
+        ] {
+            assert_eq!(
+                read_data(&[], config).await.to_string(),
+                "data \"aws_msk_cluster\" needs exactly one of arn and cluster_name"
+            );
+        }
+        assert_eq!(
+            read_data(&[], lookup(&[("arn", "orders")]))
+                .await
+                .to_string(),
+            "data \"aws_msk_cluster\": arn must be an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/ID), not \"orders\""
+        );
     }
 }
