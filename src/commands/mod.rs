@@ -1,6 +1,7 @@
 //! One file per command; each takes its parsed arguments and the resolved [`crate::cli::Settings`].
 
 pub mod apply;
+pub mod chart;
 pub mod common;
 pub mod fmt;
 pub mod graph;

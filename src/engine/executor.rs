@@ -25,6 +25,7 @@ use crate::plan::{Action, PlanMode, ResourceChange};
 use crate::providers::{
     BoxFuture, Connections, IntentRecorder, ProviderContext, ProviderError, ResourceType,
 };
+use crate::state::document::{ApplyOperation, ApplyOutcome, ApplyRecord, CheckedAssertion};
 use crate::state::{
     OutputState, PendingIntent, PendingOperation, ResourceState, State, StateStore,
 };
@@ -181,6 +182,7 @@ pub async fn apply(
     let mut store = StateStore::open(engine.backend.clone())
         .await
         .with_context(|| format!("reading state from {}", engine.backend.location()))?;
+    let started_at = crate::state::now_rfc3339();
     let mut state = match store.persisted() {
         Some(_) => store.working_copy()?,
         None => State::new()?,
@@ -596,10 +598,12 @@ pub async fn apply(
     }
 
     // Outputs, from the configuration evaluated with what now exists.
+    let mut phase = None;
     if planned.plan.mode == PlanMode::Destroy && !result.failed() {
         state.outputs.clear();
     } else if !result.failed() {
         let (configuration, _) = evaluate_with_values(engine, &applied, &planned_values)?;
+        phase = Some(phase_label(&configuration));
         state.outputs.clear();
         for (name, output) in &configuration.outputs {
             if output.value.is_wholly_known() {
@@ -610,9 +614,92 @@ pub async fn apply(
             }
         }
     }
+    if let Some(mut record) = apply_record(&result, planned.plan.mode, started_at) {
+        record.label = phase.unwrap_or_else(|| {
+            // A failed run or a destroy wrote no outputs: the label is the configuration's.
+            evaluate_with_values(engine, &applied, &planned_values)
+                .ok()
+                .and_then(|(configuration, _)| phase_label(&configuration))
+        });
+        state.record_apply(record);
+    }
     store.save(&mut state).await.context("saving state")?;
     drop(intent_tx);
     Ok(result)
+}
+
+/// The root output that labels each apply in the timeline of `cutover show`.
+const PHASE_OUTPUT: &str = "phase";
+
+/// The value of the `phase` output: a string as is, anything else as JSON; `None` without one,
+/// or when it is sensitive or unknown.
+fn phase_label(configuration: &crate::config::evaluate::Configuration) -> Option<String> {
+    let output = configuration.outputs.get(PHASE_OUTPUT)?;
+    if output.sensitive || output.value.contains_sensitive() {
+        return None;
+    }
+    match output.value.as_str() {
+        Some(text) => Some(text.to_owned()),
+        None => output.value.to_json().map(|json| json.to_string()),
+    }
+}
+
+/// The timeline record of a run (without its label), counted as `apply` prints it; `None`
+/// when the run had nothing to do (no change or assertion, only data sources read).
+fn apply_record(result: &ApplyReport, mode: PlanMode, started_at: String) -> Option<ApplyRecord> {
+    if result
+        .outcomes
+        .iter()
+        .all(|(_, action, _)| *action == Action::Read)
+    {
+        return None;
+    }
+    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
+    let mut assertions = Vec::new();
+    for (address, action, outcome) in &result.outcomes {
+        let applied = *outcome == Outcome::Applied;
+        match action {
+            Action::Check if !matches!(outcome, Outcome::Skipped(_)) => {
+                assertions.push(CheckedAssertion {
+                    address: address.to_string(),
+                    passed: applied,
+                });
+            }
+            _ if !applied => {}
+            Action::Create => added += 1,
+            Action::Update => changed += 1,
+            Action::Delete => destroyed += 1,
+            Action::DeleteThenCreate | Action::CreateThenDelete => {
+                added += 1;
+                destroyed += 1;
+            }
+            Action::NoOp | Action::Read | Action::Check => {}
+        }
+    }
+    let outcome = if result.interrupted {
+        ApplyOutcome::Interrupted
+    } else if result.only_assertions_failed() {
+        ApplyOutcome::AssertionFailed
+    } else if result.failed() {
+        ApplyOutcome::Failed
+    } else {
+        ApplyOutcome::Complete
+    };
+    Some(ApplyRecord {
+        started_at,
+        finished_at: crate::state::now_rfc3339(),
+        operation: match mode {
+            PlanMode::Destroy => ApplyOperation::Destroy,
+            _ => ApplyOperation::Apply,
+        },
+        outcome,
+        added,
+        changed,
+        destroyed,
+        assertions,
+        label: None,
+        extra: BTreeMap::new(),
+    })
 }
 
 /// The failed assertion `index` waits for, directly or through what it depends on

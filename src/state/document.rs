@@ -47,8 +47,74 @@ pub struct State {
     /// Evidence stored by assertions, by assertion address (`assert.caught_up`).
     #[serde(default)]
     pub assertions: BTreeMap<String, serde_json::Value>,
+    /// The timeline of the migration: one record per apply or destroy that changed something
+    /// or checked an assertion, oldest first, at most [`HISTORY_LIMIT`] (see
+    /// [`State::record_apply`]). Absent from states written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<ApplyRecord>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// How many [`ApplyRecord`]s a state keeps: the oldest go first. A migration is a handful of
+/// phases with a few retries each; the bound only keeps a state that is applied from a
+/// schedule for years from growing without end.
+pub const HISTORY_LIMIT: usize = 200;
+
+/// One run of `apply` or `destroy`, as the timeline of `cutover show` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRecord {
+    /// RFC 3339 UTC time the run started applying.
+    pub started_at: String,
+    /// RFC 3339 UTC time the run saved state for the last time.
+    pub finished_at: String,
+    pub operation: ApplyOperation,
+    pub outcome: ApplyOutcome,
+    /// Objects created (a replacement counts one added and one destroyed, as apply prints).
+    pub added: u64,
+    pub changed: u64,
+    pub destroyed: u64,
+    /// The assertions the run checked, in the order they finished.
+    #[serde(default)]
+    pub assertions: Vec<CheckedAssertion>,
+    /// The value of the root output named `phase` after the run (a string as is, anything
+    /// else as JSON), `null` when the configuration has none or it is sensitive or unknown.
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyOperation {
+    Apply,
+    Destroy,
+}
+
+/// How a run ended, as `apply` reported it (and as its exit code says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApplyOutcome {
+    /// Everything planned was done (exit 0).
+    #[serde(rename = "complete")]
+    Complete,
+    /// An operation failed (exit 1).
+    #[serde(rename = "failed")]
+    Failed,
+    /// Ctrl-C or SIGTERM stopped it (exit 1).
+    #[serde(rename = "interrupted")]
+    Interrupted,
+    /// Assertions that did not hold were the only failures (exit 3).
+    #[serde(rename = "assertion failed")]
+    AssertionFailed,
+}
+
+/// An assertion a run checked and whether it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedAssertion {
+    /// `assert.caught_up`, `module.migration.assert.no_divergence`.
+    pub address: String,
+    pub passed: bool,
 }
 
 /// What identifies one version of one state: a saved plan and an optimistic write check compare
@@ -175,6 +241,7 @@ impl State {
             resources: Vec::new(),
             outputs: BTreeMap::new(),
             assertions: BTreeMap::new(),
+            history: Vec::new(),
             extra: BTreeMap::new(),
         }
     }
@@ -200,6 +267,7 @@ impl State {
             && self.resources == other.resources
             && self.outputs == other.outputs
             && self.assertions == other.assertions
+            && self.history == other.history
             && self.extra == other.extra
     }
 
@@ -224,6 +292,13 @@ impl State {
                 true
             }
         }
+    }
+
+    /// Appends a run to the timeline, dropping the oldest records beyond [`HISTORY_LIMIT`].
+    pub fn record_apply(&mut self, record: ApplyRecord) {
+        self.history.push(record);
+        let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
+        self.history.drain(..excess);
     }
 
     /// Records which key the sensitive hashes of this state are made with.
@@ -535,6 +610,65 @@ impl PendingIntent {
     }
 }
 
+impl ApplyOperation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOperation::Apply => "apply",
+            ApplyOperation::Destroy => "destroy",
+        }
+    }
+}
+
+impl ApplyOutcome {
+    /// As stored: `complete`, `failed`, `interrupted`, `assertion failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Complete => "complete",
+            ApplyOutcome::Failed => "failed",
+            ApplyOutcome::Interrupted => "interrupted",
+            ApplyOutcome::AssertionFailed => "assertion failed",
+        }
+    }
+}
+
+impl ApplyRecord {
+    /// The `phase` label, else the operation (`apply`, `destroy`): what the timeline and the
+    /// chart's markers show.
+    pub fn display_label(&self) -> &str {
+        self.label
+            .as_deref()
+            .unwrap_or_else(|| self.operation.as_str())
+    }
+
+    /// How long the run took, when both times can be read.
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        let started = super::platform::parse_rfc3339(&self.started_at)?;
+        let finished = super::platform::parse_rfc3339(&self.finished_at)?;
+        finished
+            .checked_sub(started)
+            .map(std::time::Duration::from_secs)
+    }
+
+    /// [`ApplyRecord::duration`] as `45s`, `3m20s`, `2h5m`; `?` when unknown.
+    pub fn duration_text(&self) -> String {
+        self.duration()
+            .map_or_else(|| "?".to_owned(), super::platform::human_duration)
+    }
+
+    /// `finished_at` in milliseconds since the Unix epoch (the time axis of the lag chart).
+    pub fn finished_unix_millis(&self) -> Option<i64> {
+        super::platform::parse_rfc3339(&self.finished_at)
+            .and_then(|seconds| i64::try_from(seconds).ok())
+            .map(|seconds| seconds * 1000)
+    }
+}
+
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC (second precision), the form of
+/// every time in the state document.
+pub fn format_unix_millis(millis: i64) -> String {
+    super::platform::format_rfc3339(u64::try_from(millis.div_euclid(1000)).unwrap_or(0))
+}
+
 mod mode_serde {
     use super::*;
 
@@ -794,5 +928,82 @@ mod tests {
         let mut written = String::new();
         data_in_module.write_expected_address(&mut written);
         assert_eq!(written, data_in_module.resource_address().to_string());
+    }
+
+    fn record(label: Option<&str>, outcome: ApplyOutcome) -> ApplyRecord {
+        ApplyRecord {
+            started_at: "2025-06-01T10:00:00Z".to_owned(),
+            finished_at: "2025-06-01T10:03:20Z".to_owned(),
+            operation: ApplyOperation::Apply,
+            outcome,
+            added: 2,
+            changed: 1,
+            destroyed: 0,
+            assertions: vec![CheckedAssertion {
+                address: "assert.caught_up".to_owned(),
+                passed: false,
+            }],
+            label: label.map(str::to_owned),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn states_without_history_load_and_are_written_without_it() {
+        let text = r#"{"version": 1, "serial": 1, "lineage": "l", "cutover_version": "v"}"#;
+        let state = State::from_json_bytes(text.as_bytes(), Path::new("s.json")).unwrap();
+        assert!(state.history.is_empty());
+        let written = String::from_utf8(state.to_json_bytes().unwrap()).unwrap();
+        assert!(!written.contains("history"), "{written}");
+    }
+
+    #[test]
+    fn apply_records_round_trip_and_count_as_content() {
+        let mut state = State::with_lineage("l");
+        assert!(state.prepare_write(None));
+        let persisted = state.clone();
+        state.record_apply(record(Some("mirror"), ApplyOutcome::AssertionFailed));
+        assert!(!state.same_content(&persisted));
+        let written = String::from_utf8(state.to_json_bytes().unwrap()).unwrap();
+        assert!(
+            written.contains(r#""outcome": "assertion failed""#),
+            "{written}"
+        );
+        assert!(written.contains(r#""operation": "apply""#), "{written}");
+        let reread = State::from_json_bytes(written.as_bytes(), Path::new("s.json")).unwrap();
+        assert_eq!(reread.history, state.history);
+        let without_label = serde_json::to_value(record(None, ApplyOutcome::Complete)).unwrap();
+        assert_eq!(without_label["label"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn history_keeps_the_most_recent_records() {
+        let mut state = State::with_lineage("l");
+        for number in 0..HISTORY_LIMIT + 5 {
+            state.record_apply(record(Some(&number.to_string()), ApplyOutcome::Complete));
+        }
+        assert_eq!(state.history.len(), HISTORY_LIMIT);
+        assert_eq!(state.history[0].label.as_deref(), Some("5"));
+        let last = HISTORY_LIMIT + 4;
+        assert_eq!(
+            state.history.last().unwrap().label.as_deref(),
+            Some(last.to_string().as_str())
+        );
+    }
+
+    #[test]
+    fn apply_records_derive_duration_label_and_time() {
+        let labelled = record(Some("cutover_producers"), ApplyOutcome::Complete);
+        assert_eq!(labelled.duration_text(), "3m20s");
+        assert_eq!(labelled.display_label(), "cutover_producers");
+        assert_eq!(labelled.finished_unix_millis(), Some(1_748_772_200_000));
+        assert_eq!(
+            format_unix_millis(1_748_772_200_999),
+            "2025-06-01T10:03:20Z"
+        );
+        let mut unlabelled = record(None, ApplyOutcome::Failed);
+        unlabelled.finished_at = "later".to_owned();
+        assert_eq!(unlabelled.display_label(), "apply");
+        assert_eq!(unlabelled.duration_text(), "?");
     }
 }

@@ -4,6 +4,10 @@
 //! point when they are translated), summed over partitions, and in seconds the age of the
 //! oldest source record not yet mirrored. And/or `cluster = …, groups = [...]` (with optional
 //! `topics`): consumer-group lag, end offset minus committed offset, per group.
+//!
+//! Every poll also adds a sample `[unix_millis, total_records_behind]` to the evidence
+//! (`samples`), after the samples of the previous runs of the same assertion: the chart of
+//! `cutover show -markdown -chart FILE` draws them over the whole migration.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +26,10 @@ use crate::providers::kafka::offset_map;
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "lag";
+
+/// The most samples the evidence keeps, over every run of the assertion: the first one and the
+/// most recent ones. 500 polls at the default 5s interval are 40 minutes of lag.
+pub const SAMPLE_LIMIT: usize = 500;
 
 pub fn schema() -> Schema {
     Schema::new(
@@ -56,10 +64,14 @@ pub struct Lag {
     max_records: i64,
     max_seconds: Option<f64>,
     pub stable_for: Duration,
+    /// `[unix_millis, total_records_behind]`, oldest first, at most [`SAMPLE_LIMIT`].
+    samples: Vec<[i64; 2]>,
 }
 
 impl Lag {
-    pub fn new(check: &Value) -> ProviderResult<Self> {
+    /// `prior` is the evidence this check stored in the assertion's previous run: its samples
+    /// are continued.
+    pub fn new(check: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Self> {
         let explicit = attribute(check, "source").is_some() && attribute(check, "target").is_some();
         let mirror = (attribute(check, "mirror").is_some() || explicit)
             .then(|| Endpoints::from_check(check))
@@ -93,10 +105,39 @@ impl Lag {
             max_records,
             max_seconds,
             stable_for: duration(check, "stable_for")?.unwrap_or(Duration::ZERO),
+            samples: prior_samples(prior),
         })
     }
 
+    /// Measures the lag and records a sample. A measurement that fails (a cluster out of
+    /// reach) does not hold and adds no sample, but keeps the samples in its evidence: it may
+    /// be the last poll, whose evidence the next run continues from.
     pub async fn poll(&mut self, context: &ProviderContext) -> ProviderResult<CheckRun> {
+        match self.measure(context).await {
+            Ok((mut run, total_records_behind)) => {
+                push_sample(&mut self.samples, [unix_millis_now(), total_records_behind]);
+                if let Some(evidence) = run.evidence.as_object_mut() {
+                    evidence.insert("samples".to_owned(), serde_json::json!(self.samples));
+                }
+                Ok(run)
+            }
+            Err(ProviderError::Failed(reason)) => Ok(CheckRun {
+                holds: false,
+                summary: reason.clone(),
+                evidence: serde_json::json!({
+                    "holds": false,
+                    "error": reason,
+                    "samples": self.samples,
+                }),
+            }),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One measurement, and the total records behind it found: the mirror's plus every
+    /// group's.
+    async fn measure(&self, context: &ProviderContext) -> ProviderResult<(CheckRun, i64)> {
+        let mut total_records_behind = 0;
         let mut evidence = serde_json::Map::new();
         let mut problems = Vec::new();
         let mut numbers = Vec::new();
@@ -107,6 +148,7 @@ impl Lag {
             let measured =
                 blocking(move || mirror_lag(&source, &target, &endpoints, want_seconds)).await?;
             let total: i64 = measured.values().map(|(records, _)| *records).sum();
+            total_records_behind += total;
             let oldest = measured
                 .values()
                 .filter_map(|(_, seconds)| *seconds)
@@ -152,6 +194,7 @@ impl Lag {
             let mut by_group = serde_json::Map::new();
             for (group, partitions) in &measured {
                 let total: i64 = partitions.values().sum();
+                total_records_behind += total;
                 numbers.push(format!("group {group} lag {total}"));
                 if total > self.max_records {
                     problems.push(format!(
@@ -179,12 +222,49 @@ impl Lag {
         evidence.insert("holds".to_owned(), holds.into());
         evidence.insert("summary".to_owned(), summary.clone().into());
         evidence.insert("max_records".to_owned(), self.max_records.into());
-        Ok(CheckRun {
+        let run = CheckRun {
             holds,
             summary,
             evidence: serde_json::Value::Object(evidence),
-        })
+        };
+        Ok((run, total_records_behind))
     }
+}
+
+/// The samples of a previous run's evidence; malformed entries (an older cutover stored
+/// none) are left out.
+fn prior_samples(prior: Option<&serde_json::Value>) -> Vec<[i64; 2]> {
+    let Some(stored) = prior
+        .and_then(|prior| prior.get("samples"))
+        .and_then(serde_json::Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut samples = Vec::new();
+    for sample in stored {
+        if let Some([at, records]) = sample.as_array().map(Vec::as_slice)
+            && let (Some(at), Some(records)) = (at.as_i64(), records.as_i64())
+        {
+            push_sample(&mut samples, [at, records]);
+        }
+    }
+    samples
+}
+
+/// Appends a sample; beyond [`SAMPLE_LIMIT`] the oldest but the first go, so the series still
+/// starts where the migration's lag was first measured.
+fn push_sample(samples: &mut Vec<[i64; 2]>, sample: [i64; 2]) {
+    samples.push(sample);
+    if samples.len() > SAMPLE_LIMIT {
+        let excess = samples.len() - SAMPLE_LIMIT;
+        samples.drain(1..1 + excess);
+    }
+}
+
+fn unix_millis_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 /// Per partition: records behind, and (when asked) the age in seconds of the oldest source
@@ -299,4 +379,59 @@ fn group_lag(
         found.insert(group.clone(), lag);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_keep_the_first_and_the_most_recent() {
+        let mut samples = Vec::new();
+        for at in 0..SAMPLE_LIMIT as i64 + 10 {
+            push_sample(&mut samples, [at, 100 - at]);
+        }
+        assert_eq!(samples.len(), SAMPLE_LIMIT);
+        assert_eq!(samples[0], [0, 100]);
+        assert_eq!(samples[1], [11, 89]);
+        assert_eq!(
+            samples.last(),
+            Some(&[SAMPLE_LIMIT as i64 + 9, 91 - SAMPLE_LIMIT as i64])
+        );
+    }
+
+    #[test]
+    fn prior_samples_are_continued_and_bounded() {
+        let stored: Vec<[i64; 2]> = (0..SAMPLE_LIMIT as i64 + 3).map(|at| [at, at]).collect();
+        let mut prior = serde_json::json!({ "holds": true, "samples": stored });
+        prior["samples"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(["not", "numbers"]));
+        let samples = prior_samples(Some(&prior));
+        assert_eq!(samples.len(), SAMPLE_LIMIT);
+        assert_eq!(samples[0], [0, 0]);
+        assert_eq!(samples[SAMPLE_LIMIT - 1], [SAMPLE_LIMIT as i64 + 2; 2]);
+        assert!(prior_samples(Some(&serde_json::json!({ "holds": false }))).is_empty());
+        assert!(prior_samples(None).is_empty());
+    }
+
+    #[test]
+    fn a_lag_check_starts_from_the_prior_samples() {
+        let check = Value::Map(
+            [
+                ("cluster".to_owned(), Value::string("cluster.source")),
+                (
+                    "groups".to_owned(),
+                    Value::List(vec![Value::string("orders-app")]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let prior = serde_json::json!({ "samples": [[1_000, 12], [2_000, 0]] });
+        let lag = Lag::new(&check, Some(&prior)).unwrap();
+        assert_eq!(lag.samples, vec![[1_000, 12], [2_000, 0]]);
+        assert!(Lag::new(&check, None).unwrap().samples.is_empty());
+    }
 }

@@ -143,7 +143,7 @@ fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderRes
                 block,
                 prior_check(prior, name),
             )?),
-            lag::NAME => Check::Lag(lag::Lag::new(block)?),
+            lag::NAME => Check::Lag(lag::Lag::new(block, prior_check(prior, name))?),
             quiescent::NAME => Check::Quiescent(quiescent::Quiescent::new(block)?),
             "condition" => {
                 Check::Condition(condition::Condition::new(block, map.get("error_message")))
