@@ -12,7 +12,8 @@ use clap::{Args, Subcommand};
 
 use super::common::{engine, report_diagnostics, runtime};
 use crate::cli::{ExitStatus, Settings};
-use crate::providers::Connections;
+use crate::engine::planner::{PlanOptions, plan};
+use crate::plan::{Action, PlanMode};
 use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_rounds};
 
 #[derive(Debug, Subcommand)]
@@ -44,19 +45,38 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
     })?;
     runtime()?.block_on(async {
         let engine = engine(settings, 1, Duration::ZERO)?;
-        let (configuration, diagnostics) =
-            crate::engine::planner::recorded_configuration(&engine).await?;
-        if report_diagnostics(&diagnostics) {
+        // The configuration as a plan sees it (data sources read, e.g. the topics a module
+        // derives from the source), evaluated with what state records; nothing is refreshed.
+        let options = PlanOptions {
+            mode: PlanMode::Normal,
+            refresh: false,
+            targets: Vec::new(),
+        };
+        let planned = plan(&engine, &options).await?;
+        if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);
         }
-        let configuration = configuration.context("no configuration")?;
-        let mirrors: Vec<_> = configuration
-            .resources
-            .iter()
-            .filter(|r| r.address.type_name == KAFKA_MIRROR)
-            .filter(|r| args.targets.is_empty() || args.targets.contains(&r.address.to_string()))
-            .cloned()
-            .collect();
+        let mut mirrors = Vec::new();
+        for change in &planned.plan.changes {
+            if change.address.type_name != KAFKA_MIRROR
+                || change.action == Action::Delete
+                || !(args.targets.is_empty() || args.targets.contains(&change.address.to_string()))
+            {
+                continue;
+            }
+            let config = match change.action {
+                Action::NoOp => change.before.clone(),
+                _ => change.after.clone(),
+            }
+            .unwrap_or_default();
+            if change.action == Action::Create {
+                anyhow::bail!(
+                    "{} has not been applied yet: apply it first (cutover apply), then keep it running with mirror run",
+                    change.address
+                );
+            }
+            mirrors.push((change.address.to_string(), config));
+        }
         if mirrors.is_empty() {
             anyhow::bail!(if args.targets.is_empty() {
                 "the configuration declares no kafka_mirror".to_owned()
@@ -64,7 +84,7 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
                 format!("no kafka_mirror matches {}", args.targets.join(", "))
             });
         }
-        let connections = Arc::new(Connections::from_configuration(&configuration));
+        let connections = planned.connections.clone();
         let cancel = Arc::new(AtomicBool::new(false));
         let mut interrupts = super::common::interrupts();
         {
@@ -78,16 +98,13 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
         }
         let registry = engine.registry.clone();
         let mut tasks = tokio::task::JoinSet::new();
-        for mirror in mirrors {
+        for (address, config) in mirrors {
             let provider = registry
                 .resource(KAFKA_MIRROR)
                 .context("kafka_mirror is not registered")?
                 .clone();
-            let config = provider
-                .canonical_config(&mirror.config)
-                .unwrap_or_else(|| mirror.config.clone());
+            let config = provider.canonical_config(&config).unwrap_or(config);
             let (connections, cancel, follow) = (connections.clone(), cancel.clone(), args.follow);
-            let address = mirror.address.to_string();
             tasks.spawn_blocking(move || {
                 let label = address.clone();
                 let progress = move |line: &str| eprintln!("{label}: {line}");

@@ -61,7 +61,9 @@ async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Re
         .collect();
     for target in &args.targets {
         if !assertions.iter().any(|c| c.address.to_string() == *target) {
-            anyhow::bail!("-target {target} matches no assertion in the configuration");
+            anyhow::bail!(
+                "-target {target} matches no enabled assertion in the configuration (an assertion with enabled = false is not run)"
+            );
         }
     }
     if assertions.is_empty() {

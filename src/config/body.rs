@@ -94,6 +94,13 @@ pub fn decode_body(
                             .at(expr.span()),
                     );
                 }
+                // As in Terraform, null is the same as leaving the argument out: for an
+                // optional-computed argument, whatever the object has (not a change to null).
+                let value = if value.is_null() && attribute_schema.optional_computed {
+                    Value::Unknown
+                } else {
+                    value
+                };
                 object.insert(name.to_owned(), value.marked(attribute_schema.sensitive));
             }
             Structure::Block(block) => {

@@ -1120,8 +1120,16 @@ impl<'t> Evaluator<'t, '_> {
         for predecessor in predecessors {
             let node = &self.graph[predecessor];
             match node.key {
-                NodeKey::Resource(..) | NodeKey::Cluster(_) | NodeKey::Assert(_) => {
+                NodeKey::Resource(..) | NodeKey::Assert(_) => {
                     resolved.insert(node_label(&self.slots[node.slot].path, &node.key));
+                }
+                // A cluster waits on what its settings read (an MSK cluster's bootstrap
+                // brokers): so does everything that connects through it.
+                NodeKey::Cluster(_) => {
+                    resolved.insert(node_label(&self.slots[node.slot].path, &node.key));
+                    if let Some(inherited) = self.node_dependencies.get(&predecessor) {
+                        resolved.extend(inherited.iter().cloned());
+                    }
                 }
                 _ => {
                     if let Some(inherited) = self.node_dependencies.get(&predecessor) {
@@ -2005,6 +2013,19 @@ impl<'t> Evaluator<'t, '_> {
                             let value = self.eval(slot, &expr, &Repetition::None);
                             error_message = Some(value);
                         }
+                        "enabled" => {
+                            let value = self.eval(slot, &expr, &Repetition::None);
+                            if !matches!(value.peel(), Value::Bool(_)) {
+                                self.diagnostics.push(
+                                    Diagnostic::error(format!(
+                                        "an assertion's enabled must be a bool known when planning, got {}",
+                                        if value.is_unknown() { "a value known only after apply".to_owned() } else { value.type_name().to_string() }
+                                    ))
+                                    .at(expr.span()),
+                                );
+                            }
+                            checks.insert(name.to_owned(), value);
+                        }
                         "timeout" | "poll_interval" | "stable_for" => {
                             let value = self.eval(slot, &expr, &Repetition::None);
                             if let Some(text) = value.as_str()
@@ -2021,6 +2042,7 @@ impl<'t> Evaluator<'t, '_> {
                             let names = [
                                 "condition",
                                 "error_message",
+                                "enabled",
                                 "timeout",
                                 "poll_interval",
                                 "stable_for",

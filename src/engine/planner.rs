@@ -3,7 +3,7 @@
 //! see planned values), then add deletions for objects no longer configured, check
 //! `prevent_destroy`, and compare outputs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Mutex, OnceLock};
 
@@ -827,6 +827,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             );
             configured_changes.append(&mut deletions);
             configured_changes.extend(assertion_changes(&configuration));
+            forget_disabled_assertions(&configuration, &mut configured_changes);
             configured_changes
         }
         PlanMode::Destroy => deletions(
@@ -1101,10 +1102,14 @@ fn apply_targets(plan: &mut Plan, targets: &[String], diagnostics: &mut Diagnost
 /// Every `assert` block as a change of its own ([`Action::Check`]): a node of the apply walk
 /// that runs the checks, addressed `assert.NAME` (module-qualified), so `depends_on =
 /// [assert.NAME]` labels and `-target assert.NAME` match it as they match resources.
+///
+/// An assertion with `enabled = false` is not planned: it runs no checks and gates nothing
+/// (what lists it in `depends_on` is not held back by it).
 fn assertion_changes(configuration: &Configuration) -> Vec<ResourceChange> {
     configuration
         .asserts
         .iter()
+        .filter(|assertion| crate::verify::enabled(&assertion.value))
         .map(|assertion| ResourceChange {
             address: assertion_address(&assertion.module, &assertion.name),
             provider: crate::verify::ASSERT.to_owned(),
@@ -1118,6 +1123,25 @@ fn assertion_changes(configuration: &Configuration) -> Vec<ResourceChange> {
             create_before_destroy: false,
         })
         .collect()
+}
+
+/// Drops `depends_on` labels naming disabled assertions: they are not in the plan, so they
+/// neither order nor gate anything.
+fn forget_disabled_assertions(configuration: &Configuration, changes: &mut [ResourceChange]) {
+    let disabled: HashSet<String> = configuration
+        .asserts
+        .iter()
+        .filter(|assertion| !crate::verify::enabled(&assertion.value))
+        .map(|assertion| assertion_address(&assertion.module, &assertion.name).to_string())
+        .collect();
+    if disabled.is_empty() {
+        return;
+    }
+    for change in changes {
+        change
+            .dependencies
+            .retain(|label| !disabled.contains(label));
+    }
 }
 
 /// The address of an assertion node: displayed `assert.NAME` (`module.m.assert.NAME`).

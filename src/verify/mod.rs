@@ -37,6 +37,15 @@ pub fn check_schemas() -> Vec<(&'static str, Schema)> {
     ]
 }
 
+/// Whether an evaluated `assert` block is enabled: `enabled = false` turns it off (the
+/// migration module switches its assertions on per phase). Unset or unknown: enabled.
+pub fn enabled(value: &Value) -> bool {
+    !matches!(
+        attribute(value, "enabled").map(Value::peel),
+        Some(Value::Bool(false))
+    )
+}
+
 /// What one evaluation of one check found.
 #[derive(Debug, Clone)]
 pub struct CheckRun {

@@ -27,7 +27,7 @@ pub fn schema() -> Schema {
             AttributeSchema::optional("topics", Type::list_of(Type::String))
                 .describe("topics that must see no writes (default: every non-internal topic)"),
             AttributeSchema::optional("groups", Type::list_of(Type::String))
-                .describe("consumer groups that must have no members (default: every group)"),
+                .describe("consumer groups that must have no members (default: every group; [] checks none, for a cluster whose consumers have not moved yet)"),
             AttributeSchema::optional("for", Type::String)
                 .describe("how long it must stay quiet, e.g. \"5m\" (default 1m)"),
         ],
@@ -38,7 +38,8 @@ pub fn schema() -> Schema {
 pub struct Quiescent {
     cluster: Value,
     topics: Vec<String>,
-    groups: Vec<String>,
+    /// `None`: every group; `Some([])`: none.
+    groups: Option<Vec<String>>,
     window: Duration,
     /// End offsets seen at the start of the current quiet window, and when it started.
     baseline: Option<(BTreeMap<String, i64>, Instant)>,
@@ -52,7 +53,7 @@ impl Quiescent {
         Ok(Quiescent {
             cluster,
             topics: strings(attribute(check, "topics")),
-            groups: strings(attribute(check, "groups")),
+            groups: attribute(check, "groups").map(|groups| strings(Some(groups))),
             window: duration(check, "for")?.unwrap_or(Duration::from_secs(60)),
             baseline: None,
         })
@@ -135,7 +136,7 @@ impl Quiescent {
 fn observe(
     cluster: &Cluster,
     topics: &[String],
-    groups: &[String],
+    groups: &Option<Vec<String>>,
 ) -> ProviderResult<(BTreeMap<String, i64>, BTreeMap<String, usize>)> {
     let consumer = reader(cluster)?;
     let topics = if topics.is_empty() {
@@ -158,6 +159,10 @@ fn observe(
             )));
         }
     }
+    let mut active = BTreeMap::new();
+    if groups.as_ref().is_some_and(Vec::is_empty) {
+        return Ok((ends, active));
+    }
     let listed = consumer
         .fetch_group_list(None, cluster.timeout)
         .map_err(|error| {
@@ -167,9 +172,10 @@ fn observe(
                 Some(consumer.context()),
             )
         })?;
-    let mut active = BTreeMap::new();
     for group in listed.groups() {
-        if !groups.is_empty() && !groups.iter().any(|g| g == group.name()) {
+        if let Some(groups) = groups
+            && !groups.iter().any(|g| g == group.name())
+        {
             continue;
         }
         if !group.members().is_empty() {

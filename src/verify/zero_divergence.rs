@@ -50,6 +50,9 @@ pub fn schema() -> Schema {
             AttributeSchema::optional("sample_fraction", Type::Number).describe(
                 "mode = \"sample\": the fraction of each partition compared (default 0.1)",
             ),
+            AttributeSchema::optional("allow_target_ahead", Type::Bool).describe(
+                "records on the target past the source's end are writes made there after the producers moved: not compared, not extra (default false)",
+            ),
         ],
         Vec::new(),
     )
@@ -73,6 +76,8 @@ pub struct ZeroDivergence {
     endpoints: Endpoints,
     mode: Mode,
     progress: BTreeMap<String, Progress>,
+    /// Target records past the source's end are not divergence (producers moved there).
+    allow_target_ahead: bool,
 }
 
 impl ZeroDivergence {
@@ -121,10 +126,15 @@ impl ZeroDivergence {
                 }
             }
         }
+        let allow_target_ahead = matches!(
+            attribute(check, "allow_target_ahead").map(Value::peel),
+            Some(Value::Bool(true))
+        );
         Ok(ZeroDivergence {
             endpoints,
             mode,
             progress,
+            allow_target_ahead,
         })
     }
 
@@ -134,10 +144,15 @@ impl ZeroDivergence {
         let mode = self.mode;
         let progress = self.progress.clone();
         let cancel = context.cancel.clone();
+        let allow_target_ahead = self.allow_target_ahead;
         let results = blocking(move || {
-            compare_all(&source, &target, &endpoints, mode, &progress, &|| {
-                *cancel.borrow()
-            })
+            let cancelled = || *cancel.borrow();
+            let scope = Scope {
+                mode,
+                allow_target_ahead,
+                cancelled: &cancelled,
+            };
+            compare_all(&source, &target, &endpoints, &scope, &progress)
         })
         .await?;
         Ok(self.record(results))
@@ -245,14 +260,21 @@ struct Job {
     segments: Option<Vec<(i64, i64)>>,
 }
 
+/// How a comparison runs.
+struct Scope<'a> {
+    mode: Mode,
+    allow_target_ahead: bool,
+    cancelled: &'a (dyn Fn() -> bool + Sync),
+}
+
 fn compare_all(
     source: &Cluster,
     target: &Cluster,
     endpoints: &Endpoints,
-    mode: Mode,
+    scope: &Scope<'_>,
     progress: &BTreeMap<String, Progress>,
-    cancelled: &(dyn Fn() -> bool + Sync),
 ) -> ProviderResult<Vec<PartitionResult>> {
+    let (mode, cancelled) = (scope.mode, scope.cancelled);
     let source_consumer = reader(source)?;
     let target_consumer = reader(target)?;
     let source_marks = watermarks(source, &source_consumer, &endpoints.topics)?;
@@ -311,11 +333,21 @@ fn compare_all(
                     .map(|s| s.iter().map(|(t, s)| (*t, *s)).collect())
                     .unwrap_or_default()
             });
+            // Writes made on the target after the move come after the source's end (a
+            // translating mirror's map already stops at the source's records).
+            let target_range = match target_range {
+                (start, end)
+                    if scope.allow_target_ahead && segments.is_none() && *end > source_range.1 =>
+                {
+                    (*start, source_range.1)
+                }
+                other => *other,
+            };
             jobs.push(Job {
                 topic: topic.clone(),
                 partition,
                 source: *source_range,
-                target: *target_range,
+                target: target_range,
                 segments,
             });
         }

@@ -144,7 +144,7 @@ pub(crate) fn assertion_lines(change: &ResourceChange) -> Vec<String> {
     let mut lines = Vec::new();
     for (name, value) in map {
         match name.as_str() {
-            "name" | "passed" | "error_message" => {}
+            "name" | "passed" | "error_message" | "enabled" => {}
             "condition" => lines.push(format!("condition = {}", short_value(value))),
             "timeout" | "poll_interval" | "stable_for" => {
                 lines.push(format!("{name} = {}", short_value(value)))

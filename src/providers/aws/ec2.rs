@@ -44,6 +44,9 @@ const MAX_PAGES: usize = 100;
 pub fn instance_schema() -> Schema {
     Schema::new(
         vec![
+            AttributeSchema::optional("instance_id", Type::String)
+                .forces_replacement()
+                .describe("adopt this existing instance (e.g. one found by data \"aws_ec2_instances\"): applying the new object reads it, never launches one"),
             AttributeSchema::optional("ami", Type::String)
                 .also_computed()
                 .forces_replacement()
@@ -202,6 +205,7 @@ impl Instance {
         };
         let live = Value::Map(BTreeMap::from([
             ("id".to_owned(), Value::String(id)),
+            ("instance_id".to_owned(), kept("instance_id")),
             ("ami".to_owned(), string_value(instance.image_id())),
             (
                 "instance_type".to_owned(),
@@ -420,6 +424,24 @@ impl ResourceType for Instance {
                 },
                 None => None,
             };
+            if resumed.is_none()
+                && let Some(adopted) = text(&map, "instance_id")
+            {
+                // Adoption: the instance exists already; it is read, never launched.
+                return match self.describe(&clients, &adopted).await? {
+                    Some(instance)
+                        if !matches!(
+                            state_of(&instance),
+                            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+                        ) =>
+                    {
+                        self.attributes_of(&clients, &instance, planned).await
+                    }
+                    _ => Err(ProviderError::Failed(format!(
+                        "cannot adopt EC2 instance {adopted}: it does not exist or is terminated (instance_id adopts an existing instance; it never launches one)"
+                    ))),
+                };
+            }
             let id = match resumed {
                 Some(id) => id,
                 None => {

@@ -100,12 +100,6 @@ impl PartitionTask {
                 "{key}: {foreign}: the target partition holds other data, so offsets cannot be preserved (offsets = \"translate\" can mirror into it)"
             ));
         }
-        if self.target_end > self.stop {
-            return Some(format!(
-                "{key}: the target partition ends at {} but the source at {}: it holds other data, so offsets cannot be preserved",
-                self.target_end, self.stop
-            ));
-        }
         if self.target_end > 0 && self.target_end < self.source_start {
             return Some(format!(
                 "{key}: the source's log start {} passed the mirror's position {}: records {}..{} were removed by retention before they were copied",
@@ -239,10 +233,13 @@ pub fn survey(
     target: &Cluster,
     partitions: &[(String, i32)],
     map: Option<&super::offset_map::OffsetMap>,
+    check_records: bool,
 ) -> ProviderResult<Vec<PartitionTask>> {
     let reader = [
         ("group.id", "cutover-mirror-survey"),
         ("enable.auto.commit", "false"),
+        // One record is read at a time: answer at once rather than waiting for more.
+        ("fetch.wait.max.ms", "10"),
     ];
     let source_consumer = source.consumer(&reader)?;
     let target_consumer = target.consumer(&reader)?;
@@ -270,16 +267,27 @@ pub fn survey(
             let translate = map.map(|map| map.resume(&format!("{topic}/{partition}"), target_end));
             // A preserving mirror resumes at the target's end: the record before it must be the
             // source's, or the partition holds someone else's data.
-            let last = target_end - 1;
-            let foreign = if translate.is_none()
+            // A target that goes on past the source's end has been handed over (producers
+            // moved to it): the source's last record must be there at its offset, or the
+            // source was written after the move and those records can no longer be placed.
+            let last = target_end.min(stop) - 1;
+            let foreign = if check_records
+                && translate.is_none()
                 && target_end > target_start
-                && target_end <= stop
+                && last >= target_start
                 && last >= source_start
             {
                 let ours = record_at(target, &target_consumer, topic, *partition, last)?;
                 let theirs = record_at(source, &source_consumer, topic, *partition, last)?;
-                (ours != theirs)
-                    .then(|| format!("its record at offset {last} differs from the source's"))
+                (ours != theirs).then(|| {
+                    if target_end > stop {
+                        format!(
+                            "the target goes on past the source's end {stop} (written there directly), but its record at offset {last} differs from the source's: the source was written after the move, or before the mirror copied it"
+                        )
+                    } else {
+                        format!("its record at offset {last} differs from the source's")
+                    }
+                })
             } else {
                 None
             };
@@ -866,7 +874,17 @@ mod tests {
             "{outrun}"
         );
         assert!(outrun.contains("records 150..199"), "{outrun}");
-        let foreign = task(0, 10, 0, 20).problem().unwrap();
+        let mut foreign = task(0, 10, 0, 20);
+        foreign.foreign = Some("its record at offset 9 differs from the source's".to_owned());
+        let foreign = foreign.problem().unwrap();
         assert!(foreign.contains("holds other data"), "{foreign}");
+    }
+
+    #[test]
+    fn a_handed_over_partition_has_nothing_to_copy() {
+        // Producers moved to the target after the mirror copied all ten source records.
+        let handed_over = task(0, 10, 0, 20);
+        assert!(handed_over.problem().is_none());
+        assert_eq!((handed_over.resume(), handed_over.lag()), (20, 0));
     }
 }

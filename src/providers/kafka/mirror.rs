@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use rdkafka::consumer::Consumer;
+
 use super::connect;
 use super::connection::{Cluster, blocking};
 use super::copy::{self, CopySettings, PartitionTask};
@@ -173,7 +175,17 @@ struct Survey {
     stale: std::collections::BTreeMap<String, Vec<i64>>,
 }
 
-async fn survey(context: &ProviderContext, value: &Value) -> ProviderResult<Survey> {
+/// The mirror's partitions as they stand. `Check::Records` also compares the last record each
+/// target partition holds with the source's (is it the mirror's data?): a few reads per
+/// partition, done when a run starts; rounds that follow a run's own writes skip it (every
+/// delivery is checked against its source offset anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Records,
+    OffsetsOnly,
+}
+
+async fn survey(context: &ProviderContext, value: &Value, check: Check) -> ProviderResult<Survey> {
     let cluster = |name: &str| {
         let value = attribute(value, name).cloned().unwrap_or(Value::Null);
         Cluster::resolve(&context.connections, &value)
@@ -215,7 +227,13 @@ async fn survey(context: &ProviderContext, value: &Value) -> ProviderResult<Surv
                 Some(topic) => Some(offset_map::read(&target, topic)?),
                 None => None,
             };
-            let tasks = copy::survey(&source, &target, &partitions, map.as_ref())?;
+            let tasks = copy::survey(
+                &source,
+                &target,
+                &partitions,
+                map.as_ref(),
+                check == Check::Records,
+            )?;
             let stale = match &map {
                 Some(map) => tasks
                     .iter()
@@ -234,6 +252,112 @@ async fn survey(context: &ProviderContext, value: &Value) -> ProviderResult<Surv
         tasks,
         stale,
     })
+}
+
+/// How waiting for another copier ended.
+enum Waited {
+    /// It brought every partition within `max_lag`: the positions it reached.
+    CaughtUp(Vec<(String, i64)>),
+    /// It stopped moving before that: copy from this fresh survey.
+    Gone(Box<Survey>),
+}
+
+/// How long an apply waits for another copier (`cutover mirror run --follow`) to catch up.
+const OTHER_COPIER_WAIT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+/// Two copiers must never write into the same target partitions: both would send the same
+/// source records, and the second copy of each would land at the next offset. When this apply
+/// has records to copy, it first watches the target's end offsets for a moment; if they move
+/// (a `cutover mirror run --follow` is copying), it waits for that run to catch up instead of
+/// copying too, and copies itself only if the other run stops before that. `None`: nobody
+/// else is copying.
+async fn wait_for_other_copier(
+    context: &ProviderContext,
+    planned: &Value,
+    found: &Survey,
+    settings: &CopySettings,
+) -> ProviderResult<Option<Waited>> {
+    let behind = |survey: &Survey| {
+        survey
+            .tasks
+            .iter()
+            .any(|t| t.problem().is_none() && t.lag() > settings.max_lag.max(0))
+    };
+    if !behind(found) || found.tasks.iter().all(|t| t.target_end == 0) {
+        return Ok(None);
+    }
+    let mut ends: Vec<i64> = found.tasks.iter().map(|t| t.target_end).collect();
+    let deadline = std::time::Instant::now() + OTHER_COPIER_WAIT;
+    let mut waiting = false;
+    // Bounded by OTHER_COPIER_WAIT and cancellation; one round every 2 seconds.
+    loop {
+        if context.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        let pause = if waiting { 2000 } else { 1500 };
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        let now = target_ends(&found.target, &found.tasks).await?;
+        let moving = now.iter().zip(&ends).any(|(now, before)| now > before);
+        ends = now;
+        if !moving {
+            return Ok(if waiting {
+                (context.progress)("the other copier stopped: copying the rest");
+                Some(Waited::Gone(Box::new(
+                    survey(context, planned, Check::Records).await?,
+                )))
+            } else {
+                None
+            });
+        }
+        let fresh = survey(context, planned, Check::OffsetsOnly).await?;
+        if !behind(&fresh) {
+            (context.progress)("the other copier caught up");
+            return Ok(Some(Waited::CaughtUp(
+                fresh.tasks.iter().map(|t| (t.key(), t.resume())).collect(),
+            )));
+        }
+        if !waiting {
+            (context.progress)(
+                "another run is copying into the target (cutover mirror run --follow?): waiting for it to catch up instead of copying twice",
+            );
+            waiting = true;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ProviderError::Failed(format!(
+                "another run kept copying into the target for {} min without catching up to max_lag = {}: stop it (or raise max_lag) and apply again",
+                OTHER_COPIER_WAIT.as_secs() / 60,
+                settings.max_lag
+            )));
+        }
+    }
+}
+
+/// The target's end offset of every task's partition, in the tasks' order.
+async fn target_ends(target: &Cluster, tasks: &[PartitionTask]) -> ProviderResult<Vec<i64>> {
+    let target = target.clone();
+    let partitions: Vec<(String, i32)> = tasks
+        .iter()
+        .map(|t| (t.topic.clone(), t.partition))
+        .collect();
+    blocking(move || {
+        let consumer = target.consumer(&[("group.id", "cutover-mirror-survey")])?;
+        partitions
+            .iter()
+            .map(|(topic, partition)| {
+                consumer
+                    .fetch_watermarks(topic, *partition, target.timeout)
+                    .map(|(_, end)| end)
+                    .map_err(|e| {
+                        target.failure(
+                            &format!("cannot read the offsets of {topic}/{partition}"),
+                            &e,
+                            Some(consumer.context()),
+                        )
+                    })
+            })
+            .collect()
+    })
+    .await
 }
 
 /// Compacted source topics cannot keep their offsets (compaction leaves gaps): refused at plan
@@ -340,7 +464,7 @@ impl ResourceType for KafkaMirror {
                 Err(error) if unknown_connection(&error) => {}
                 Err(error) => return Err(error),
             }
-            let Survey { tasks, .. } = match survey(context, planned).await {
+            let Survey { tasks, .. } = match survey(context, planned, Check::Records).await {
                 Ok(found) => found,
                 // Clusters or topics this plan creates: shown on apply.
                 Err(error) if unknown_connection(&error) => return Ok(planned.clone()),
@@ -380,7 +504,7 @@ impl ResourceType for KafkaMirror {
                 return connect::read(context, prior).await;
             }
             // The live lag: how far the target is behind the source now.
-            let Survey { tasks, .. } = survey(context, prior).await?;
+            let Survey { tasks, .. } = survey(context, prior, Check::Records).await?;
             let lag: i64 = tasks.iter().map(PartitionTask::lag).sum();
             Ok(Some(with(prior, vec![("lag", Value::int(lag))])))
         })
@@ -403,12 +527,36 @@ impl ResourceType for KafkaMirror {
                 let target = Cluster::resolve(&context.connections, &target_value)?;
                 offset_map::ensure_topic(&target, topic).await?;
             }
+            let mut found = survey(context, planned, Check::Records).await?;
+            if let Some(waited) = wait_for_other_copier(context, planned, &found, &settings).await?
+            {
+                match waited {
+                    Waited::CaughtUp(positions) => {
+                        return Ok(with(
+                            planned,
+                            vec![
+                                ("positions", offsets_map(positions)),
+                                ("lag", Value::int(0)),
+                                ("records_copied", Value::int(0)),
+                                (
+                                    "offset_map_topic",
+                                    settings
+                                        .map_topic
+                                        .clone()
+                                        .map_or(Value::Null, Value::string),
+                                ),
+                            ],
+                        ));
+                    }
+                    Waited::Gone(fresh) => found = *fresh,
+                }
+            }
             let Survey {
                 source,
                 target,
                 tasks,
                 stale,
-            } = survey(context, planned).await?;
+            } = found;
             if settings.map_topic.is_none() {
                 check_compaction(&source, &topics_of(planned)).await?;
             }
@@ -549,13 +697,15 @@ pub fn run_rounds(
     let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let context = crate::engine::read_context(cancel_rx, Arc::new(connections.clone()));
     let mut total = 0u64;
+    let mut check = Check::Records;
     loop {
         let Survey {
             source,
             target,
             tasks,
             stale,
-        } = runtime.block_on(survey(&context, config))?;
+        } = runtime.block_on(survey(&context, config, check))?;
+        check = Check::OffsetsOnly;
         let behind: i64 = tasks.iter().map(PartitionTask::lag).sum();
         if behind > 0 {
             let report = copy::copy(
