@@ -4,6 +4,7 @@
 mod aws;
 mod cli;
 mod connect;
+mod e2e;
 mod engine;
 mod engine_core;
 mod fixtures;
@@ -12,6 +13,7 @@ mod fuzz_support;
 mod kafka;
 mod mirror;
 mod plan_snapshots;
+mod report;
 mod support;
 mod verify;
 mod wiring;
