@@ -521,7 +521,32 @@ fn a_live_fleet_moves_to_msk_in_four_pull_requests_with_nothing_lost_or_repeated
         }
     }
 
-    // The report a pull request gets after the last apply.
-    let report = migration.cutover(&migration.local(), &["show", "-markdown"], 0);
+    // The report a pull request gets after the last apply: the phases in order, the evidence,
+    // the lag chart.
+    let report = migration.cutover(
+        &migration.local(),
+        &["show", "-markdown", "-chart", "lag.svg"],
+        0,
+    );
+    let timeline: Vec<usize> = [
+        "mirror",
+        "cutover_producers",
+        "cutover_consumers",
+        "decommission",
+    ]
+    .iter()
+    .map(|phase| {
+        report
+            .find(&format!("| `{phase}` |"))
+            .unwrap_or_else(|| panic!("no timeline row for {phase}:\n{report}"))
+    })
+    .collect();
+    assert!(timeline.is_sorted(), "{report}");
     assert!(report.contains("legacy_drained"), "{report}");
+    assert!(report.contains("lag.svg"), "{report}");
+    let chart = std::fs::read_to_string(migration.local().join("lag.svg")).unwrap();
+    assert!(
+        chart.starts_with("<svg") && chart.contains("polyline"),
+        "{chart}"
+    );
 }
