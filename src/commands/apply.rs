@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::common::{
-    LockArgs, confirm, engine, interrupts, line_reporter, lock, report_diagnostics, runtime,
+    LockArgs, confirm, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
 };
 use super::plan::{PlanFlags, saved_plan};
 use crate::cli::{ExitStatus, Settings};
@@ -196,7 +196,7 @@ async fn execute(
 ) -> anyhow::Result<ExitStatus> {
     let mode = planned.plan.mode;
     println!();
-    let report = apply(engine, planned, interrupts(), line_reporter()).await?;
+    let report = apply(engine, planned, interrupts(), progress_reporter()).await?;
     let (mut added, mut changed, mut destroyed, mut imported, mut checked) = (0, 0, 0, 0, 0);
     for (_, action, outcome) in &report.outcomes {
         if *outcome != Outcome::Applied {

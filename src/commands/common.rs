@@ -124,3 +124,146 @@ pub fn line_reporter() -> crate::engine::executor::Reporter {
         println!("{line}");
     })
 }
+
+/// The reporter of long runs (apply, destroy, verify): on a terminal, a live line per running
+/// operation (a bar with records, rate and ETA where its progress says how far it is, e.g. a
+/// mirror's `mirrored N records …, M behind`), and the events printed above them; otherwise
+/// (a pipe, CI, `NO_COLOR`/`CUTOVER_NO_BARS` set) one line per event, with the periodic
+/// progress lines the operations report.
+pub fn progress_reporter() -> crate::engine::executor::Reporter {
+    use std::io::IsTerminal as _;
+    let plain = std::env::var_os("CUTOVER_NO_BARS").is_some()
+        || std::env::var_os("NO_COLOR").is_some()
+        || std::env::var("TERM").is_ok_and(|term| term == "dumb");
+    if plain || !std::io::stdout().is_terminal() {
+        return line_reporter();
+    }
+    let bars = Bars::default();
+    Arc::new(move |line: &str| bars.report(line))
+}
+
+/// Live lines by address, under the lines already printed.
+#[derive(Default)]
+struct Bars {
+    multi: indicatif::MultiProgress,
+    running: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn report(&self, line: &str) {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Lines about one object are "ADDRESS: message".
+        let Some((address, message)) = line
+            .split_once(": ")
+            .filter(|(address, _)| !address.contains(' '))
+        else {
+            let _ = self.multi.println(line);
+            return;
+        };
+        if message.ends_with('…') {
+            let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+            bar.set_style(spinner_style());
+            bar.set_prefix(address.to_owned());
+            bar.set_message(message.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            if let Some(old) = running.insert(address.to_owned(), bar) {
+                old.finish_and_clear();
+            }
+            return;
+        }
+        let Some(bar) = running.get(address) else {
+            let _ = self.multi.println(line);
+            return;
+        };
+        if is_outcome(message) {
+            bar.finish_and_clear();
+            self.multi.remove(bar);
+            running.remove(address);
+            let _ = self.multi.println(line);
+            return;
+        }
+        if let Some((done, behind)) = records_and_behind(message) {
+            if bar.length().is_none() {
+                bar.set_style(bar_style());
+            }
+            bar.set_length(done + behind);
+            bar.set_position(done);
+        }
+        bar.set_message(message.to_owned());
+    }
+}
+
+/// How an operation ended, as the executor reports it: the line stays.
+fn is_outcome(message: &str) -> bool {
+    const OUTCOMES: [&str; 14] = [
+        "created",
+        "updated",
+        "destroyed",
+        "replaced",
+        "read",
+        "imported",
+        "holds:",
+        "does not hold:",
+        "failed",
+        "skipped",
+        "gated",
+        "cancelled",
+        "interrupted",
+        "error",
+    ];
+    OUTCOMES.iter().any(|outcome| message.starts_with(outcome))
+}
+
+/// A mirror's progress (`mirrored 1200 records, … 300 behind`): records copied and behind.
+fn records_and_behind(message: &str) -> Option<(u64, u64)> {
+    let done = message
+        .strip_prefix("mirrored ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    let (before, _) = message.split_once(" behind")?;
+    let behind = before.rsplit(' ').next()?.parse().ok()?;
+    Some((done, behind))
+}
+
+fn spinner_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} {elapsed}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+}
+
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{prefix}: [{bar:30}] {human_pos}/{human_len} records, {per_sec}, ETA {eta} | {wide_msg}",
+    )
+    .map(|style| style.progress_chars("=> "))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_progress_gives_records_and_behind() {
+        let line = "mirrored 1200 records, 1.2 MB (600 records/s, 0.6 MB/s), 300 behind, ETA 1s";
+        assert_eq!(records_and_behind(line), Some((1200, 300)));
+        let done = "mirrored 5 records, 0.0 MB (5 records/s, 0.0 MB/s), 0 behind";
+        assert_eq!(records_and_behind(done), Some((5, 0)));
+        assert_eq!(records_and_behind("holds; stable for 2s of 5s"), None);
+    }
+
+    #[test]
+    fn outcomes_end_a_live_line_and_progress_does_not() {
+        assert!(is_outcome("created"));
+        assert!(is_outcome("failed: the broker is down"));
+        assert!(is_outcome("does not hold: lag 5"));
+        assert!(!is_outcome(
+            "mirrored 5 records, 0.0 MB (5 records/s, 0.0 MB/s), 0 behind"
+        ));
+        assert!(!is_outcome("does not hold yet (2s of 180s): lag"));
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::common::{
-    LockArgs, engine, interrupts, line_reporter, lock, report_diagnostics, runtime,
+    LockArgs, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
 };
 use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
@@ -88,7 +88,7 @@ async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Re
             }
         })
     };
-    let report = line_reporter();
+    let report = progress_reporter();
     let (mut held, mut failed) = (Vec::new(), Vec::new());
     for change in assertions {
         let address = change.address.to_string();
