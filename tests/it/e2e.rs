@@ -550,3 +550,62 @@ fn a_live_fleet_moves_to_msk_in_four_pull_requests_with_nothing_lost_or_repeated
         "{chart}"
     );
 }
+
+/// The shipped configurations are valid as they stand: `examples/aws` (production-shaped,
+/// never applied in tests), `examples/local` and its legacy fleet, in every phase.
+#[test]
+fn the_examples_validate_in_every_phase() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in [
+        "examples/aws",
+        "examples/local",
+        "examples/local/legacy-fleet",
+    ] {
+        for phase in [
+            "mirror",
+            "cutover_producers",
+            "cutover_consumers",
+            "decommission",
+        ] {
+            let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+                .args(["-chdir", dir, "validate", "-var", &format!("phase={phase}")])
+                .current_dir(repo)
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run cutover");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            if dir.ends_with("legacy-fleet") {
+                // It declares no phase: the variable is refused, as a user would see.
+                assert_eq!(output.status.code(), Some(1), "{dir}: {text}");
+                assert!(text.contains("phase"), "{text}");
+                let plain = Command::new(env!("CARGO_BIN_EXE_cutover"))
+                    .args(["-chdir", dir, "validate"])
+                    .current_dir(repo)
+                    .output()
+                    .expect("run cutover");
+                assert_eq!(plain.status.code(), Some(0), "{dir}: {plain:?}");
+                break;
+            }
+            assert_eq!(output.status.code(), Some(0), "{dir} ({phase}): {text}");
+        }
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args([
+            "-chdir",
+            "examples/local",
+            "validate",
+            "-var",
+            "phase=cutover",
+        ])
+        .current_dir(repo)
+        .output()
+        .expect("run cutover");
+    let text =
+        String::from_utf8_lossy(&bad.stderr).to_string() + &String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("phase must be one of"), "{text}");
+}
