@@ -125,6 +125,8 @@ pub struct ConnectSpec {
     pub topics: Vec<String>,
     /// Per partition: the apply returns once the copy is at most this many records behind.
     pub max_lag: i64,
+    /// The source connector's `tasks.max` (`None`: one per partition, at most 32).
+    pub tasks_max: Option<usize>,
 }
 
 impl ConnectSpec {
@@ -144,6 +146,17 @@ impl ConnectSpec {
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
                 .max(0),
+            tasks_max: match attribute(value, "tasks_max").map(Value::peel) {
+                None | Some(Value::Null) => None,
+                Some(number) => match number.as_i64() {
+                    Some(tasks @ 1..=1024) => Some(tasks as usize),
+                    _ => {
+                        return Err(ProviderError::Invalid(format!(
+                            "tasks_max must be a whole number from 1 to 1024, got {number}"
+                        )));
+                    }
+                },
+            },
         })
     }
 
@@ -891,7 +904,10 @@ fn connector_configs(
         }
         config
     };
-    let tasks = partitions.clamp(1, MAX_SOURCE_TASKS).to_string();
+    let tasks = spec
+        .tasks_max
+        .unwrap_or_else(|| partitions.clamp(1, MAX_SOURCE_TASKS))
+        .to_string();
     let mut source_config = common(SOURCE_CONNECTOR_CLASS, &spec.source_connector());
     for (name, value) in [
         ("tasks.max", tasks.as_str()),
@@ -1756,6 +1772,12 @@ mod tests {
         let elsewhere = connector_configs(&spec, &legacy, &target, 2, true).unwrap();
         assert_eq!(elsewhere[1].1["producer.override.bootstrap.servers"], "b:1");
         assert_eq!(elsewhere[1].1["tasks.max"], "2");
+        let capped = ConnectSpec::from_value(&mirror(vec![("tasks_max", Value::int(4))])).unwrap();
+        let configs = connector_configs(&capped, &legacy, &target, 48, false).unwrap();
+        let source = &configs.iter().find(|(n, _)| n.ends_with("-source")).unwrap().1;
+        assert_eq!(source["tasks.max"], "4");
+        let zero = ConnectSpec::from_value(&mirror(vec![("tasks_max", Value::int(0))]));
+        assert!(matches!(zero, Err(ProviderError::Invalid(m)) if m.contains("tasks_max")));
     }
 
     #[test]

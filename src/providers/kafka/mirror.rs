@@ -40,6 +40,9 @@ impl KafkaMirror {
                         .describe("\"embedded\" (default) or \"connect\" (MirrorMaker 2 on Kafka Connect)"),
                     AttributeSchema::optional("connect_url", Type::String)
                         .describe("engine = \"connect\": the Kafka Connect REST endpoint"),
+                    AttributeSchema::optional("tasks_max", Type::Number).describe(
+                        "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
+                    ),
                     AttributeSchema::optional("name", Type::String)
                         .describe("engine = \"connect\": the prefix of the connector names (default cutover-mirror)"),
                     AttributeSchema::optional("offsets", Type::String).describe(
