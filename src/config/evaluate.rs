@@ -139,6 +139,10 @@ pub struct Configuration {
     /// (`output.NAME`, `module.M.output.NAME`), resolved like
     /// [`ResourceInstance::dependencies`]. For `cutover graph`.
     pub output_dependencies: BTreeMap<String, BTreeSet<String>>,
+    /// The assertions each managed resource block depends on, by object label
+    /// (`module.m.aws_ec2_instance.legacy`), whatever its instance count: instances a block
+    /// no longer has (its `for_each` shrank) are destroyed only once these held.
+    pub block_assertions: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -267,14 +271,28 @@ pub fn evaluate_configuration_with(
         node_dependencies,
         ..
     } = evaluator;
-    configuration.output_dependencies = node_dependencies
-        .into_iter()
-        .filter_map(|(index, dependencies)| {
-            let node = &graph[index];
-            matches!(node.key, NodeKey::Output(_))
-                .then(|| (node_label(&slots[node.slot].path, &node.key), dependencies))
-        })
-        .collect();
+    for (index, dependencies) in node_dependencies {
+        let node = &graph[index];
+        match node.key {
+            NodeKey::Output(_) => {
+                configuration
+                    .output_dependencies
+                    .insert(node_label(&slots[node.slot].path, &node.key), dependencies);
+            }
+            NodeKey::Resource(Mode::Managed, ..) => {
+                let assertions: BTreeSet<String> = dependencies
+                    .into_iter()
+                    .filter(|label| label.starts_with("assert.") || label.contains(".assert."))
+                    .collect();
+                if !assertions.is_empty() {
+                    configuration
+                        .block_assertions
+                        .insert(node_label(&slots[node.slot].path, &node.key), assertions);
+                }
+            }
+            _ => {}
+        }
+    }
     if let Some(root) = slots.first() {
         configuration.outputs = root.outputs.clone();
         configuration.variables = root.namespaces.variables.clone();

@@ -778,6 +778,14 @@ fn dependency_edges(
         let change = &changes[index];
         let mut waits = Vec::new();
         if change.action == Action::Delete {
+            // Assertions that gate the destruction (see the planner's gate_dropped_instances).
+            for dependency in &change.dependencies {
+                for &other in by_label.get(dependency).into_iter().flatten() {
+                    if changes[other].action == Action::Check {
+                        waits.push(other);
+                    }
+                }
+            }
             let label = object_label(&change.address);
             for &other in work {
                 if other == index {

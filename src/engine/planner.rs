@@ -827,6 +827,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             );
             configured_changes.append(&mut deletions);
             configured_changes.extend(assertion_changes(&configuration));
+            gate_dropped_instances(&configuration, &mut configured_changes);
             forget_disabled_assertions(&configuration, &mut configured_changes);
             configured_changes
         }
@@ -1123,6 +1124,23 @@ fn assertion_changes(configuration: &Configuration) -> Vec<ResourceChange> {
             create_before_destroy: false,
         })
         .collect()
+}
+
+/// The instances a block no longer has (its `for_each` or `count` shrank, e.g. legacy brokers
+/// being decommissioned) are destroyed behind the assertions the block depends on: their
+/// deletions list those assertions, so they wait for them and are gated by them.
+fn gate_dropped_instances(configuration: &Configuration, changes: &mut [ResourceChange]) {
+    for change in changes {
+        if change.action != Action::Delete {
+            continue;
+        }
+        if let Some(assertions) = configuration
+            .block_assertions
+            .get(&object_label(&change.address))
+        {
+            change.dependencies.extend(assertions.iter().cloned());
+        }
+    }
 }
 
 /// Drops `depends_on` labels naming disabled assertions: they are not in the plan, so they

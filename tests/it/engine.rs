@@ -447,3 +447,56 @@ output "derived" {
     );
     assert!(!dot.contains("  \"output.derived\" -> "), "{dot}");
 }
+
+/// A phase switch as the migration module makes it: an assertion enabled only in the last
+/// phase gates the destruction of the instances its block drops, and a disabled one is not
+/// planned and gates nothing.
+#[test]
+fn disabled_assertions_gate_nothing_and_dropped_instances_wait_for_enabled_ones() {
+    let workspace = Workspace::new("phases");
+    let config = |phase: &str, holds: bool| {
+        format!(
+            "variable \"phase\" {{\n  default = \"{phase}\"\n}}\n\
+             assert \"quiet\" {{\n  enabled       = var.phase == \"decommission\"\n  timeout       = \"1s\"\n  poll_interval = \"100ms\"\n  condition     = {holds}\n  error_message = \"still in use\"\n}}\n\
+             resource \"cutover_data\" \"fleet\" {{\n  for_each   = var.phase == \"decommission\" ? toset([]) : toset([\"a\", \"b\"])\n  input      = each.key\n  depends_on = [assert.quiet]\n}}\n"
+        )
+    };
+    workspace.write("main.hcl", &config("mirror", false));
+    let plan = workspace.run(&["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(!text(&plan).contains("assert.quiet"), "{}", text(&plan));
+    let applied = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    assert!(workspace.state_text().contains("cutover_data.fleet"));
+
+    // The assertion does not hold: the instances stay.
+    workspace.write("main.hcl", &config("decommission", false));
+    let plan = workspace.run(&["plan"]);
+    assert!(
+        text(&plan).contains("# (gated by assert.quiet: runs only if it holds)"),
+        "{}",
+        text(&plan)
+    );
+    let refused = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("gated by assert.quiet"),
+        "{}",
+        text(&refused)
+    );
+    assert!(workspace.state_text().contains("\"fleet\""));
+
+    // It holds: they are destroyed, after it.
+    workspace.write("main.hcl", &config("decommission", true));
+    let applied = workspace.run(&["apply", "-auto-approve"]);
+    let output = text(&applied);
+    assert_eq!(applied.status.code(), Some(0), "{output}");
+    let held = output
+        .find("assert.quiet: holds")
+        .expect("the assertion ran");
+    let destroyed = output
+        .find("]: destroyed")
+        .expect("the instances were destroyed");
+    assert!(held < destroyed, "{output}");
+    assert!(!workspace.state_text().contains("\"fleet\""));
+}
