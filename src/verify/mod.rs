@@ -1,6 +1,6 @@
 //! Assertions: the checks of an `assert "NAME" { … }` block (zero divergence, lag, quiescence,
-//! a condition), polled every `poll_interval` until they hold (continuously for `stable_for`
-//! where given) or `timeout` passes. Each check is a function of the provider context (the
+//! throughput, a condition), polled every `poll_interval` until they hold (continuously for
+//! `stable_for` where given) or `timeout` passes. Each check is a function of the provider context (the
 //! evaluated connections) and the evaluated check block, returning whether it holds now, a
 //! one-line summary with the numbers, and its evidence as JSON; the evidence of the whole
 //! assertion is what the executor stores in state (`State::assertions`).
@@ -13,6 +13,7 @@ pub mod condition;
 pub mod lag;
 pub mod quiescent;
 pub mod read;
+pub mod throughput;
 pub mod zero_divergence;
 
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ pub fn check_schemas() -> Vec<(&'static str, Schema)> {
         (zero_divergence::NAME, zero_divergence::schema()),
         (lag::NAME, lag::schema()),
         (quiescent::NAME, quiescent::schema()),
+        (throughput::NAME, throughput::schema()),
     ]
 }
 
@@ -70,6 +72,7 @@ enum Check {
     ZeroDivergence(zero_divergence::ZeroDivergence),
     Lag(lag::Lag),
     Quiescent(quiescent::Quiescent),
+    Throughput(throughput::Throughput),
     Condition(condition::Condition),
 }
 
@@ -79,6 +82,7 @@ impl Check {
             Check::ZeroDivergence(check) => check.poll(context).await,
             Check::Lag(check) => check.poll(context).await,
             Check::Quiescent(check) => check.poll(context).await,
+            Check::Throughput(check) => check.poll(context).await,
             Check::Condition(check) => Ok(check.poll()),
         }
     }
@@ -154,6 +158,7 @@ fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderRes
             )?),
             lag::NAME => Check::Lag(lag::Lag::new(block, prior_check(prior, name))?),
             quiescent::NAME => Check::Quiescent(quiescent::Quiescent::new(block)?),
+            throughput::NAME => Check::Throughput(throughput::Throughput::new(block)?),
             "condition" => {
                 Check::Condition(condition::Condition::new(block, map.get("error_message")))
             }
@@ -174,6 +179,7 @@ fn check_name(check: &Check) -> &'static str {
         Check::ZeroDivergence(_) => zero_divergence::NAME,
         Check::Lag(_) => lag::NAME,
         Check::Quiescent(_) => quiescent::NAME,
+        Check::Throughput(_) => throughput::NAME,
         Check::Condition(_) => "condition",
     }
 }

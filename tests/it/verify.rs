@@ -422,3 +422,129 @@ assert "legacy_quiet" {{
         "{quiet}"
     );
 }
+
+/// Every topic on the target, internal ones included.
+fn target_topics() -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", target_bootstrap())
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_metadata(None, TIMEOUT)
+        .expect("target metadata")
+        .topics()
+        .iter()
+        .map(|topic| topic.name().to_owned())
+        .collect()
+}
+
+/// A throughput assertion on the target: one 3s load test (the timeout is shorter than the
+/// duration), throttled to 2 MB/s so the shared broker is not saturated.
+fn throughput_assert(name: &str, bounds: &str) -> String {
+    format!(
+        r#"{clusters}
+assert "{name}" {{
+  timeout = "1s"
+  throughput {{
+    cluster       = cluster.target
+    {bounds}
+    duration      = "3s"
+    rate_mb_per_s = 2
+    partitions    = 2
+  }}
+}}
+"#,
+        clusters = clusters()
+    )
+}
+
+/// The evidence of the throughput check of `assert.NAME`, from state.
+fn throughput_evidence(workspace: &Workspace, name: &str) -> serde_json::Value {
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+    state["assertions"][format!("assert.{name}")]["checks"]["throughput"].clone()
+}
+
+/// The scratch topic the evidence names, checked to be gone from the target.
+fn assert_scratch_topic_deleted(evidence: &serde_json::Value) {
+    let topic = evidence["topic"].as_str().expect("topic in the evidence");
+    assert!(topic.starts_with("_cutover.throughput."), "{evidence}");
+    assert_eq!(evidence["topic_deleted"], true, "{evidence}");
+    assert!(
+        !target_topics().iter().any(|listed| listed == topic),
+        "the scratch topic {topic} is still on the target"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throughput_holds_on_the_target_and_deletes_its_scratch_topic() {
+    let workspace = Workspace::new("verify-throughput");
+    workspace.write(
+        "main.hcl",
+        &throughput_assert(
+            "target_takes_the_load",
+            "min_mb_per_s = 0.1\n    max_p99_ms   = 10000",
+        ),
+    );
+    let plan = workspace.expect(&["plan"], 0);
+    assert!(
+        plan.contains("# assert.target_takes_the_load will be checked"),
+        "{plan}"
+    );
+
+    let held = workspace.expect(&["verify"], 0);
+    assert!(
+        held.contains("assert.target_takes_the_load: holds: throughput: "),
+        "{held}"
+    );
+    assert!(
+        held.contains(
+            "over 3s on cluster.target (min 0.1 MB/s, max p99 10000 ms, capped at 2 MB/s)"
+        ),
+        "{held}"
+    );
+    let evidence = throughput_evidence(&workspace, "target_takes_the_load");
+    assert_eq!(evidence["holds"], true, "{evidence}");
+    for rate in ["produced_mb_per_s", "consumed_mb_per_s"] {
+        let measured = evidence[rate].as_f64().unwrap_or_default();
+        // Throttled to 2 MB/s: above the bound, and not much above the cap.
+        assert!(measured > 0.1 && measured < 2.5, "{rate}: {evidence}");
+    }
+    let p99 = evidence["latency_ms"]["p99"].as_f64().unwrap_or_default();
+    assert!(p99 > 0.0 && p99 <= 10_000.0, "{evidence}");
+    assert!(
+        evidence["records_delivered"].as_u64() > Some(0),
+        "{evidence}"
+    );
+    assert_eq!(
+        evidence["records_consumed"], evidence["records_delivered"],
+        "{evidence}"
+    );
+    assert_eq!(evidence["records_failed"], 0, "{evidence}");
+    assert_scratch_topic_deleted(&evidence);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throughput_below_min_mb_per_s_fails_with_exit_3_naming_the_measured_rate() {
+    let workspace = Workspace::new("verify-throughput-slow");
+    workspace.write(
+        "main.hcl",
+        &throughput_assert("target_impossible", "min_mb_per_s = 100000"),
+    );
+    let failed = workspace.expect(&["verify"], 3);
+    let evidence = throughput_evidence(&workspace, "target_impossible");
+    let produced = evidence["produced_mb_per_s"].as_f64().unwrap_or_default();
+    assert!(produced > 0.0, "{evidence}");
+    assert!(
+        failed.contains("assertion failed  assert.target_impossible: throughput: produced "),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(" MB/s, less than min_mb_per_s = 100000; measured "),
+        "{failed}"
+    );
+    assert!(failed.contains(" MB/s produced, "), "{failed}");
+    assert_eq!(evidence["holds"], false, "{evidence}");
+    assert_scratch_topic_deleted(&evidence);
+}

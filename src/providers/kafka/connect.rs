@@ -1774,7 +1774,11 @@ mod tests {
         assert_eq!(elsewhere[1].1["tasks.max"], "2");
         let capped = ConnectSpec::from_value(&mirror(vec![("tasks_max", Value::int(4))])).unwrap();
         let configs = connector_configs(&capped, &legacy, &target, 48, false).unwrap();
-        let source = &configs.iter().find(|(n, _)| n.ends_with("-source")).unwrap().1;
+        let source = &configs
+            .iter()
+            .find(|(n, _)| n.ends_with("-source"))
+            .unwrap()
+            .1;
         assert_eq!(source["tasks.max"], "4");
         let zero = ConnectSpec::from_value(&mirror(vec![("tasks_max", Value::int(0))]));
         assert!(matches!(zero, Err(ProviderError::Invalid(m)) if m.contains("tasks_max")));
