@@ -12,6 +12,7 @@ mod fuzz;
 mod fuzz_support;
 mod kafka;
 mod mirror;
+mod mirror_restart;
 mod plan_snapshots;
 mod report;
 mod support;
