@@ -388,6 +388,34 @@ fn producer(
         .map_err(|error| target.failure("cannot create the mirror's producer", &error, None))
 }
 
+/// A send blocked on the target: said every 10 seconds, so an unreachable target (librdkafka
+/// retries until it is back) is not silence.
+struct Waiting {
+    since: Instant,
+    told: Instant,
+}
+
+impl Waiting {
+    fn new() -> Self {
+        let now = Instant::now();
+        Waiting {
+            since: now,
+            told: now,
+        }
+    }
+
+    fn tell(&mut self, shared: &Shared, progress: &(dyn Fn(&str) + Send + Sync)) {
+        if self.told.elapsed() >= Duration::from_secs(10) {
+            self.told = Instant::now();
+            progress(&format!(
+                "waiting {}s for the target to acknowledge {:.1} MB in flight (it is retried until it answers)",
+                self.since.elapsed().as_secs(),
+                shared.in_flight_bytes.load(Ordering::SeqCst) as f64 / 1e6
+            ));
+        }
+    }
+}
+
 /// Sends one record, waiting (serving delivery reports) while the in-flight cap or librdkafka's
 /// queue is full.
 #[allow(clippy::too_many_arguments)]
@@ -403,8 +431,10 @@ fn send(
     headers: Option<rdkafka::message::OwnedHeaders>,
     opaque: (usize, i64),
     cancel: &AtomicBool,
+    progress: &(dyn Fn(&str) + Send + Sync),
 ) -> ProviderResult<()> {
     let size = (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len) + 64) as u64;
+    let mut waiting = Waiting::new();
     while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
         && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
     {
@@ -412,6 +442,7 @@ fn send(
         if shared.failed.load(Ordering::SeqCst) || cancel.load(Ordering::SeqCst) {
             return Ok(());
         }
+        waiting.tell(shared, progress);
     }
     shared.in_flight_bytes.fetch_add(size, Ordering::SeqCst);
     let mut record: BaseRecord<'_, [u8], [u8], Delivery> =
@@ -436,6 +467,7 @@ fn send(
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                 record = returned;
                 producer.poll(Duration::from_millis(10));
+                waiting.tell(shared, progress);
                 if Instant::now() > deadline {
                     return Err(failed(format!(
                         "{topic}/{partition}: the target accepted nothing for 5 minutes"
@@ -512,6 +544,7 @@ pub fn copy(
                 None,
                 (index, offset),
                 cancel,
+                progress,
             )?;
             if shared.failed.load(Ordering::SeqCst) || cancel.load(Ordering::SeqCst) {
                 break;
@@ -730,6 +763,7 @@ pub fn copy(
                 headers,
                 (index, next_target[index]),
                 cancel,
+                progress,
             )?;
             next_target[index] += 1;
             report.records += 1;

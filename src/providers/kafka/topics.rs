@@ -511,7 +511,8 @@ fn topic_name(value: &Value) -> ProviderResult<String> {
         .ok_or_else(|| ProviderError::Invalid("the topic has no name".to_owned()))
 }
 
-/// Waits until metadata shows the topic with `partitions` partitions (or gone, for `None`).
+/// Waits until metadata shows the topic with `partitions` partitions, each with a leader (a
+/// new topic's partitions are not readable or writable before), or gone, for `None`.
 async fn wait_for_topic(
     context: &ProviderContext,
     cluster: &Cluster,
@@ -525,14 +526,23 @@ async fn wait_for_topic(
             let name = name.to_owned();
             blocking(move || {
                 let consumer = cluster.consumer(&[("allow.auto.create.topics", "false")])?;
-                Ok(list_topics(&cluster, &consumer, Some(&name))?
-                    .get(&name)
-                    .map(|(p, _)| *p))
+                let metadata = cluster.metadata(&consumer, Some(&name))?;
+                Ok(metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == name && t.error().is_none() && !t.partitions().is_empty())
+                    .map(|topic| {
+                        let led = topic
+                            .partitions()
+                            .iter()
+                            .all(|p| p.leader() >= 0 && p.error().is_none());
+                        (topic.partitions().len() as i32, led)
+                    }))
             })
             .await?
         };
         let done = match partitions {
-            Some(expected) => seen == Some(expected),
+            Some(expected) => seen == Some((expected, true)),
             None => seen.is_none(),
         };
         if done {
