@@ -108,8 +108,15 @@ pub fn reader(cluster: &Cluster) -> ProviderResult<BaseConsumer<KafkaContext>> {
         ("group.id", "cutover-verify"),
         ("enable.auto.commit", "false"),
         ("enable.auto.offset.store", "false"),
-        ("enable.partition.eof", "false"),
-        ("queued.max.messages.kbytes", "16384"),
+        // Reaching the end of what is readable is an event: records the compared range ends
+        // with may be transaction markers, which are never delivered.
+        ("enable.partition.eof", "true"),
+        // Prefetch per reader: 4 MB keeps the lockstep fed (8 partitions x 2 readers x 4 MB).
+        ("queued.max.messages.kbytes", "4096"),
+        // librdkafka postpones the next fetch by this much once the prefetch is full (1 s by
+        // default): a reader drained record by record must fetch again at once, or it spends
+        // most of its time waiting (measured: 2.6x slower with the default).
+        ("fetch.queue.backoff.ms", "10"),
         ("fetch.max.bytes", "16777216"),
     ])
 }
@@ -140,11 +147,41 @@ pub fn next_record<'a>(
     consumer: &'a BaseConsumer<KafkaContext>,
     what: &str,
 ) -> ProviderResult<BorrowedMessage<'a>> {
+    match poll_record(cluster, consumer, what, false)? {
+        Some(message) => Ok(message),
+        None => Err(ProviderError::Failed(format!(
+            "{}: reading {what} ended early",
+            cluster.address
+        ))),
+    }
+}
+
+/// The next record, or `None` once the reader is at the end of what the partition holds
+/// readable now (its high watermark, or the last stable offset): the offsets left below the
+/// end seen earlier are transaction markers or aborted records. Blocking.
+pub fn next_record_or_end<'a>(
+    cluster: &Cluster,
+    consumer: &'a BaseConsumer<KafkaContext>,
+    what: &str,
+) -> ProviderResult<Option<BorrowedMessage<'a>>> {
+    poll_record(cluster, consumer, what, true)
+}
+
+fn poll_record<'a>(
+    cluster: &Cluster,
+    consumer: &'a BaseConsumer<KafkaContext>,
+    what: &str,
+    end_is_none: bool,
+) -> ProviderResult<Option<BorrowedMessage<'a>>> {
     let deadline = Instant::now() + cluster.timeout;
     // Bounded by the deadline.
     loop {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => return Ok(message),
+            Some(Ok(message)) => return Ok(Some(message)),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) if end_is_none => {
+                return Ok(None);
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
             Some(Err(error)) => {
                 return Err(cluster.failure(
                     &format!("cannot read {what}"),

@@ -18,7 +18,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{BorrowedMessage, Headers as _, Message as _, Timestamp};
 use sha2::{Digest as _, Sha256};
 
-use super::read::{Endpoints, Offsets, next_record, reader, seek, watermarks};
+use super::read::{Endpoints, Offsets, next_record, next_record_or_end, reader, seek, watermarks};
 use super::{CheckRun, attribute};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -258,6 +258,8 @@ struct Job {
     source: (i64, i64),
     target: (i64, i64),
     segments: Option<Vec<(i64, i64)>>,
+    /// Records on the target past the source's end are writes made there after the move.
+    allow_target_ahead: bool,
 }
 
 /// How a comparison runs.
@@ -333,21 +335,12 @@ fn compare_all(
                     .map(|s| s.iter().map(|(t, s)| (*t, *s)).collect())
                     .unwrap_or_default()
             });
-            // Writes made on the target after the move come after the source's end (a
-            // translating mirror's map already stops at the source's records).
-            let target_range = match target_range {
-                (start, end)
-                    if scope.allow_target_ahead && segments.is_none() && *end > source_range.1 =>
-                {
-                    (*start, source_range.1)
-                }
-                other => *other,
-            };
             jobs.push(Job {
                 topic: topic.clone(),
                 partition,
                 source: *source_range,
-                target: target_range,
+                target: *target_range,
+                allow_target_ahead: scope.allow_target_ahead,
                 segments,
             });
         }
@@ -423,7 +416,9 @@ fn compare_partition(
         None => {
             let start = source_start.max(target_start);
             let end = source_end.min(target_end);
-            let problem = if source_end != target_end {
+            // Writes made on the target after the move come after the source's end.
+            let ahead = job.allow_target_ahead && target_end > source_end;
+            let problem = if source_end != target_end && !ahead {
                 Some((
                     Some(end),
                     format!(
@@ -453,6 +448,14 @@ fn compare_partition(
                 partitions: BTreeMap::from([(key.clone(), segments.iter().copied().collect())]),
             };
             let mirrored_to = map.resume(&key, target_end).unwrap_or(source_start);
+            // The map's last segment is taken to run to the target's end (records a crashed
+            // mirror wrote past its map); writes made on the target after the move make it
+            // run past the source's end, which allow_target_ahead accepts.
+            let mirrored_to = if job.allow_target_ahead {
+                mirrored_to.min(source_end)
+            } else {
+                mirrored_to
+            };
             let problem = (mirrored_to != source_end).then(|| {
                 (
                     Some(mirrored_to.min(source_end)),
@@ -490,6 +493,8 @@ fn compare_partition(
                 Some(divergence) => result.divergence = Some(divergence),
                 None => {
                     let digest = match prior {
+                        // Nothing new to verify: the digest stays what it was.
+                        Some(prior) if from >= range_end => prior.digest.clone(),
                         Some(prior) if from > range_start => {
                             let mut chained = Sha256::new();
                             chained.update(prior.digest.as_bytes());
@@ -511,6 +516,12 @@ fn compare_partition(
             let windows = ((length as f64 * fraction) / SAMPLE_WINDOW as f64).ceil() as i64;
             let windows = windows.max(1);
             let window = SAMPLE_WINDOW.min(length);
+            // Windows that would cover the range (or overlap) compare it once, whole.
+            let (windows, window) = if windows * window >= length {
+                (1, length)
+            } else {
+                (windows, window)
+            };
             let spacing = if windows > 1 {
                 (length - window) / (windows - 1)
             } else {
@@ -589,7 +600,12 @@ impl Pair<'_> {
         let mut scratch = Vec::with_capacity(256);
         // Bounded: every iteration consumes one source record below `to`.
         loop {
-            let source_record = next_record(self.source, self.source_reader, &what)?;
+            // The source's range may end with transaction markers: the end of its readable
+            // records ends the comparison too.
+            let Some(source_record) = next_record_or_end(self.source, self.source_reader, &what)?
+            else {
+                break;
+            };
             let source_offset = source_record.offset();
             if source_offset >= to {
                 break;

@@ -548,3 +548,480 @@ async fn throughput_below_min_mb_per_s_fails_with_exit_3_naming_the_measured_rat
     assert_eq!(evidence["holds"], false, "{evidence}");
     assert_scratch_topic_deleted(&evidence);
 }
+
+/// The evidence of the `zero_divergence` check of `assert.NAME`, from state.
+fn zero_divergence_evidence(workspace: &Workspace, name: &str) -> serde_json::Value {
+    let state: serde_json::Value =
+        serde_json::from_str(&workspace.state_text()).expect("state is JSON");
+    state["assertions"][format!("assert.{name}")]["checks"]["zero_divergence"].clone()
+}
+
+/// A `zero_divergence` assertion over one topic with extra arguments (`mode`, …).
+fn zero_divergence_assert_with(name: &str, topic: &str, arguments: &str) -> String {
+    format!(
+        r#"
+assert "{name}" {{
+  timeout       = "1s"
+  poll_interval = "200ms"
+  zero_divergence {{
+    source = cluster.source
+    target = cluster.target
+    topics = ["{topic}"]
+    {arguments}
+  }}
+}}
+"#
+    )
+}
+
+/// Moves the log start of `topic/partition` to `offset` (DeleteRecords).
+async fn delete_records_before(bootstrap: &str, topic: &str, partition: i32, offset: i64) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let mut before = rdkafka::TopicPartitionList::new();
+    before
+        .add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
+        .expect("partition offset");
+    admin
+        .delete_records(
+            &before,
+            &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+        )
+        .await
+        .expect("delete records");
+}
+
+fn log_range(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, partition, TIMEOUT)
+        .expect("watermarks")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampled_zero_divergence_states_the_fraction_compared_and_finds_changes_inside_its_windows()
+{
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let base = unique_name("verify-sample");
+    // 4000 records a partition and sample_fraction = 0.5: two windows of 1000 records,
+    // [0, 1000) and [3000, 4000) (the last one always at the end); [1000, 3000) is skipped.
+    const RECORDS: usize = 4000;
+    let changed_at = |offset: usize| {
+        let mut changed = records(0..RECORDS);
+        changed[offset].1 = "tampered".to_owned();
+        changed
+    };
+    // (name, partitions, what the target's partition 1 holds)
+    let variants = [
+        ("identical", 3, records(0..RECORDS)),
+        ("inside", 2, changed_at(3500)),
+        ("between", 2, changed_at(2000)),
+        ("short", 2, records(0..RECORDS - 1)),
+    ];
+    let (source_producer, target_producer) = (producer(&source), producer(&target));
+    let mut config = clusters();
+    let sampled_half = "mode            = \"sample\"\n    sample_fraction = 0.5";
+    for (name, partitions, partition_1) in &variants {
+        let topic = format!("{base}-{name}");
+        create_topic(&source, &topic, *partitions).await;
+        create_topic(&target, &topic, *partitions).await;
+        for partition in 0..*partitions {
+            write(&source_producer, &topic, partition, &records(0..RECORDS));
+            let on_target = if partition == 1 {
+                partition_1.clone()
+            } else {
+                records(0..RECORDS)
+            };
+            write(&target_producer, &topic, partition, &on_target);
+        }
+        config.push_str(&zero_divergence_assert_with(name, &topic, sampled_half));
+    }
+    // "short" also starts later on the target: its partition 0's log starts at 100 there.
+    delete_records_before(&target, &format!("{base}-short"), 0, 100).await;
+    config.push_str(&zero_divergence_assert_with(
+        "identical_default_fraction",
+        &format!("{base}-identical"),
+        "mode = \"sample\"",
+    ));
+    config.push_str(&zero_divergence_assert_with(
+        "between_in_full",
+        &format!("{base}-between"),
+        "",
+    ));
+    let workspace = Workspace::new("verify-sample");
+    workspace.write("main.hcl", &config);
+
+    // Identical: holds, and says how much was compared: 2 windows of 1000 of each 4000.
+    let held = workspace.expect(&["verify", "-target", "assert.identical"], 0);
+    assert!(
+        held.contains("assert.identical: holds: zero_divergence: 3 partitions of 1 topic identical (6000 records compared now"),
+        "{held}"
+    );
+    assert!(held.contains(", sampled 50.0%"), "{held}");
+    let evidence = zero_divergence_evidence(&workspace, "identical");
+    assert_eq!(evidence["mode"], "sample", "{evidence}");
+    assert_eq!(evidence["sampled_fraction"], 0.5, "{evidence}");
+    assert_eq!(evidence["records_compared"], 6000, "{evidence}");
+    for partition in 0..3 {
+        let compared = &evidence["partitions"][format!("{base}-identical/{partition}")];
+        assert_eq!(compared["records_compared"], 2000, "{compared}");
+        // Sampling is not incremental: nothing counts as verified up to an offset.
+        assert_eq!(
+            compared["verified_to"],
+            serde_json::Value::Null,
+            "{compared}"
+        );
+    }
+
+    // The default fraction 0.1 of 4000 records is less than one window: the one window at
+    // the end is compared, and the fraction stated is what it covers.
+    let held = workspace.expect(
+        &["verify", "-target", "assert.identical_default_fraction"],
+        0,
+    );
+    assert!(held.contains("(3000 records compared now"), "{held}");
+    assert!(held.contains(", sampled 25.0%"), "{held}");
+    let evidence = zero_divergence_evidence(&workspace, "identical_default_fraction");
+    assert_eq!(evidence["sampled_fraction"], 0.25, "{evidence}");
+
+    // A change inside a window is found, with its partition and offset.
+    let failed = workspace.expect(&["verify", "-target", "assert.inside"], 3);
+    let named = format!("{base}-inside/1: first diverging offset 3500: the values differ");
+    assert!(failed.contains(&named), "expected {named:?} in:\n{failed}");
+    assert!(!failed.contains(&format!("{base}-inside/0:")), "{failed}");
+    let evidence = zero_divergence_evidence(&workspace, "inside");
+    let partition = &evidence["partitions"][format!("{base}-inside/1")];
+    assert_eq!(partition["first_diverging_offset"], 3500, "{partition}");
+    assert_eq!(
+        evidence["partitions"][format!("{base}-inside/0")]["holds"],
+        true,
+        "{evidence}"
+    );
+
+    // A change between the windows is not compared, as documented: the sample holds; the
+    // full comparison of the same topic finds it.
+    let missed = workspace.expect(&["verify", "-target", "assert.between"], 0);
+    assert!(
+        missed.contains("assert.between: holds: zero_divergence: 2 partitions of 1 topic identical (4000 records compared now"),
+        "{missed}"
+    );
+    assert!(missed.contains(", sampled 50.0%"), "{missed}");
+    let full = workspace.expect(&["verify", "-target", "assert.between_in_full"], 3);
+    let named = format!("{base}-between/1: first diverging offset 2000: the values differ");
+    assert!(full.contains(&named), "expected {named:?} in:\n{full}");
+
+    // Log start and end offsets are still compared whatever the sample: partition 0 starts
+    // later on the target, partition 1 lacks its last record there, and both windows of each
+    // were compared and agreed.
+    let failed = workspace.expect(&["verify", "-target", "assert.short"], 3);
+    let named = format!(
+        "{base}-short/0: first diverging offset 0: log start offsets differ: source 0, target 100 (and 1 more partitions)"
+    );
+    assert!(failed.contains(&named), "expected {named:?} in:\n{failed}");
+    let evidence = zero_divergence_evidence(&workspace, "short");
+    let lacking = &evidence["partitions"][format!("{base}-short/1")];
+    assert_eq!(lacking["first_diverging_offset"], 3999, "{lacking}");
+    assert_eq!(
+        lacking["reason"],
+        "end offsets differ: source 4000, target 3999 (the target lacks 1 records)",
+        "{lacking}"
+    );
+    assert_eq!(lacking["records_compared"], 2000, "{lacking}");
+    let trimmed = &evidence["partitions"][format!("{base}-short/0")];
+    assert_eq!(trimmed["records_compared"], 2000, "{trimmed}");
+}
+
+/// Writes a transaction of `count` records to partition 0 and commits or aborts it.
+fn transaction(producer: &BaseProducer, topic: &str, prefix: &str, count: usize, commit: bool) {
+    producer.begin_transaction().expect("begin");
+    for index in 0..count {
+        let key = format!("{prefix}-{index}");
+        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(topic)
+            .partition(0)
+            .key(key.as_str())
+            .payload(key.as_str());
+        // Bounded by the producer's queue draining.
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    // Written (and so given offsets) before the transaction ends.
+    producer.flush(TIMEOUT).expect("flush");
+    if commit {
+        producer.commit_transaction(TIMEOUT).expect("commit");
+    } else {
+        producer.abort_transaction(TIMEOUT).expect("abort");
+    }
+}
+
+fn transactional_producer(bootstrap: &str) -> BaseProducer {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", unique_name("verify-tx"))
+        .create()
+        .expect("transactional producer");
+    producer
+        .init_transactions(TIMEOUT)
+        .expect("init transactions");
+    producer
+}
+
+/// Clusters and a translating mirror of one topic (its own offset map topic, named after it),
+/// then `extra`.
+fn translating_mirror_config(topic: &str, cluster_settings: &str, extra: &str) -> String {
+    format!(
+        r#"
+cluster "source" {{
+  bootstrap_servers = ["{source}"]
+  {cluster_settings}
+}}
+cluster "target" {{
+  bootstrap_servers = ["{target}"]
+  {cluster_settings}
+}}
+resource "kafka_mirror" "main" {{
+  source  = cluster.source
+  target  = cluster.target
+  topics  = ["{topic}"]
+  offsets = "translate"
+  name    = "{topic}"
+}}
+{extra}
+"#,
+        source = legacy_bootstrap(),
+        target = target_bootstrap(),
+    )
+}
+
+const MIRROR_DIVERGENCE_ASSERT: &str = r#"
+assert "mirrored" {
+  timeout       = "1s"
+  poll_interval = "200ms"
+  zero_divergence {
+    mirror = kafka_mirror.main
+  }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_divergence_through_a_translating_mirror_pairs_records_by_the_offset_map() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let topic = unique_name("verify-translate");
+    create_topic(&source, &topic, 1).await;
+    // Source: 10 committed (0-9, marker 10), 5 aborted (11-15, marker 16), 10 committed
+    // (17-26, marker 27), then 5 plain records (28-32); the log start then moves to 5. The
+    // comparison must skip the gap and start at 5.
+    let transactional = transactional_producer(&source);
+    transaction(&transactional, &topic, "a", 10, true);
+    transaction(&transactional, &topic, "aborted", 5, false);
+    transaction(&transactional, &topic, "b", 10, true);
+    write(&producer(&source), &topic, 0, &records(0..5));
+    delete_records_before(&source, &topic, 0, 5).await;
+    assert_eq!(log_range(&source, &topic, 0), (5, 33));
+    // The target partition holds 3 records of its own first: target offsets are shifted.
+    create_topic(&target, &topic, 1).await;
+    let target_producer = producer(&target);
+    write(&target_producer, &topic, 0, &records(100..103));
+
+    let workspace = Workspace::new("verify-translate");
+    workspace.write(
+        "main.hcl",
+        &translating_mirror_config(&topic, "", MIRROR_DIVERGENCE_ASSERT),
+    );
+    let applied = workspace.expect(&["apply", "-auto-approve"], 0);
+    assert!(
+        applied.contains(
+            "assert.mirrored: holds: zero_divergence: 1 partitions of 1 topic identical (20 records compared now"
+        ),
+        "{applied}"
+    );
+    assert_eq!(log_range(&target, &topic, 0), (0, 23));
+    let evidence = zero_divergence_evidence(&workspace, "mirrored");
+    let partition = &evidence["partitions"][format!("{topic}/0")];
+    assert_eq!(partition["records_compared"], 20, "{partition}");
+    assert_eq!(partition["verified_to"], 33, "{partition}");
+    assert_eq!(partition["source"]["log_start"], 5, "{partition}");
+
+    // A record written on the target only, after the mirrored ones: by the map it stands for
+    // source offset 33, which the source does not have.
+    let written_on_target = [(999, "written on the target".to_owned())];
+    write(&target_producer, &topic, 0, &written_on_target);
+    let extra = workspace.expect(&["verify"], 3);
+    let named = format!(
+        "{topic}/0: first diverging offset 33: the target holds source records up to 34, the source ends at 33"
+    );
+    assert!(extra.contains(&named), "expected {named:?} in:\n{extra}");
+
+    // The source gets its own record 33, with the same key and timestamp but another value:
+    // paired through the map with the target's, it differs (reported in source offsets).
+    let written_on_source = [(999, "written on the source".to_owned())];
+    write(&producer(&source), &topic, 0, &written_on_source);
+    let differs = workspace.expect(&["verify"], 3);
+    let named = format!("{topic}/0: first diverging offset 33: the values differ");
+    assert!(
+        differs.contains(&named),
+        "expected {named:?} in:\n{differs}"
+    );
+    let evidence = zero_divergence_evidence(&workspace, "mirrored");
+    let partition = &evidence["partitions"][format!("{topic}/0")];
+    assert_eq!(partition["first_diverging_offset"], 33, "{partition}");
+    assert_eq!(partition["target"]["end"], 24, "{partition}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_target_ahead_accepts_writes_past_the_source_end_but_not_a_changed_mirrored_record() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let ahead = unique_name("verify-ahead");
+    let tampered = unique_name("verify-ahead-tampered");
+    create_topic(&source, &ahead, 2).await;
+    create_topic(&target, &ahead, 2).await;
+    create_topic(&source, &tampered, 1).await;
+    create_topic(&target, &tampered, 1).await;
+    let (source_producer, target_producer) = (producer(&source), producer(&target));
+    for partition in 0..2 {
+        write(&source_producer, &ahead, partition, &records(0..100));
+    }
+    write(&source_producer, &tampered, 0, &records(0..100));
+    // The tampered target already holds the first 50 records, record 5 changed (the record
+    // before the mirror's resume point is the source's, so the mirror copies the rest).
+    let mut first_half = records(0..50);
+    first_half[5].1 = "tampered".to_owned();
+    write(&target_producer, &tampered, 0, &first_half);
+
+    let workspace = Workspace::new("verify-ahead");
+    let mirror = format!(
+        r#"{clusters}
+resource "kafka_mirror" "main" {{
+  source = cluster.source
+  target = cluster.target
+  topics = ["{ahead}", "{tampered}"]
+}}
+"#,
+        clusters = clusters()
+    );
+    workspace.write("main.hcl", &mirror);
+    workspace.expect(&["apply", "-auto-approve"], 0);
+    assert_eq!(log_range(&target, &ahead, 0), (0, 100));
+    assert_eq!(log_range(&target, &tampered, 0), (0, 100));
+
+    // The producers move: 5 records written on the target, past the source's end.
+    write(&target_producer, &ahead, 0, &records(100..105));
+    write(&target_producer, &tampered, 0, &records(100..105));
+    let check = |name: &str, topic: &str, allow: bool| {
+        format!(
+            r#"
+assert "{name}" {{
+  timeout       = "1s"
+  poll_interval = "200ms"
+  zero_divergence {{
+    mirror             = kafka_mirror.main
+    topics             = ["{topic}"]
+    allow_target_ahead = {allow}
+  }}
+}}
+"#
+        )
+    };
+    workspace.write(
+        "main.hcl",
+        &format!(
+            "{mirror}{}{}{}",
+            check("strict", &ahead, false),
+            check("ahead_allowed", &ahead, true),
+            check("tampered_ahead_allowed", &tampered, true)
+        ),
+    );
+
+    let strict = workspace.expect(&["verify", "-target", "assert.strict"], 3);
+    let named = format!(
+        "{ahead}/0: first diverging offset 100: end offsets differ: source 100, target 105 (the target has 5 extra records)"
+    );
+    assert!(strict.contains(&named), "expected {named:?} in:\n{strict}");
+    assert!(!strict.contains(&format!("{ahead}/1:")), "{strict}");
+
+    let allowed = workspace.expect(&["verify", "-target", "assert.ahead_allowed"], 0);
+    assert!(
+        allowed.contains("assert.ahead_allowed: holds: zero_divergence: 2 partitions of 1 topic identical (200 records compared now"),
+        "{allowed}"
+    );
+    let evidence = zero_divergence_evidence(&workspace, "ahead_allowed");
+    assert_eq!(
+        evidence["partitions"][format!("{ahead}/0")]["verified_to"],
+        100,
+        "{evidence}"
+    );
+
+    // The flag excuses only what is past the source's end.
+    let tampered_run = workspace.expect(&["verify", "-target", "assert.tampered_ahead_allowed"], 3);
+    let named = format!("{tampered}/0: first diverging offset 5: the values differ");
+    assert!(
+        tampered_run.contains(&named),
+        "expected {named:?} in:\n{tampered_run}"
+    );
+}
+
+// Known verifier bugs, pinned: each test states the correct behaviour and fails today.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_sampled_fraction_counts_overlapping_windows_twice() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let topic = unique_name("verify-sample-overlap");
+    create_topic(&source, &topic, 1).await;
+    create_topic(&target, &topic, 1).await;
+    write(&producer(&source), &topic, 0, &records(0..1500));
+    write(&producer(&target), &topic, 0, &records(0..1500));
+    let workspace = Workspace::new("verify-sample-overlap");
+    workspace.write(
+        "main.hcl",
+        &format!(
+            "{}{}",
+            clusters(),
+            zero_divergence_assert_with(
+                "whole",
+                &topic,
+                "mode            = \"sample\"\n    sample_fraction = 1"
+            )
+        ),
+    );
+    // Two windows of 1000 over 1500 records overlap by 500: 1500 records, not 2000, compared.
+    let held = workspace.expect(&["verify"], 0);
+    assert!(held.contains(", sampled 100.0%"), "{held}");
+    let evidence = zero_divergence_evidence(&workspace, "whole");
+    assert_eq!(evidence["sampled_fraction"], 1.0, "{evidence}");
+    assert_eq!(evidence["records_compared"], 1500, "{evidence}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_zero_divergence_waits_for_a_record_past_trailing_transaction_markers() {
+    let (source, target) = (legacy_bootstrap(), target_bootstrap());
+    let topic = unique_name("verify-trailing-marker");
+    create_topic(&source, &topic, 1).await;
+    create_topic(&target, &topic, 1).await;
+    // 10 committed records (0-9) and the commit marker (10): the source ends at 11.
+    transaction(&transactional_producer(&source), &topic, "a", 10, true);
+    assert_eq!(log_range(&source, &topic, 0), (0, 11));
+    let workspace = Workspace::new("verify-trailing-marker");
+    workspace.write(
+        "main.hcl",
+        &translating_mirror_config(&topic, "timeout = \"3s\"", MIRROR_DIVERGENCE_ASSERT),
+    );
+    // Today: "cluster.source: reading …/0 returned nothing for 3s" (the comparison waits for
+    // a record at offset 10 or later, which never comes).
+    let applied = workspace.expect(&["apply", "-auto-approve"], 0);
+    assert!(
+        applied.contains("assert.mirrored: holds: zero_divergence: 1 partitions of 1 topic identical (10 records compared now"),
+        "{applied}"
+    );
+}
