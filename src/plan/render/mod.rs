@@ -172,6 +172,15 @@ pub(crate) fn assertion_lines(change: &ResourceChange) -> Vec<String> {
 /// address, lists of strings in full, other objects elided.
 fn short_value(value: &crate::config::value::Value) -> String {
     use crate::config::value::Value;
+    // A cluster is shown by its address, whatever secrets its settings hold.
+    if let Some(address) = value
+        .peel()
+        .as_map()
+        .and_then(|map| map.get("address"))
+        .and_then(Value::as_str)
+    {
+        return address.to_owned();
+    }
     if value.contains_sensitive() {
         return "(sensitive value)".to_owned();
     }
@@ -363,6 +372,24 @@ pub(crate) mod tests {
     use crate::plan::{Drift, OutputChange};
     use crate::state::StateStamp;
     use crate::state::sensitive::SENSITIVE_MARKER;
+
+    #[test]
+    fn a_cluster_in_a_check_is_shown_by_its_address_never_its_secrets() {
+        use crate::config::value::Value;
+        let cluster = Value::Map(std::collections::BTreeMap::from([
+            (
+                "address".to_owned(),
+                Value::string("module.m.cluster.legacy"),
+            ),
+            (
+                "sasl_password".to_owned(),
+                Value::sensitive(Value::string("hunter2")),
+            ),
+        ]));
+        assert_eq!(short_value(&cluster), "module.m.cluster.legacy");
+        let secret = Value::sensitive(Value::string("hunter2"));
+        assert_eq!(short_value(&secret), "(sensitive value)");
+    }
 
     pub fn address(name: &str, key: Option<InstanceKey>) -> ResourceAddress {
         ResourceAddress {
