@@ -32,6 +32,10 @@ use cutover::state::{
 
 const RUNS: usize = 5;
 
+/// The allocator the `cutover` binary uses (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn key() -> HashKey {
     HashKey::from_bytes([7u8; 32], KeyOrigin::Explicit).expect("key")
 }
