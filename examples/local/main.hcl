@@ -63,6 +63,11 @@ module "migration" {
   consumer_secret_id = "${var.prefix}/consumers"
   consumer_groups    = ["${var.prefix}-billing"]
 
+  # The local legacy cluster is shared (other demo runs, the tests): only this migration's
+  # topics and group must be unused before its fleet goes. In production leave the default,
+  # "cluster": nothing at all may use the old cluster.
+  decommission_scope = "migration"
+
   max_lag_records = 2000
   stable_for      = "5s"
   quiet_for       = var.quiet_for

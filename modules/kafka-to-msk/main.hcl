@@ -34,6 +34,13 @@ locals {
 
   topics = sort(keys(data.kafka_topics.source.topics))
 
+  # What the decommission gate and guard watch (var.decommission_scope).
+  whole_cluster  = var.decommission_scope == "cluster"
+  watched_topics = local.whole_cluster ? null : local.topics
+  watched_groups = local.whole_cluster ? null : var.consumer_groups
+  topic_patterns = [for topic in local.topics : replace(topic, ".", "\\.")]
+  group_patterns = [for group in var.consumer_groups : replace(group, ".", "\\.")]
+
   # The values the applications read. The legacy value is what they read today.
   legacy_connection = merge({ bootstrap_servers = join(",", var.source_bootstrap_servers) }, var.legacy_client_settings)
   target_connection = merge({ bootstrap_servers = local.target_bootstrap }, var.client_settings)
@@ -204,7 +211,8 @@ assert "legacy_unused" {
 
   quiescent {
     cluster = cluster.legacy
-    topics  = local.topics
+    topics  = local.watched_topics
+    groups  = local.watched_groups
     for     = var.quiet_for
   }
 }
@@ -253,6 +261,8 @@ resource "aws_ec2_instance" "legacy" {
   decommission_guard {
     cluster     = cluster.legacy
     observe_for = var.quiet_for
+    topics      = local.whole_cluster ? null : local.topic_patterns
+    groups      = local.whole_cluster ? null : local.group_patterns
   }
 
   depends_on = [assert.legacy_unused]

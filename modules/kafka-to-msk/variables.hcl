@@ -183,6 +183,17 @@ variable "quiet_for" {
   description = "how long the legacy topics must see no writes before the consumers move, and before the fleet is terminated"
 }
 
+variable "decommission_scope" {
+  type        = string
+  default     = "cluster"
+  description = "what must be unused before the legacy fleet is terminated: cluster (every topic and consumer group of the legacy cluster) or migration (the migrated topics and consumer_groups only, for a cluster shared with other work)"
+
+  validation {
+    condition     = contains(["cluster", "migration"], var.decommission_scope)
+    error_message = "decommission_scope must be cluster or migration"
+  }
+}
+
 variable "gate_timeout" {
   type        = string
   default     = "15m"
