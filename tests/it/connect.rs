@@ -16,7 +16,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, unique_name};
+use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, unique_name, watermarks};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -142,16 +142,6 @@ type Record = (
     Vec<(String, Option<Vec<u8>>)>,
     Option<i64>,
 );
-
-fn watermarks(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
-    consumer
-        .fetch_watermarks(topic, partition, TIMEOUT)
-        .expect("watermarks")
-}
 
 fn read_all(bootstrap: &str, topic: &str, partition: i32) -> Vec<Record> {
     let (start, end) = watermarks(bootstrap, topic, partition);

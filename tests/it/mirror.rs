@@ -15,7 +15,9 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, unique_name};
+use crate::support::{
+    Workspace, legacy_bootstrap, target_bootstrap, transaction, unique_name, watermarks,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -111,16 +113,6 @@ fn write(producer: &BaseProducer, topic: &str, partition: i32, start: usize, cou
         }
     }
     producer.flush(TIMEOUT).expect("flush");
-}
-
-fn watermarks(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
-    consumer
-        .fetch_watermarks(topic, partition, TIMEOUT)
-        .expect("watermarks")
 }
 
 /// Every record of a partition from its log start to its end.
@@ -476,34 +468,6 @@ async fn follow_mode_copies_live_writes_and_stops_cleanly_on_sigterm() {
     // The state is untouched by the follower: the next plan has nothing to do.
     let plan = workspace.expect(&["plan", "-detailed-exitcode"], 0);
     assert!(plan.contains("No changes"), "{plan}");
-}
-
-/// Writes a transaction of `count` records and commits or aborts it.
-fn transaction(producer: &BaseProducer, topic: &str, prefix: &str, count: usize, commit: bool) {
-    producer.begin_transaction().expect("begin");
-    for index in 0..count {
-        let key = format!("{prefix}-{index}");
-        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(topic)
-            .partition(0)
-            .key(key.as_str())
-            .payload(key.as_str());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    record = returned;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    // Written (and so given offsets) before the transaction ends.
-    producer.flush(TIMEOUT).expect("flush");
-    if commit {
-        producer.commit_transaction(TIMEOUT).expect("commit");
-    } else {
-        producer.abort_transaction(TIMEOUT).expect("abort");
-    }
 }
 
 fn committed_values(bootstrap: &str, topic: &str) -> Vec<(i64, Option<Vec<u8>>)> {

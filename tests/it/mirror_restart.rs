@@ -22,7 +22,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::support::{STATE_KEY, Workspace, legacy_bootstrap, unique_name};
+use crate::support::{STATE_KEY, Workspace, legacy_bootstrap, unique_name, watermarks};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const PARTITIONS: i32 = 6;
@@ -422,16 +422,6 @@ struct Record {
     value: Option<Vec<u8>>,
     headers: Vec<(String, Option<Vec<u8>>)>,
     timestamp: Option<i64>,
-}
-
-fn watermarks(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
-    consumer
-        .fetch_watermarks(topic, partition, TIMEOUT)
-        .expect("watermarks")
 }
 
 /// Every record of a partition from its log start to its end, read with a plain consumer.

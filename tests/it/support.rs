@@ -113,3 +113,55 @@ impl Drop for Workspace {
         std::fs::remove_dir_all(&self.dir).ok();
     }
 }
+
+/// How long test helpers wait on a broker.
+pub const KAFKA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A partition's log start and end offsets.
+pub fn watermarks(bootstrap: &str, topic: &str, partition: i32) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, partition, KAFKA_TIMEOUT)
+        .expect("watermarks")
+}
+
+/// Writes `count` records (`PREFIX-i` as key and value) to partition 0 of `topic` in one
+/// transaction, flushed before it commits or aborts (so aborted records take offsets too).
+pub fn transaction(
+    producer: &rdkafka::producer::BaseProducer,
+    topic: &str,
+    prefix: &str,
+    count: usize,
+    commit: bool,
+) {
+    use rdkafka::producer::{BaseRecord, Producer as _};
+    producer.begin_transaction().expect("begin");
+    for index in 0..count {
+        let key = format!("{prefix}-{index}");
+        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(topic)
+            .partition(0)
+            .key(key.as_str())
+            .payload(key.as_str());
+        // Bounded by the producer's queue draining.
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    producer.poll(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    // Written (and so given offsets) before the transaction ends.
+    producer.flush(KAFKA_TIMEOUT).expect("flush");
+    if commit {
+        producer.commit_transaction(KAFKA_TIMEOUT).expect("commit");
+    } else {
+        producer.abort_transaction(KAFKA_TIMEOUT).expect("abort");
+    }
+}

@@ -14,7 +14,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, unique_name};
+use crate::support::{Workspace, legacy_bootstrap, target_bootstrap, transaction, unique_name};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// One timestamp base per test process (now: brokers reject timestamps far from it), so both
@@ -735,35 +735,6 @@ async fn sampled_zero_divergence_states_the_fraction_compared_and_finds_changes_
     assert_eq!(lacking["records_compared"], 2000, "{lacking}");
     let trimmed = &evidence["partitions"][format!("{base}-short/0")];
     assert_eq!(trimmed["records_compared"], 2000, "{trimmed}");
-}
-
-/// Writes a transaction of `count` records to partition 0 and commits or aborts it.
-fn transaction(producer: &BaseProducer, topic: &str, prefix: &str, count: usize, commit: bool) {
-    producer.begin_transaction().expect("begin");
-    for index in 0..count {
-        let key = format!("{prefix}-{index}");
-        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(topic)
-            .partition(0)
-            .key(key.as_str())
-            .payload(key.as_str());
-        // Bounded by the producer's queue draining.
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    record = returned;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    // Written (and so given offsets) before the transaction ends.
-    producer.flush(TIMEOUT).expect("flush");
-    if commit {
-        producer.commit_transaction(TIMEOUT).expect("commit");
-    } else {
-        producer.abort_transaction(TIMEOUT).expect("abort");
-    }
 }
 
 fn transactional_producer(bootstrap: &str) -> BaseProducer {
