@@ -1753,3 +1753,66 @@ output "by_name" {{
         .await;
     h.apply_ok(planned).await;
 }
+
+/// A fleet found by tags is adopted with `instance_id` (nothing launched, nothing changed on
+/// it); an id that does not exist is a clear error and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_found_by_tags_are_adopted_with_instance_id_and_a_missing_one_is_refused() {
+    let h = Harness::new("ec2-adopt");
+    let tag = unique_name("fleet");
+    let first = launch(&[("Fleet", &tag)], None, None).await;
+    let second = launch(&[("Fleet", &tag)], None, None).await;
+    h.write(&format!(
+        "{}data \"aws_ec2_instances\" \"fleet\" {{\n  instance_tags = {{ Fleet = \"{tag}\" }}\n}}\n\
+         resource \"aws_ec2_instance\" \"fleet\" {{\n  for_each    = data.aws_ec2_instances.fleet.instances\n  instance_id = each.key\n}}\n",
+        provider_block("1s")
+    ));
+    let (code, output) = h.cli(&["apply", "-auto-approve"]);
+    assert_eq!(code, 0, "{output}");
+    for id in [&first, &second] {
+        let adopted = h
+            .attributes(&format!("aws_ec2_instance.fleet[\"{id}\"]"))
+            .await;
+        assert_eq!(text(&adopted, "id"), *id);
+        assert_eq!(text(&adopted, "instance_type"), "m5.2xlarge");
+        assert_eq!(instance_state(id).await, "running");
+    }
+    // Still the two instances: adopting launched nothing.
+    let described = ec2()
+        .await
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:Fleet")
+                .values(&tag)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let count: usize = described
+        .reservations()
+        .iter()
+        .map(|r| r.instances().len())
+        .sum();
+    assert_eq!(count, 2);
+    let (code, output) = h.cli(&["plan", "-detailed-exitcode"]);
+    assert_eq!(code, 0, "adoption leaves nothing to do:\n{output}");
+
+    let missing = Harness::new("ec2-adopt-missing");
+    missing.write(&format!(
+        "{}resource \"aws_ec2_instance\" \"gone\" {{\n  instance_id = \"i-0000000000000dead\"\n}}\n",
+        provider_block("1s")
+    ));
+    let (code, output) = missing.cli(&["apply", "-auto-approve"]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("cannot adopt EC2 instance i-0000000000000dead: it does not exist"),
+        "{output}"
+    );
+    assert!(
+        !missing.state_text().contains("i-0000000000000dead\","),
+        "{}",
+        missing.state_text()
+    );
+}

@@ -117,6 +117,16 @@ impl Instance {
         }
     }
 
+    /// The instance, unless it is gone, terminated or shutting down.
+    async fn live(&self, clients: &Clients, id: &str) -> ProviderResult<Option<Ec2Instance>> {
+        Ok(self.describe(clients, id).await?.filter(|instance| {
+            !matches!(
+                state_of(instance),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+            )
+        }))
+    }
+
     async fn describe(&self, clients: &Clients, id: &str) -> ProviderResult<Option<Ec2Instance>> {
         match clients
             .ec2
@@ -411,33 +421,16 @@ impl ResourceType for Instance {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned);
             let resumed = match resumed {
-                Some(id) => match self.describe(&clients, &id).await? {
-                    Some(instance)
-                        if !matches!(
-                            state_of(&instance),
-                            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                        ) =>
-                    {
-                        Some(id)
-                    }
-                    _ => None,
-                },
+                Some(id) => self.live(&clients, &id).await?.map(|_| id),
                 None => None,
             };
             if resumed.is_none()
                 && let Some(adopted) = text(&map, "instance_id")
             {
                 // Adoption: the instance exists already; it is read, never launched.
-                return match self.describe(&clients, &adopted).await? {
-                    Some(instance)
-                        if !matches!(
-                            state_of(&instance),
-                            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                        ) =>
-                    {
-                        self.attributes_of(&clients, &instance, planned).await
-                    }
-                    _ => Err(ProviderError::Failed(format!(
+                return match self.live(&clients, &adopted).await? {
+                    Some(instance) => self.attributes_of(&clients, &instance, planned).await,
+                    None => Err(ProviderError::Failed(format!(
                         "cannot adopt EC2 instance {adopted}: it does not exist or is terminated (instance_id adopts an existing instance; it never launches one)"
                     ))),
                 };
