@@ -15,23 +15,9 @@ use crate::config::schema::{Schema, SchemaKind, SchemaSource};
 use crate::config::value::Value;
 pub use crate::state::BoxFuture;
 
-/// Why a provider operation failed. Messages are lower-case, name the object and the remote
-/// system's reason, and never include a sensitive value.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The remote system refused or failed the operation.
-    #[error("{0}")]
-    Failed(String),
-    /// The configuration is valid HCL but not acceptable to the provider (e.g. a partition
-    /// decrease); the engine points the diagnostic at the resource block.
-    #[error("{0}")]
-    Invalid(String),
-    /// The run was interrupted before the operation finished.
-    #[error("interrupted")]
-    Cancelled,
-}
-
-pub type ProviderResult<T> = Result<T, ProviderError>;
+/// Why a provider operation failed: see [`crate::error::OperationError`].
+pub use crate::error::OperationError as ProviderError;
+pub use crate::error::OperationResult as ProviderResult;
 
 /// Records what a long operation is doing in state before waiting on it, so an interrupted run
 /// resumes the wait instead of creating a second object.
@@ -57,53 +43,7 @@ pub struct ProviderContext {
     pub connections: Arc<Connections>,
 }
 
-/// What providers connect with: the evaluated `cluster` blocks by address (`cluster.source`,
-/// `module.m.cluster.source`) and the root module's `provider` blocks by name. Values keep
-/// their sensitive marks and live only in memory.
-#[derive(Debug, Clone, Default)]
-pub struct Connections {
-    pub clusters: BTreeMap<String, Value>,
-    pub providers: BTreeMap<String, Value>,
-}
-
-impl Connections {
-    pub fn from_configuration(configuration: &crate::config::evaluate::Configuration) -> Self {
-        Connections {
-            clusters: configuration
-                .clusters
-                .iter()
-                .map(|cluster| (cluster.address(), cluster.value.clone()))
-                .collect(),
-            providers: configuration.providers.clone(),
-        }
-    }
-
-    /// Whether any connection still waits on a value known only after apply (a cluster whose
-    /// bootstrap servers come from a cluster being created).
-    pub fn has_unknowns(&self) -> bool {
-        self.clusters
-            .values()
-            .chain(self.providers.values())
-            .any(|value| !value.is_wholly_known())
-    }
-
-    /// The cluster a resource names, by the address its `cluster` attribute holds.
-    pub fn cluster(&self, address: &str) -> ProviderResult<&Value> {
-        self.clusters.get(address).ok_or_else(|| {
-            ProviderError::Failed(format!(
-                "{address} is not in the configuration: keep the cluster block until every object that uses it is destroyed"
-            ))
-        })
-    }
-
-    /// The settings of `provider "NAME"`, or an empty object when there is no such block.
-    pub fn provider(&self, name: &str) -> Value {
-        self.providers
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| Value::Map(BTreeMap::new()))
-    }
-}
+pub use crate::config::connections::Connections;
 
 impl ProviderContext {
     pub fn is_cancelled(&self) -> bool {

@@ -14,7 +14,7 @@ use super::{CheckRun, attribute, duration, strings};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{Cluster, blocking};
+use crate::kafka::connection::{Cluster, blocking};
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "quiescent";

@@ -11,8 +11,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{attribute, strings};
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{Cluster, KafkaContext};
-use crate::providers::kafka::topics::{cluster_address, list_topics};
+use crate::kafka::admin::list_topics;
+use crate::kafka::connection::{Cluster, KafkaContext};
+use crate::providers::kafka::topics::cluster_address;
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 /// How a mirror maps source offsets to target offsets.
@@ -238,6 +239,6 @@ pub fn all_topics(
 ) -> ProviderResult<Vec<String>> {
     Ok(list_topics(cluster, consumer, None)?
         .into_keys()
-        .filter(|name| !crate::providers::kafka::topics::is_internal(name))
+        .filter(|name| !crate::kafka::admin::is_internal(name))
         .collect())
 }

@@ -29,8 +29,8 @@ use super::{CheckRun, attribute, duration};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{Cluster, Feature, KafkaContext, blocking};
-use crate::providers::kafka::topics::{admin, list_topics};
+use crate::kafka::admin::{admin, list_topics};
+use crate::kafka::connection::{Cluster, Feature, KafkaContext, blocking};
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "throughput";
@@ -1454,7 +1454,7 @@ mod tests {
         assert_ne!(one, two);
         assert!(one.starts_with(SCRATCH_TOPIC_PREFIX));
         assert_eq!(one.len(), SCRATCH_TOPIC_PREFIX.len() + 16);
-        assert!(crate::providers::kafka::topics::is_internal(&one));
+        assert!(crate::kafka::admin::is_internal(&one));
     }
 
     #[test]

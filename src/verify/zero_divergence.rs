@@ -23,8 +23,8 @@ use super::{CheckRun, attribute};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{Cluster, KafkaContext, blocking};
-use crate::providers::kafka::offset_map;
+use crate::kafka::connection::{Cluster, KafkaContext, blocking};
+use crate::mirror::offset_map;
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "zero_divergence";

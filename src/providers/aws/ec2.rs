@@ -32,7 +32,7 @@ use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::kafka::connection::Cluster;
+use crate::kafka::connection::Cluster;
 use crate::providers::{
     BoxFuture, DataSourceType, ProviderContext, ProviderError, ProviderResult, ResourceType,
 };

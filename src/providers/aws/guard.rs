@@ -20,7 +20,7 @@ use super::support::{attributes, boolean, human, sleep_or_cancel, strings, text}
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{Cluster, blocking};
+use crate::kafka::connection::{Cluster, blocking};
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 /// How long the guard watches when `observe_for` is not set.

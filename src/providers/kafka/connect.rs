@@ -38,8 +38,8 @@ use rdkafka::consumer::Consumer as _;
 use serde_json::{Value as Json, json};
 
 use crate::config::value::Value;
-use crate::providers::kafka::connection::{BrokerVersion, Cluster, blocking};
-use crate::providers::kafka::topics::list_topics;
+use crate::kafka::admin::list_topics;
+use crate::kafka::connection::{BrokerVersion, Cluster, blocking};
 use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 /// The connectors' name prefix when the mirror sets no `name`.

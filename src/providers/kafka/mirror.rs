@@ -10,13 +10,14 @@ use std::sync::atomic::AtomicBool;
 use rdkafka::consumer::Consumer;
 
 use super::connect;
-use super::connection::{Cluster, blocking};
-use super::copy::{self, CopySettings, PartitionTask};
-use super::offset_map;
-use super::topics::{cluster_references_as_addresses, list_topics, topic_configs};
+use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
+use crate::kafka::admin::{list_topics, topic_configs};
+use crate::kafka::connection::{Cluster, blocking};
+use crate::mirror::copy::{self, CopySettings, PartitionTask};
+use crate::mirror::offset_map;
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_MIRROR: &str = "kafka_mirror";

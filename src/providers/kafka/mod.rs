@@ -1,14 +1,9 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
 pub mod connect;
-pub mod connection;
-pub mod copy;
-pub mod iam;
 pub mod mirror;
-pub mod offset_map;
 pub mod offsets;
 pub mod topics;
-pub mod zookeeper;
 
 use std::sync::Arc;
 

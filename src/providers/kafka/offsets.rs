@@ -15,12 +15,15 @@ use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 
-use super::connection::{Cluster, Feature, KafkaContext, blocking, with_coordinator_retries};
-use super::topics::{cluster_references_as_addresses, list_topics};
-use super::zookeeper::{self, ZooKeeper};
+use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
+use crate::kafka::admin::list_topics;
+use crate::kafka::connection::{
+    Cluster, Feature, KafkaContext, blocking, with_coordinator_retries,
+};
+use crate::kafka::zookeeper::{self, ZooKeeper};
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_CONSUMER_GROUP_OFFSETS: &str = "kafka_consumer_group_offsets";
@@ -377,7 +380,9 @@ fn target_offsets(
 ) -> ProviderResult<BTreeMap<String, i64>> {
     let target_consumer = copy.target.consumer(&[("enable.auto.commit", "false")])?;
     let map = match (&copy.map_topic, copy.strategy) {
-        (Some(topic), Strategy::Translate) => Some(super::offset_map::read(&copy.target, topic)?),
+        (Some(topic), Strategy::Translate) => {
+            Some(crate::mirror::offset_map::read(&copy.target, topic)?)
+        }
         _ => None,
     };
     let mut result = BTreeMap::new();
@@ -407,15 +412,15 @@ fn target_offsets(
             Strategy::Translate if map.is_some() => {
                 let map = map.as_ref().expect("checked");
                 match map.translate(key, offset, end) {
-                    super::offset_map::Translation::Exact(target) => target,
-                    super::offset_map::Translation::NotMirrored
+                    crate::mirror::offset_map::Translation::Exact(target) => target,
+                    crate::mirror::offset_map::Translation::NotMirrored
                         if map
                             .resume(key, end)
                             .is_none_or(|position| offset <= position) =>
                     {
                         end
                     }
-                    super::offset_map::Translation::NotMirrored => {
+                    crate::mirror::offset_map::Translation::NotMirrored => {
                         return Err(ProviderError::Failed(format!(
                             "group {group}: {topic}/{partition} is committed at {offset} on {} but the mirror has not copied that far: apply the mirror first",
                             copy.source.address

@@ -29,8 +29,8 @@ use rdkafka::message::{Message as _, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::connection::{Cluster, KafkaContext};
-use crate::providers::{ProviderError, ProviderResult};
+use crate::error::{OperationError, OperationResult};
+use crate::kafka::connection::{Cluster, KafkaContext};
 
 /// One partition to copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,8 +222,8 @@ impl ProducerContext for CopyContext {
     }
 }
 
-fn failed(message: impl Into<String>) -> ProviderError {
-    ProviderError::Failed(message.into())
+fn failed(message: impl Into<String>) -> OperationError {
+    OperationError::Failed(message.into())
 }
 
 /// Reads the tasks' current offsets: source log start and end, target log start and end.
@@ -232,9 +232,9 @@ pub fn survey(
     source: &Cluster,
     target: &Cluster,
     partitions: &[(String, i32)],
-    map: Option<&super::offset_map::OffsetMap>,
+    map: Option<&crate::mirror::offset_map::OffsetMap>,
     check_records: bool,
-) -> ProviderResult<Vec<PartitionTask>> {
+) -> OperationResult<Vec<PartitionTask>> {
     let reader = [
         ("group.id", "cutover-mirror-survey"),
         ("enable.auto.commit", "false"),
@@ -319,7 +319,7 @@ fn record_at(
     topic: &str,
     partition: i32,
     offset: i64,
-) -> ProviderResult<Option<RecordFacts>> {
+) -> OperationResult<Option<RecordFacts>> {
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(topic, partition, Offset::Offset(offset))
@@ -361,7 +361,7 @@ fn producer(
     settings: &CopySettings,
     shared: Arc<Shared>,
     keys: Arc<Vec<String>>,
-) -> ProviderResult<BaseProducer<CopyContext>> {
+) -> OperationResult<BaseProducer<CopyContext>> {
     let buffering_kb = (settings.max_in_flight_bytes / 1024)
         .clamp(1024, 2_097_151)
         .to_string();
@@ -432,7 +432,7 @@ fn send(
     opaque: (usize, i64),
     cancel: &AtomicBool,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> ProviderResult<()> {
+) -> OperationResult<()> {
     let size = (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len) + 64) as u64;
     let mut waiting = Waiting::new();
     while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
@@ -486,7 +486,7 @@ fn send(
 }
 
 /// Waits until everything sent is acknowledged (or failed), serving delivery reports.
-fn drain(producer: &BaseProducer<CopyContext>, target: &Cluster) -> ProviderResult<()> {
+fn drain(producer: &BaseProducer<CopyContext>, target: &Cluster) -> OperationResult<()> {
     producer.flush(Duration::from_secs(300)).map_err(|error| {
         target.failure(
             "the target did not acknowledge the mirrored records",
@@ -506,7 +506,7 @@ pub fn copy(
     settings: &CopySettings,
     cancel: &AtomicBool,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> ProviderResult<CopyReport> {
+) -> OperationResult<CopyReport> {
     let started = Instant::now();
     if let Some(problem) = tasks.iter().find_map(PartitionTask::problem) {
         return Err(failed(problem));
@@ -556,7 +556,7 @@ pub fn copy(
         drain(&producer, target)?;
         check_failure(&shared)?;
         if cancel.load(Ordering::SeqCst) {
-            return Err(ProviderError::Cancelled);
+            return Err(OperationError::Cancelled);
         }
         delete_padding(target, &padded)?;
     }
@@ -580,7 +580,7 @@ pub fn copy(
         })
         .collect();
     let map_writer = match &settings.map_topic {
-        Some(topic) => Some((topic.clone(), super::offset_map::producer(target)?)),
+        Some(topic) => Some((topic.clone(), crate::mirror::offset_map::producer(target)?)),
         None => None,
     };
     if let Some((map_topic, map_producer)) = &map_writer {
@@ -600,7 +600,7 @@ pub fn copy(
                 ));
             }
         }
-        super::offset_map::write(map_producer, target, map_topic, &writes)?;
+        crate::mirror::offset_map::write(map_producer, target, map_topic, &writes)?;
     }
     if !pending.is_empty() {
         // The prefetch queue holds half the in-flight cap, filled by responses of half the
@@ -675,7 +675,7 @@ pub fn copy(
                 // Stop promptly: give what was sent a short while to land (the target keeps a
                 // prefix either way), then go.
                 let _ = producer.flush(Duration::from_secs(10));
-                return Err(ProviderError::Cancelled);
+                return Err(OperationError::Cancelled);
             }
             check_failure(&shared)?;
             producer.poll(Duration::ZERO);
@@ -732,7 +732,7 @@ pub fn copy(
                 };
                 // A gap: a new segment, durable before its first record is sent.
                 let task = &tasks[index];
-                super::offset_map::write(
+                crate::mirror::offset_map::write(
                     map_producer,
                     target,
                     map_topic,
@@ -791,7 +791,7 @@ pub fn copy(
                 next[index] = skipped[index];
             }
         }
-        super::offset_map::write(map_producer, target, map_topic, &writes)?;
+        crate::mirror::offset_map::write(map_producer, target, map_topic, &writes)?;
     }
     // Everything sent was acknowledged at its expected offset (checked per record).
     report.positions = tasks
@@ -804,7 +804,7 @@ pub fn copy(
     Ok(report)
 }
 
-fn check_failure(shared: &Shared) -> ProviderResult<()> {
+fn check_failure(shared: &Shared) -> OperationResult<()> {
     if shared.failed.load(Ordering::SeqCst) {
         let message = shared
             .failure
@@ -836,8 +836,8 @@ fn progress_line(report: &CopyReport, total_lag: i64, started: Instant) -> Strin
 }
 
 /// Removes the padding: DeleteRecords up to each padded partition's source log start.
-fn delete_padding(target: &Cluster, tasks: &[&PartitionTask]) -> ProviderResult<()> {
-    let admin = super::topics::admin(target)?;
+fn delete_padding(target: &Cluster, tasks: &[&PartitionTask]) -> OperationResult<()> {
+    let admin = crate::kafka::admin::admin(target)?;
     let mut list = TopicPartitionList::new();
     for task in tasks {
         list.add_partition_offset(

@@ -12,10 +12,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::metadata::Metadata;
 
-use super::iam::IamTokenSource;
+use crate::config::connections::Connections;
 use crate::config::evaluate::parse_duration;
 use crate::config::value::Value;
-use crate::providers::{Connections, ProviderError, ProviderResult};
+use crate::error::{OperationError, OperationResult};
+use crate::kafka::iam::IamTokenSource;
 
 /// How long a connection may take before the operation fails, unless the block sets `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -124,8 +125,8 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-fn invalid(address: &str, message: impl std::fmt::Display) -> ProviderError {
-    ProviderError::Invalid(format!("{address}: {message}"))
+fn invalid(address: &str, message: impl std::fmt::Display) -> OperationError {
+    OperationError::Invalid(format!("{address}: {message}"))
 }
 
 fn text(map: &BTreeMap<String, Value>, name: &str) -> Option<String> {
@@ -135,7 +136,7 @@ fn text(map: &BTreeMap<String, Value>, name: &str) -> Option<String> {
 impl Cluster {
     /// The cluster a resource's `cluster` attribute names: the full block value (data sources
     /// and previews see it as written) or its address (what resources store).
-    pub fn resolve(connections: &Connections, value: &Value) -> ProviderResult<Cluster> {
+    pub fn resolve(connections: &Connections, value: &Value) -> OperationResult<Cluster> {
         match value.peel() {
             Value::String(address) => Cluster::from_value(connections.cluster(address)?),
             Value::Map(map) => match map.get("address").and_then(Value::as_str) {
@@ -144,10 +145,10 @@ impl Cluster {
                 }
                 _ => Cluster::from_value(value),
             },
-            Value::Unknown => Err(ProviderError::Failed(
+            Value::Unknown => Err(OperationError::Failed(
                 "the cluster's connection is not known yet".to_owned(),
             )),
-            other => Err(ProviderError::Invalid(format!(
+            other => Err(OperationError::Invalid(format!(
                 "cluster must be a cluster reference such as cluster.source, not a {}",
                 other.type_name()
             ))),
@@ -155,13 +156,13 @@ impl Cluster {
     }
 
     /// Decodes an evaluated `cluster` block.
-    pub fn from_value(value: &Value) -> ProviderResult<Cluster> {
+    pub fn from_value(value: &Value) -> OperationResult<Cluster> {
         let map = value
             .as_map()
-            .ok_or_else(|| ProviderError::Invalid("a cluster must be an object".to_owned()))?;
+            .ok_or_else(|| OperationError::Invalid("a cluster must be an object".to_owned()))?;
         let address = text(map, "address").unwrap_or_else(|| "cluster".to_owned());
         if !value.is_wholly_known() {
-            return Err(ProviderError::Failed(format!(
+            return Err(OperationError::Failed(format!(
                 "{address}: the connection depends on values known only after apply"
             )));
         }
@@ -178,7 +179,7 @@ impl Cluster {
                         .map(|s| s.trim().to_owned())
                         .ok_or_else(|| invalid(&address, "bootstrap_servers must list strings"))
                 })
-                .collect::<ProviderResult<Vec<_>>>()?,
+                .collect::<OperationResult<Vec<_>>>()?,
             _ => return Err(invalid(&address, "bootstrap_servers is required")),
         };
         if servers.is_empty() {
@@ -357,7 +358,7 @@ impl Cluster {
     }
 
     /// Every property, checked by librdkafka itself (names and values), without connecting.
-    fn check_properties(&self) -> ProviderResult<()> {
+    fn check_properties(&self) -> OperationResult<()> {
         let mut config = ClientConfig::new();
         for (name, value) in &self.settings {
             config.set(name, value);
@@ -375,9 +376,9 @@ impl Cluster {
     }
 
     /// Fails with a clear message when the declared broker version lacks `feature`.
-    pub fn require(&self, feature: Feature) -> ProviderResult<()> {
+    pub fn require(&self, feature: Feature) -> OperationResult<()> {
         match self.broker_version {
-            Some(version) if version < feature.minimum() => Err(ProviderError::Invalid(format!(
+            Some(version) if version < feature.minimum() => Err(OperationError::Invalid(format!(
                 "{}: {} needs brokers {} or newer; the cluster declares broker_version {version}",
                 self.address,
                 feature.describe(),
@@ -417,7 +418,7 @@ impl Cluster {
 
     /// A consumer for metadata, offsets and group operations. Blocking: call it from a
     /// blocking task.
-    pub fn consumer(&self, extra: &[(&str, &str)]) -> ProviderResult<BaseConsumer<KafkaContext>> {
+    pub fn consumer(&self, extra: &[(&str, &str)]) -> OperationResult<BaseConsumer<KafkaContext>> {
         let context = self.context();
         self.client_config(extra)
             .create_with_context(context)
@@ -430,14 +431,14 @@ impl Cluster {
         what: &str,
         error: &KafkaError,
         context: Option<&KafkaContext>,
-    ) -> ProviderError {
+    ) -> OperationError {
         let reasons = context.map(KafkaContext::reasons).unwrap_or_default();
         let reason = if reasons.is_empty() {
             error.to_string()
         } else {
             format!("{error} ({})", reasons.join("; "))
         };
-        ProviderError::Failed(format!(
+        OperationError::Failed(format!(
             "{}: {what} (servers tried: {}): {reason}",
             self.address,
             self.servers.join(", ")
@@ -449,7 +450,7 @@ impl Cluster {
         &self,
         consumer: &BaseConsumer<KafkaContext>,
         topic: Option<&str>,
-    ) -> ProviderResult<Metadata> {
+    ) -> OperationResult<Metadata> {
         consumer
             .fetch_metadata(topic, self.timeout)
             .map_err(|error| {
@@ -463,7 +464,7 @@ impl Cluster {
     }
 
     /// Connects and fetches metadata: proves the cluster is reachable.
-    pub async fn check_reachable(&self) -> ProviderResult<()> {
+    pub async fn check_reachable(&self) -> OperationResult<()> {
         let cluster = self.clone();
         blocking(move || {
             let consumer = cluster.consumer(&[])?;
@@ -508,11 +509,11 @@ pub fn with_coordinator_retries<T>(
 
 /// Runs blocking librdkafka work off the async runtime.
 pub async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> ProviderResult<T> + Send + 'static,
-) -> ProviderResult<T> {
+    work: impl FnOnce() -> OperationResult<T> + Send + 'static,
+) -> OperationResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|error| ProviderError::Failed(format!("a Kafka task failed: {error}")))?
+        .map_err(|error| OperationError::Failed(format!("a Kafka task failed: {error}")))?
 }
 
 /// The librdkafka client context of every cutover client.
@@ -585,7 +586,7 @@ impl ConsumerContext for KafkaContext {}
 mod tests {
     use super::*;
 
-    fn cluster(pairs: &[(&str, Value)]) -> ProviderResult<Cluster> {
+    fn cluster(pairs: &[(&str, Value)]) -> OperationResult<Cluster> {
         let mut map: BTreeMap<String, Value> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))

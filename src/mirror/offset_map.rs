@@ -16,8 +16,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use super::connection::{Cluster, KafkaContext};
-use crate::providers::{ProviderError, ProviderResult};
+use crate::error::{OperationError, OperationResult};
+use crate::kafka::connection::{Cluster, KafkaContext};
 
 /// Segments of one partition: target start → source start.
 pub type Segments = BTreeMap<i64, i64>;
@@ -103,7 +103,7 @@ impl OffsetMap {
 }
 
 /// Reads the whole map topic (it is compacted: about one record per segment). Blocking.
-pub fn read(target: &Cluster, topic: &str) -> ProviderResult<OffsetMap> {
+pub fn read(target: &Cluster, topic: &str) -> OperationResult<OffsetMap> {
     let consumer: BaseConsumer<KafkaContext> = target.consumer(&[
         ("group.id", "cutover-offset-map"),
         ("enable.auto.commit", "false"),
@@ -145,7 +145,7 @@ pub fn read(target: &Cluster, topic: &str) -> ProviderResult<OffsetMap> {
     let mut next = start;
     while next < end {
         if Instant::now() > deadline {
-            return Err(ProviderError::Failed(format!(
+            return Err(OperationError::Failed(format!(
                 "{}: reading the offset map {topic} did not finish within {:?}",
                 target.address,
                 target.timeout.max(Duration::from_secs(30))
@@ -179,7 +179,7 @@ pub fn read(target: &Cluster, topic: &str) -> ProviderResult<OffsetMap> {
             }
             Some(payload) => {
                 let record: SegmentRecord = serde_json::from_slice(payload).map_err(|error| {
-                    ProviderError::Failed(format!(
+                    OperationError::Failed(format!(
                         "{}: the offset map {topic} holds a record that is not a segment ({error})",
                         target.address
                     ))
@@ -195,7 +195,7 @@ pub fn read(target: &Cluster, topic: &str) -> ProviderResult<OffsetMap> {
 }
 
 /// A producer for map records (idempotent, `acks=all`).
-pub fn producer(target: &Cluster) -> ProviderResult<BaseProducer<KafkaContext>> {
+pub fn producer(target: &Cluster) -> OperationResult<BaseProducer<KafkaContext>> {
     target
         .client_config(&[("enable.idempotence", "true"), ("acks", "all")])
         .create_with_context(target.context())
@@ -209,7 +209,7 @@ pub fn write(
     target: &Cluster,
     topic: &str,
     segments: &[(String, i32, i64, Option<i64>)],
-) -> ProviderResult<()> {
+) -> OperationResult<()> {
     if segments.is_empty() {
         return Ok(());
     }
@@ -237,7 +237,7 @@ pub fn write(
         .map_err(|error| target.failure("the offset map was not acknowledged", &error, None))?;
     let failures = producer.context().delivery_failures();
     if !failures.is_empty() {
-        return Err(ProviderError::Failed(format!(
+        return Err(OperationError::Failed(format!(
             "{}: writing the offset map failed: {}",
             target.address,
             failures.join("; ")
@@ -247,8 +247,8 @@ pub fn write(
 }
 
 /// Creates the compacted map topic when it is missing.
-pub async fn ensure_topic(target: &Cluster, topic: &str) -> ProviderResult<()> {
-    let admin = super::topics::admin(target)?;
+pub async fn ensure_topic(target: &Cluster, topic: &str) -> OperationResult<()> {
+    let admin = crate::kafka::admin::admin(target)?;
     let new = rdkafka::admin::NewTopic::new(topic, 1, rdkafka::admin::TopicReplication::Fixed(-1))
         .set("cleanup.policy", "compact");
     let options = rdkafka::admin::AdminOptions::new().operation_timeout(Some(target.timeout));
@@ -260,7 +260,7 @@ pub async fn ensure_topic(target: &Cluster, topic: &str) -> ProviderResult<()> {
         match result {
             Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => {
-                return Err(ProviderError::Failed(format!(
+                return Err(OperationError::Failed(format!(
                     "{}: creating the offset map topic {topic} failed: {code}",
                     target.address
                 )));
@@ -271,8 +271,8 @@ pub async fn ensure_topic(target: &Cluster, topic: &str) -> ProviderResult<()> {
 }
 
 /// Deletes the map topic (destroy of a translating mirror).
-pub async fn delete_topic(target: &Cluster, topic: &str) -> ProviderResult<()> {
-    let admin = super::topics::admin(target)?;
+pub async fn delete_topic(target: &Cluster, topic: &str) -> OperationResult<()> {
+    let admin = crate::kafka::admin::admin(target)?;
     let options = rdkafka::admin::AdminOptions::new().operation_timeout(Some(target.timeout));
     let results = admin
         .delete_topics(&[topic], &options)
@@ -282,7 +282,7 @@ pub async fn delete_topic(target: &Cluster, topic: &str) -> ProviderResult<()> {
         match result {
             Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
             Err((_, code)) => {
-                return Err(ProviderError::Failed(format!(
+                return Err(OperationError::Failed(format!(
                     "{}: deleting the offset map topic {topic} failed: {code}",
                     target.address
                 )));

@@ -1,0 +1,8 @@
+//! Kafka clients: a `cluster` block's settings turned into librdkafka clients (connection,
+//! MSK IAM tokens), ZooKeeper for 0.8-era brokers, and the admin helpers shared by the
+//! providers, the mirror and the assertions. Knows nothing of the engine or the providers.
+
+pub mod admin;
+pub mod connection;
+pub mod iam;
+pub mod zookeeper;
