@@ -7,8 +7,8 @@
 //! - [`cli`]: the clap-derived command enum, settings resolution and the exit-code mapping.
 //!   `main.rs` is a thin shell around [`cli::run_from_env`].
 //! - [`commands`]: one file per verb or family (validate, fmt, plan, apply and destroy, show,
-//!   graph, and state with output, import and force-unlock; verify, mirror and rollback arrive
-//!   with their issues). Each takes its arguments and the resolved settings.
+//!   graph, state with output, import and force-unlock, verify, mirror, rollback). Each takes
+//!   its arguments and the resolved settings.
 //! - [`diagnostics`]: spans, `file:line:col` rendering with a snippet and caret, JSON form.
 //! - [`config`]: load files and modules → parse with `hcl-edit` (spans kept) → evaluate over the
 //!   syntax tree with unknown and sensitive marks (docs/decisions.md says why not `hcl-rs`
@@ -19,15 +19,22 @@
 //! - [`engine`]: what drives plans and applies: refresh through providers, the planner (the
 //!   configuration evaluated with planned values), the executor (dependency-ordered walk,
 //!   bounded parallelism, cancellation, state saved after every object) and saved plans.
-//!   DESIGN.md's `apply/` is `engine/executor.rs`: planning and applying share the engine.
-//! - [`state`]: versioned JSON state, backends (local file now, S3 later), locking, keyed
-//!   hashes of sensitive values.
+//! - [`state`]: versioned JSON state, backends (local file, S3 with conditional writes),
+//!   locking, keyed hashes of sensitive values.
 //! - [`providers`]: the `ResourceType`/`DataSourceType` traits and the registry; the built-in
-//!   `cutover_data`; AWS (MSK, EC2, Secrets Manager) and Kafka providers as they land.
-//! - `mirror/`: replication engines: embedded (rdkafka) and connect (MirrorMaker 2).
-//! - `verify/`: assertions: zero divergence, lag, quiescence, throughput.
-//!
-//! Modules land as their issues do; the map above is the target layout (see DESIGN.md).
+//!   `cutover_data`; the AWS (MSK, EC2, Secrets Manager, S3) and Kafka providers. The
+//!   `kafka_mirror` resource is a thin adapter over [`mirror`]; its `engine = "connect"`
+//!   (MirrorMaker 2 on Kafka Connect) lives in `providers/kafka/connect.rs` for now.
+//! - [`mirror`]: the embedded mirror, below the providers and the engine (it imports neither):
+//!   `survey` (partitions and where each resumes), `copy` (a lane: one shard copied, preserve
+//!   or translate), `offset_map` (the exact map and positions of a translating mirror),
+//!   `worker` (one member of the mirror's worker group on the target), `fleet` (local worker
+//!   processes, the wait until caught up, and [`mirror::run`], the one entry point of `apply`
+//!   and `mirror run`).
+//! - [`kafka`]: Kafka clients shared by providers, the mirror and the assertions: connections
+//!   (SASL, TLS, MSK IAM), admin helpers, ZooKeeper reads for 0.8.2 clusters.
+//! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput.
+//! - [`error`]: the error of an operation against a remote system.
 //!
 //! # Invariants
 //!

@@ -1,7 +1,11 @@
 //! `cutover mirror run [-target ADDR] [--follow]`: runs the embedded mirrors of the
-//! configuration outside an apply, for the time between pull requests (until cutover). It works
-//! from the configuration and the recorded state, takes no lock and writes no state; SIGTERM or
-//! Ctrl-C stops it cleanly (what was sent is flushed first).
+//! configuration outside an apply, for the time between pull requests (until cutover), as
+//! workers of each mirror's worker group (any number, on any machines). It works from the
+//! configuration and the recorded state, takes no lock and writes no state; SIGTERM or Ctrl-C
+//! stops it cleanly (what was sent is flushed or committed first).
+//!
+//! `cutover mirror worker` (hidden) is one local worker process, started by an apply or a
+//! mirror run with `workers` > 1; it reads its spec from stdin.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,12 +18,15 @@ use super::common::{engine, report_diagnostics, runtime};
 use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
-use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_rounds};
+use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_mirror};
 
 #[derive(Debug, Subcommand)]
 pub enum MirrorCommand {
-    /// Copy new records now (once, or continuously with --follow)
+    /// Copy new records now (until caught up, or continuously with --follow)
     Run(RunArgs),
+    /// One local worker process (started by cutover itself; reads its spec from stdin)
+    #[command(hide = true)]
+    Worker,
 }
 
 #[derive(Debug, Args)]
@@ -30,19 +37,34 @@ pub struct RunArgs {
     /// Keep running until SIGTERM or Ctrl-C
     #[arg(long)]
     pub follow: bool,
-    /// With --follow, how long to wait when nothing is behind (e.g. 1s, 500ms)
-    #[arg(long, default_value = "1s")]
-    pub interval: String,
+    /// How many workers this run starts (default: the mirror's `workers`); a fleet of
+    /// machines each runs `mirror run --follow --workers 1`
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Option<u16>,
+    /// Accepted for scripts written for earlier versions, and ignored: workers follow the
+    /// source continuously
+    #[arg(long, hide = true)]
+    pub interval: Option<String>,
 }
 
 pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitStatus> {
-    let MirrorCommand::Run(args) = command;
-    let interval = crate::config::evaluate::parse_duration(&args.interval).with_context(|| {
-        format!(
-            "--interval {:?} is not a duration such as 1s",
-            args.interval
-        )
-    })?;
+    let args = match command {
+        MirrorCommand::Run(args) => {
+            if args.interval.is_some() {
+                eprintln!(
+                    "warning: --interval is no longer needed and is ignored: the mirror's workers follow the source continuously"
+                );
+            }
+            args
+        }
+        MirrorCommand::Worker => {
+            return Ok(if crate::mirror::fleet::worker_main() == 0 {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Error
+            });
+        }
+    };
     runtime()?.block_on(async {
         let engine = engine(settings, 1, Duration::ZERO)?;
         // The configuration as a plan sees it (data sources read, e.g. the topics a module
@@ -105,11 +127,12 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
                 .clone();
             let config = provider.canonical_config(&config).unwrap_or(config);
             let (connections, cancel, follow) = (connections.clone(), cancel.clone(), args.follow);
+            let workers = args.workers.map(usize::from);
             tasks.spawn_blocking(move || {
                 let label = address.clone();
-                let progress = move |line: &str| eprintln!("{label}: {line}");
-                let result =
-                    run_rounds(&connections, &config, follow, interval, &cancel, &progress);
+                let progress: Arc<dyn Fn(&str) + Send + Sync> =
+                    Arc::new(move |line: &str| eprintln!("{label}: {line}"));
+                let result = run_mirror(&connections, &config, follow, workers, &cancel, progress);
                 (address, result)
             });
         }

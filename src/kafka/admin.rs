@@ -175,3 +175,144 @@ pub fn is_internal(name: &str) -> bool {
         || name.starts_with("connect-")
         || name.starts_with("_cutover")
 }
+
+/// Runs an admin future from blocking code (the mirror's threads), on a private runtime.
+pub fn block_on<T>(
+    future: impl std::future::Future<Output = OperationResult<T>>,
+) -> OperationResult<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| OperationError::Failed(format!("cannot start a runtime: {error}")))?;
+    runtime.block_on(future)
+}
+
+/// Creates a compacted internal topic with `partitions` partitions when it is missing (the
+/// target's default replication factor), and, with `grow`, adds partitions when it has fewer.
+/// Returns its partition count.
+pub async fn ensure_internal_topic(
+    cluster: &Cluster,
+    topic: &str,
+    partitions: i32,
+    grow: bool,
+) -> OperationResult<i32> {
+    use rdkafka::admin::{NewPartitions, NewTopic, TopicReplication};
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let admin = admin(cluster)?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1))
+        .set("cleanup.policy", "compact")
+        .set("max.message.bytes", "8388608");
+    let results = admin
+        .create_topics(&[new], &options(cluster))
+        .await
+        .map_err(|error| cluster.failure(&format!("cannot create topic {topic}"), &error, None))?;
+    for result in results {
+        match result {
+            Ok(_) => return Ok(partitions),
+            Err((_, Code::TopicAlreadyExists)) => {}
+            Err((_, code)) => {
+                return Err(OperationError::Failed(format!(
+                    "{}: creating topic {topic} failed: {code}",
+                    cluster.address
+                )));
+            }
+        }
+    }
+    let existing = {
+        let consumer = cluster.consumer(&[])?;
+        list_topics(cluster, &consumer, Some(topic))?
+            .get(topic)
+            .map_or(0, |(count, _)| *count)
+    };
+    if grow && existing < partitions {
+        let results = admin
+            .create_partitions(
+                &[NewPartitions::new(topic, partitions as usize)],
+                &options(cluster),
+            )
+            .await
+            .map_err(|error| {
+                cluster.failure(&format!("cannot add partitions to {topic}"), &error, None)
+            })?;
+        for result in results {
+            if let Err((_, code)) = result
+                && code != Code::InvalidPartitions
+            {
+                return Err(OperationError::Failed(format!(
+                    "{}: adding partitions to {topic} failed: {code}",
+                    cluster.address
+                )));
+            }
+        }
+    }
+    Ok(if grow {
+        existing.max(partitions)
+    } else {
+        existing
+    })
+}
+
+/// Deletes a topic; a topic that does not exist is no error.
+pub async fn delete_topic_if_present(cluster: &Cluster, topic: &str) -> OperationResult<()> {
+    let admin = admin(cluster)?;
+    let results = admin
+        .delete_topics(&[topic], &options(cluster))
+        .await
+        .map_err(|error| cluster.failure(&format!("cannot delete topic {topic}"), &error, None))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((_, code)) => {
+                return Err(OperationError::Failed(format!(
+                    "{}: deleting topic {topic} failed: {code}",
+                    cluster.address
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a consumer group; a group that does not exist is no error.
+pub async fn delete_group_if_present(cluster: &Cluster, group: &str) -> OperationResult<()> {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let admin = admin(cluster)?;
+    let results = admin
+        .delete_groups(&[group], &options(cluster))
+        .await
+        .map_err(|error| cluster.failure(&format!("cannot delete group {group}"), &error, None))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, Code::GroupIdNotFound)) => {}
+            Err((_, code)) => {
+                return Err(OperationError::Failed(format!(
+                    "{}: deleting group {group} failed: {code}",
+                    cluster.address
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The client ids of a consumer group's members (empty when it has none or does not exist).
+/// Blocking.
+pub fn group_members(cluster: &Cluster, group: &str) -> OperationResult<Vec<String>> {
+    let consumer = cluster.consumer(&[])?;
+    let list = crate::kafka::connection::with_coordinator_retries(cluster.timeout, || {
+        consumer.fetch_group_list(Some(group), cluster.timeout)
+    })
+    .map_err(|error| {
+        cluster.failure(
+            &format!("cannot describe group {group}"),
+            &error,
+            Some(consumer.context()),
+        )
+    })?;
+    Ok(list
+        .groups()
+        .iter()
+        .filter(|g| g.name() == group)
+        .flat_map(|g| g.members().iter().map(|m| m.client_id().to_owned()))
+        .collect())
+}

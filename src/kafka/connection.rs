@@ -115,6 +115,49 @@ pub struct Cluster {
     iam: Option<Arc<IamTokenSource>>,
 }
 
+/// A cluster as a worker process receives it from its parent, through a pipe (never on a
+/// command line or on disk): it holds the connection's credentials.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ClusterWire {
+    address: String,
+    servers: Vec<String>,
+    broker_version: Option<String>,
+    zookeeper: Option<String>,
+    timeout_ms: u64,
+    settings: Vec<(String, String)>,
+    /// `Some` for MSK IAM authentication: the region setting (which may itself be unset).
+    iam: Option<Option<String>>,
+}
+
+impl Cluster {
+    pub fn to_wire(&self) -> ClusterWire {
+        ClusterWire {
+            address: self.address.clone(),
+            servers: self.servers.clone(),
+            broker_version: self.broker_version.map(|v| v.to_string()),
+            zookeeper: self.zookeeper.clone(),
+            timeout_ms: self.timeout.as_millis() as u64,
+            settings: self.settings.clone(),
+            iam: self.iam.as_ref().map(|source| source.region_setting()),
+        }
+    }
+
+    pub fn from_wire(wire: ClusterWire) -> Cluster {
+        Cluster {
+            address: wire.address,
+            servers: wire.servers,
+            broker_version: wire
+                .broker_version
+                .as_deref()
+                .and_then(BrokerVersion::parse),
+            zookeeper: wire.zookeeper,
+            timeout: Duration::from_millis(wire.timeout_ms),
+            settings: wire.settings,
+            iam: wire.iam.map(|region| Arc::new(IamTokenSource::new(region))),
+        }
+    }
+}
+
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")

@@ -43,6 +43,11 @@ impl IamTokenSource {
         }
     }
 
+    /// The region as configured (`None`: taken from the environment when a token is made).
+    pub fn region_setting(&self) -> Option<String> {
+        self.region.clone()
+    }
+
     fn region(&self) -> Result<String, String> {
         self.region
             .clone()

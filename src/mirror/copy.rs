@@ -1,17 +1,26 @@
-//! The embedded mirror's data path: copies partitions from the source to the target with
-//! librdkafka, preserving offsets.
+//! The mirror's data path: one *lane* copies the partitions of one shard from the source to the
+//! target with librdkafka. A worker (see [`super::worker`]) runs one lane per shard it owns.
 //!
-//! - The source is read with assigned partitions (no consumer group), so 0.8.x sources work.
-//! - The target is written by one idempotent producer (`acks=all`): per-partition order holds and
+//! - The source is read with assigned partitions (no consumer group), so 0.8.x sources work,
+//!   with `read_committed` (librdkafka's default): aborted records are not copied.
+//! - `preserve`: one idempotent producer (`acks=all`) per lane: per-partition order holds and
 //!   retries never duplicate. Each delivery report's offset is checked against the source offset
-//!   the record came from; the first mismatch stops the copy loudly.
-//! - A new target partition whose source log starts above 0 is padded with tiny records in large
-//!   batches, and the padding removed with DeleteRecords, so its log start and every offset match.
-//! - The position of a partition is the target's own high watermark: after a crash (kill -9 at any
-//!   moment) the next run resumes there, and nothing is lost or duplicated, because the target
-//!   holds exactly a prefix of the source.
-//! - A gap in the source offsets (compaction, transaction markers) fails before anything is
-//!   written past it: such a partition cannot keep its offsets.
+//!   the record came from; the first mismatch stops the mirror loudly. A new target partition
+//!   whose source log starts above 0 is padded with tiny records, and the padding removed with
+//!   DeleteRecords, so its log start and every offset match. The position of a partition is the
+//!   target's own end offset. A gap in the source offsets (compaction, transaction markers)
+//!   fails before anything is written past it. Sends are gated by the worker's lease (its last
+//!   successful commit in the worker group), so a worker paused past its session timeout stops
+//!   writing before another one takes its shard over.
+//! - `translate`: one transactional producer per lane, `transactional.id` tied to the shard, so
+//!   a new owner of the shard fences the old one (its open transaction is aborted, its next
+//!   write refused). Records are written in transactions of up to `commit_bytes` or
+//!   `commit_interval`; each transaction also carries the offset map chunks of the records it
+//!   wrote (taken from the delivery reports: the exact target offsets) and the partitions'
+//!   positions, committed to the positions group with `send_offsets_to_transaction`. Data, map
+//!   and positions commit or abort together: a crash at any moment leaves no record without its
+//!   map entry and no position ahead of its data. A gap in the source costs nothing: the map
+//!   simply starts a new segment.
 //! - Retention that removed records the mirror has not copied yet (source log start above the
 //!   mirror's position) fails loudly.
 //! - Memory is bounded: bytes sent but not yet acknowledged are capped, and the consumer's
@@ -26,106 +35,31 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message as _, Timestamp};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext, PurgeConfig,
+};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::offset_map::{ChunkBuilder, segment_key};
+use super::survey::PartitionTask;
 use crate::error::{OperationError, OperationResult};
 use crate::kafka::connection::{Cluster, KafkaContext};
 
-/// One partition to copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionTask {
-    pub topic: String,
-    pub partition: i32,
-    /// Source log start when the run began.
-    pub source_start: i64,
-    /// Source end offset when the run began: the copy stops there.
-    pub stop: i64,
-    /// The target's end offset (where copying resumes).
-    pub target_end: i64,
-    /// The target's log start.
-    pub target_start: i64,
-    /// `Some` for a translating mirror: where its offset map says to resume (`None` inside:
-    /// nothing mirrored yet, start at the source's log start).
-    pub translate: Option<Option<i64>>,
-    /// Set when the target's last record is not the source's record at that offset: the
-    /// partition holds data the mirror did not write.
-    pub foreign: Option<String>,
-}
-
-impl PartitionTask {
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.topic, self.partition)
-    }
-
-    /// Padding records a new target partition needs so its offsets match the source's.
-    pub fn padding(&self) -> i64 {
-        if self.translate.is_some() {
-            return 0;
-        }
-        if self.target_end == 0 {
-            self.source_start
-        } else {
-            0
-        }
-    }
-
-    /// Where copying starts: after the padding, or at the target's end.
-    pub fn resume(&self) -> i64 {
-        match self.translate {
-            Some(mapped) => mapped.unwrap_or(self.source_start),
-            None => self.target_end.max(self.padding()),
-        }
-    }
-
-    pub fn lag(&self) -> i64 {
-        (self.stop - self.resume()).max(0)
-    }
-
-    /// Why this partition cannot be copied with its offsets, if it cannot.
-    pub fn problem(&self) -> Option<String> {
-        let key = self.key();
-        if let Some(mapped) = self.translate {
-            return match mapped {
-                Some(position) if position < self.source_start => Some(format!(
-                    "{key}: the source's log start {} passed the mirror's position {position}: records {position}..{} were removed by retention before they were copied",
-                    self.source_start,
-                    self.source_start - 1
-                )),
-                _ => None,
-            };
-        }
-        if let Some(foreign) = &self.foreign {
-            return Some(format!(
-                "{key}: {foreign}: the target partition holds other data, so offsets cannot be preserved (offsets = \"translate\" can mirror into it)"
-            ));
-        }
-        if self.target_end > 0 && self.target_end < self.source_start {
-            return Some(format!(
-                "{key}: the source's log start {} passed the mirror's position {}: records {}..{} were removed by retention before they were copied",
-                self.source_start,
-                self.target_end,
-                self.target_end,
-                self.source_start - 1
-            ));
-        }
-        None
-    }
-}
-
-/// How the copy runs.
-#[derive(Debug, Clone)]
+/// How a lane copies.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopySettings {
     pub compression: String,
-    /// Bytes sent to the target but not yet acknowledged, at most.
+    /// Bytes sent to the target but not yet acknowledged, at most, per worker.
     pub max_in_flight_bytes: u64,
     pub linger_ms: u32,
     /// How often a progress line is reported.
     pub progress_every: Duration,
-    /// Stop once every partition is within this many records of the stop offsets.
+    /// A run that stops once caught up stops within this many records of the stop offsets.
     pub max_lag: i64,
-    /// The offset map topic of a translating mirror (`None`: offsets are preserved).
-    pub map_topic: Option<String>,
+    /// `translate`: a transaction is committed at least this often while records flow...
+    pub commit_interval: Duration,
+    /// ...or once it holds this many bytes.
+    pub commit_bytes: u64,
 }
 
 impl Default for CopySettings {
@@ -136,44 +70,188 @@ impl Default for CopySettings {
             linger_ms: 20,
             progress_every: Duration::from_secs(5),
             max_lag: 0,
-            map_topic: None,
+            commit_interval: Duration::from_secs(1),
+            commit_bytes: 32 << 20,
         }
     }
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CopyReport {
-    pub records: u64,
-    pub bytes: u64,
-    pub padding: u64,
-    /// Next source offset to copy, per `topic/partition`, as the target acknowledged it.
-    pub positions: BTreeMap<String, i64>,
-    pub elapsed: Duration,
+/// How a lane writes to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Writer {
+    Preserve,
+    Translate {
+        transactional_id: String,
+        map_topic: String,
+        positions_group: String,
+    },
 }
 
-/// Shared between the copy loop and librdkafka's delivery callback.
+/// What every lane of a worker adds to, for its progress lines and final report.
+#[derive(Debug, Default)]
+pub struct LaneStats {
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub padding: AtomicU64,
+    pub transactions: AtomicU64,
+}
+
+/// How a worker stops a lane: `stop` finishes what was sent (flush, commit) and returns;
+/// `lost` abandons it at once (the shard has a new owner: nothing more may be written).
+#[derive(Debug, Default)]
+pub struct LaneControl {
+    pub stop: AtomicBool,
+    pub lost: AtomicBool,
+}
+
+impl LaneControl {
+    fn halted(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.lost.load(Ordering::SeqCst)
+    }
+}
+
+/// A worker's right to write: valid until a moment derived from its last successful commit in
+/// the worker group (which the group coordinator accepts only from a current member). A worker
+/// paused past its session timeout finds its lease expired when it resumes, before the group
+/// coordinator can have given its shards to another worker.
+#[derive(Debug)]
+pub struct Lease {
+    base: Instant,
+    /// Nanoseconds after `base`; 0: no lease.
+    until: AtomicU64,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease {
+            base: Instant::now(),
+            until: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Lease {
+    /// A commit sent at `sent_at` succeeded: the lease runs until `sent_at + validity`.
+    pub fn renew(&self, sent_at: Instant, validity: Duration) {
+        let until = (sent_at + validity).duration_since(self.base).as_nanos() as u64;
+        self.until.fetch_max(until.max(1), Ordering::SeqCst);
+    }
+
+    pub fn invalidate(&self) {
+        self.until.store(0, Ordering::SeqCst);
+    }
+
+    pub fn valid(&self) -> bool {
+        let until = self.until.load(Ordering::SeqCst);
+        until > 0 && (Instant::now().duration_since(self.base).as_nanos() as u64) < until
+    }
+}
+
+/// How a lane ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneEnd {
+    /// Every partition reached its stop offset (within `max_lag`).
+    CaughtUp,
+    /// Stopped or abandoned on the worker's request.
+    Stopped,
+}
+
+/// Why a lane failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaneError {
+    /// Nothing a retry can fix: offsets diverge, retention outran the mirror, foreign data, a
+    /// gap in a preserving mirror. The mirror stops.
+    Fatal(String),
+    /// Another worker owns the shard now (its producer fenced this one).
+    Fenced(String),
+    /// A transient failure (a broker, the network, an aborted transaction): retried.
+    Retry(String),
+}
+
+impl LaneError {
+    pub fn message(&self) -> &str {
+        match self {
+            LaneError::Fatal(m) | LaneError::Fenced(m) | LaneError::Retry(m) => m,
+        }
+    }
+}
+
+impl From<OperationError> for LaneError {
+    fn from(error: OperationError) -> Self {
+        match error {
+            OperationError::Invalid(message) => LaneError::Fatal(message),
+            other => LaneError::Retry(other.to_string()),
+        }
+    }
+}
+
+type LaneResult<T> = Result<T, LaneError>;
+
+/// Shared between the lane and librdkafka's delivery callback (served on the lane's thread).
 struct Shared {
     in_flight_bytes: AtomicU64,
-    failure: Mutex<Option<String>>,
+    /// Records (and their key and value bytes) the target acknowledged.
+    acked_records: AtomicU64,
+    acked_bytes: AtomicU64,
+    failure: Mutex<Option<LaneError>>,
     failed: AtomicBool,
+    /// `translate`: the chunk each partition's records build in the open transaction.
+    chunks: Mutex<Vec<ChunkBuilder>>,
 }
 
 impl Shared {
-    fn fail(&self, message: String) {
+    fn fail(&self, error: LaneError) {
         if let Ok(mut failure) = self.failure.lock()
             && failure.is_none()
         {
-            *failure = Some(message);
+            *failure = Some(error);
         }
         self.failed.store(true, Ordering::SeqCst);
     }
+
+    /// Moves what the target acknowledged since the last call into `stats`.
+    fn count(&self, stats: &LaneStats) {
+        let records = self.acked_records.swap(0, Ordering::Relaxed);
+        let bytes = self.acked_bytes.swap(0, Ordering::Relaxed);
+        stats.records.fetch_add(records, Ordering::Relaxed);
+        stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Forgets what was acknowledged since the last count (padding, an aborted transaction).
+    fn forget(&self) {
+        self.acked_records.store(0, Ordering::Relaxed);
+        self.acked_bytes.store(0, Ordering::Relaxed);
+    }
+
+    fn check(&self) -> LaneResult<()> {
+        if self.failed.load(Ordering::SeqCst) {
+            let error = self
+                .failure
+                .lock()
+                .ok()
+                .and_then(|f| f.clone())
+                .unwrap_or_else(|| LaneError::Retry("the mirror failed".to_owned()));
+            return Err(error);
+        }
+        Ok(())
+    }
 }
+
+/// What the delivery callback gets back with each record: the task (or [`MAP_RECORD`]), the
+/// expected target offset (`preserve`) or the source offset (`translate`), and the size.
+type Delivery = Box<(usize, i64, u64)>;
+
+/// The task index of an offset map record.
+const MAP_RECORD: usize = usize::MAX;
+
+/// What a record costs in the in-flight count beyond its key and value.
+const RECORD_OVERHEAD: u64 = 64;
 
 struct CopyContext {
     base: KafkaContext,
     shared: Arc<Shared>,
     keys: Arc<Vec<String>>,
+    translate: bool,
 }
 
 impl ClientContext for CopyContext {
@@ -199,161 +277,54 @@ impl ProducerContext for CopyContext {
     type DeliveryOpaque = Delivery;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
-        let (task, expected, size) = *opaque;
+        let (task, offset, size) = *opaque;
         self.shared
             .in_flight_bytes
             .fetch_sub(size, Ordering::SeqCst);
+        if task == MAP_RECORD {
+            if let Err((error, _)) = result {
+                self.shared.fail(LaneError::Retry(format!(
+                    "writing the offset map failed: {error}"
+                )));
+            }
+            return;
+        }
         let key = &self.keys[task];
+        if result.is_ok() {
+            self.shared.acked_records.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .acked_bytes
+                .fetch_add(size.saturating_sub(RECORD_OVERHEAD), Ordering::Relaxed);
+        }
         match result {
+            Ok(message) if self.translate => {
+                if let Ok(mut chunks) = self.shared.chunks.lock() {
+                    chunks[task].push(offset, message.offset());
+                }
+            }
             Ok(message) => {
-                if message.offset() != expected {
-                    self.shared.fail(format!(
-                        "{key}: the target wrote at offset {} the record expected at {expected}: offsets diverge, stopping",
+                if message.offset() != offset {
+                    self.shared.fail(LaneError::Fatal(format!(
+                        "{key}: the target wrote at offset {} the record expected at {offset}: offsets diverge, stopping",
                         message.offset()
-                    ));
+                    )));
                 }
             }
             Err((error, _)) => {
-                self.shared.fail(format!(
-                    "{key}: writing offset {expected} to the target failed: {error}"
-                ));
+                let fenced = matches!(
+                    error.rdkafka_error_code(),
+                    Some(RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
+                );
+                let message =
+                    format!("{key}: writing offset {offset} to the target failed: {error}");
+                self.shared.fail(if fenced {
+                    LaneError::Fenced(message)
+                } else {
+                    LaneError::Retry(message)
+                });
             }
         }
     }
-}
-
-fn failed(message: impl Into<String>) -> OperationError {
-    OperationError::Failed(message.into())
-}
-
-/// Reads the tasks' current offsets: source log start and end, target log start and end.
-/// Blocking.
-pub fn survey(
-    source: &Cluster,
-    target: &Cluster,
-    partitions: &[(String, i32)],
-    map: Option<&crate::mirror::offset_map::OffsetMap>,
-    check_records: bool,
-) -> OperationResult<Vec<PartitionTask>> {
-    let reader = [
-        ("group.id", "cutover-mirror-survey"),
-        ("enable.auto.commit", "false"),
-        // One record is read at a time: answer at once rather than waiting for more.
-        ("fetch.wait.max.ms", "10"),
-    ];
-    let source_consumer = source.consumer(&reader)?;
-    let target_consumer = target.consumer(&reader)?;
-    partitions
-        .iter()
-        .map(|(topic, partition)| {
-            let (source_start, stop) = source_consumer
-                .fetch_watermarks(topic, *partition, source.timeout)
-                .map_err(|e| {
-                    source.failure(
-                        &format!("cannot read the offsets of {topic}/{partition}"),
-                        &e,
-                        Some(source_consumer.context()),
-                    )
-                })?;
-            let (target_start, target_end) = target_consumer
-                .fetch_watermarks(topic, *partition, target.timeout)
-                .map_err(|e| {
-                    target.failure(
-                        &format!("cannot read the offsets of {topic}/{partition}"),
-                        &e,
-                        Some(target_consumer.context()),
-                    )
-                })?;
-            let translate = map.map(|map| map.resume(&format!("{topic}/{partition}"), target_end));
-            // A preserving mirror resumes at the target's end: the record before it must be the
-            // source's, or the partition holds someone else's data.
-            // A target that goes on past the source's end has been handed over (producers
-            // moved to it): the source's last record must be there at its offset, or the
-            // source was written after the move and those records can no longer be placed.
-            let last = target_end.min(stop) - 1;
-            let foreign = if check_records
-                && translate.is_none()
-                && target_end > target_start
-                && last >= target_start
-                && last >= source_start
-            {
-                let ours = record_at(target, &target_consumer, topic, *partition, last)?;
-                let theirs = record_at(source, &source_consumer, topic, *partition, last)?;
-                (ours != theirs).then(|| {
-                    if target_end > stop {
-                        format!(
-                            "the target goes on past the source's end {stop} (written there directly), but its record at offset {last} differs from the source's: the source was written after the move, or before the mirror copied it"
-                        )
-                    } else {
-                        format!("its record at offset {last} differs from the source's")
-                    }
-                })
-            } else {
-                None
-            };
-            Ok(PartitionTask {
-                topic: topic.clone(),
-                partition: *partition,
-                source_start,
-                stop,
-                target_end,
-                target_start,
-                translate,
-                foreign,
-            })
-        })
-        .collect()
-}
-
-/// A record's key, value and timestamp.
-type RecordFacts = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
-
-/// What the delivery callback gets back with each record: task, expected target offset, size.
-type Delivery = Box<(usize, i64, u64)>;
-
-/// The key, value and timestamp of the record at `offset` (`None` when there is none, e.g. a
-/// transaction marker). Blocking.
-fn record_at(
-    cluster: &Cluster,
-    consumer: &BaseConsumer<KafkaContext>,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-) -> OperationResult<Option<RecordFacts>> {
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, partition, Offset::Offset(offset))
-        .map_err(|error| cluster.failure("cannot assign", &error, None))?;
-    consumer
-        .assign(&assignment)
-        .map_err(|error| cluster.failure("cannot assign", &error, None))?;
-    let deadline = Instant::now() + cluster.timeout;
-    let found = loop {
-        if Instant::now() > deadline {
-            break None;
-        }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) if message.offset() >= offset => {
-                break (message.offset() == offset).then(|| {
-                    (
-                        message.key().map(<[u8]>::to_vec),
-                        message.payload().map(<[u8]>::to_vec),
-                        message.timestamp().to_millis(),
-                    )
-                });
-            }
-            Some(Ok(_)) | None => {}
-            Some(Err(error)) => {
-                return Err(cluster.failure(
-                    &format!("cannot read {topic}/{partition}@{offset}"),
-                    &error,
-                    Some(consumer.context()),
-                ));
-            }
-        }
-    };
-    let _ = consumer.unassign();
-    Ok(found)
 }
 
 fn producer(
@@ -361,12 +332,15 @@ fn producer(
     settings: &CopySettings,
     shared: Arc<Shared>,
     keys: Arc<Vec<String>>,
+    transactional_id: Option<&str>,
+    message_timeout: Duration,
 ) -> OperationResult<BaseProducer<CopyContext>> {
     let buffering_kb = (settings.max_in_flight_bytes / 1024)
         .clamp(1024, 2_097_151)
         .to_string();
     let linger = settings.linger_ms.to_string();
-    let config = target.client_config(&[
+    let timeout = message_timeout.as_millis().max(1000).to_string();
+    let mut extra = vec![
         ("enable.idempotence", "true"),
         ("acks", "all"),
         ("compression.type", settings.compression.as_str()),
@@ -376,16 +350,638 @@ fn producer(
         ("queue.buffering.max.kbytes", buffering_kb.as_str()),
         ("queue.buffering.max.messages", "2000000"),
         ("message.max.bytes", "16777216"),
-        ("message.timeout.ms", "300000"),
-    ]);
+        ("message.timeout.ms", timeout.as_str()),
+    ];
+    if let Some(id) = transactional_id {
+        extra.push(("transactional.id", id));
+        extra.push(("transaction.timeout.ms", "60000"));
+    }
+    let config = target.client_config(&extra);
     let context = CopyContext {
         base: target.context(),
         shared,
         keys,
+        translate: transactional_id.is_some(),
     };
     config
         .create_with_context(context)
         .map_err(|error| target.failure("cannot create the mirror's producer", &error, None))
+}
+
+fn fenced_code(code: Option<RDKafkaErrorCode>) -> bool {
+    matches!(
+        code,
+        Some(
+            RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::Fenced
+        )
+    )
+}
+
+/// A transaction call's failure: fenced (another worker owns the shard) or transient.
+fn transaction_error(what: &str, error: &KafkaError) -> LaneError {
+    let code = match error {
+        KafkaError::Transaction(e) => Some(e.code()),
+        other => other.rdkafka_error_code(),
+    };
+    let message = format!("{what}: {error}");
+    if fenced_code(code) {
+        LaneError::Fenced(message)
+    } else {
+        LaneError::Retry(message)
+    }
+}
+
+/// The open transaction of a translating lane and what it must commit with its records.
+struct Transactions<'p> {
+    producer: &'p BaseProducer<CopyContext>,
+    map_topic: String,
+    /// The positions group's metadata (generation -1: a plain offset commit in the
+    /// transaction; fencing comes from the transactional id).
+    group: rdkafka::consumer::ConsumerGroupMetadata,
+    _group_client: BaseConsumer<KafkaContext>,
+    timeout: Duration,
+    opened: Option<Instant>,
+    bytes: u64,
+    /// Partitions whose position changed in the open transaction.
+    dirty: Vec<bool>,
+    /// Keys of stale segments an earlier version wrote ahead: removed in the first transaction.
+    tombstones: Vec<String>,
+}
+
+impl Transactions<'_> {
+    fn touch(&mut self, index: usize, bytes: u64) -> LaneResult<()> {
+        if self.opened.is_none() {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| transaction_error("cannot begin a transaction", &e))?;
+            self.opened = Some(Instant::now());
+            self.bytes = 0;
+        }
+        self.dirty[index] = true;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    fn due(&self, settings: &CopySettings, at_end: bool) -> bool {
+        let Some(opened) = self.opened else {
+            return false;
+        };
+        // Caught up with the source: commit soon, so followers see the records quickly.
+        let age = opened.elapsed();
+        self.bytes >= settings.commit_bytes
+            || age >= settings.commit_interval
+            || (at_end && age >= Duration::from_millis(50))
+    }
+
+    /// Flushes the records, adds their map chunks and positions, and commits.
+    fn commit(
+        &mut self,
+        shared: &Shared,
+        tasks: &[PartitionTask],
+        positions: &[i64],
+        stats: &LaneStats,
+    ) -> LaneResult<()> {
+        if self.opened.is_none() && self.tombstones.is_empty() {
+            return Ok(());
+        }
+        if self.opened.is_none() {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| transaction_error("cannot begin a transaction", &e))?;
+            self.opened = Some(Instant::now());
+        }
+        self.producer
+            .flush(self.timeout)
+            .map_err(|e| transaction_error("the target did not acknowledge the records", &e))?;
+        shared.check()?;
+        let chunks: Vec<(usize, i64, Vec<u8>)> = {
+            let mut chunks = shared
+                .chunks
+                .lock()
+                .map_err(|_| LaneError::Retry("the chunk lock is poisoned".to_owned()))?;
+            let taken = chunks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i, c.first_target()?, c.encode())))
+                .collect();
+            chunks.iter_mut().for_each(ChunkBuilder::clear);
+            taken
+        };
+        let mut map_records: Vec<(String, Option<Vec<u8>>)> = std::mem::take(&mut self.tombstones)
+            .into_iter()
+            .map(|key| (key, None))
+            .collect();
+        for (index, first_target, bytes) in chunks {
+            let task = &tasks[index];
+            map_records.push((
+                segment_key(&task.topic, task.partition, first_target),
+                Some(bytes),
+            ));
+        }
+        for (key, payload) in &map_records {
+            let mut record: BaseRecord<'_, str, [u8], Delivery> =
+                BaseRecord::with_opaque_to(&self.map_topic, Box::new((MAP_RECORD, 0, 0)))
+                    .key(key.as_str())
+                    .partition(0);
+            if let Some(payload) = payload {
+                record = record.payload(payload.as_slice());
+            }
+            self.producer
+                .send(record)
+                .map_err(|(e, _)| transaction_error("cannot write the offset map", &e))?;
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (index, task) in tasks.iter().enumerate() {
+            if self.dirty[index] {
+                offsets
+                    .add_partition_offset(
+                        &task.topic,
+                        task.partition,
+                        Offset::Offset(positions[index]),
+                    )
+                    .map_err(|e| LaneError::Retry(format!("cannot list positions: {e}")))?;
+            }
+        }
+        if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(&offsets, &self.group, self.timeout)
+                .map_err(|e| {
+                    transaction_error("cannot add the positions to the transaction", &e)
+                })?;
+        }
+        self.producer
+            .commit_transaction(self.timeout)
+            .map_err(|e| transaction_error("cannot commit the transaction", &e))?;
+        shared.check()?;
+        self.opened = None;
+        self.bytes = 0;
+        self.dirty.iter_mut().for_each(|d| *d = false);
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        shared.count(stats);
+        Ok(())
+    }
+
+    fn abort(&mut self, shared: &Shared) {
+        if self.opened.take().is_some() {
+            let _ = self.producer.abort_transaction(self.timeout);
+        }
+        shared.forget();
+    }
+}
+
+/// One lane: the partitions of one shard, copied by one producer.
+pub struct Lane<'a> {
+    pub source: &'a Cluster,
+    pub target: &'a Cluster,
+    pub settings: &'a CopySettings,
+    pub writer: &'a Writer,
+    /// `preserve`: sends wait for a valid lease (`None`: a run outside any worker group).
+    pub lease: Option<&'a Lease>,
+    pub control: &'a LaneControl,
+    pub stats: &'a LaneStats,
+    pub progress: &'a (dyn Fn(&str) + Send + Sync),
+    /// How long librdkafka may retry an unacknowledged record (`preserve`: with the lease, a
+    /// bound on what a paused worker can still write after it resumes).
+    pub message_timeout: Duration,
+}
+
+impl Lane<'_> {
+    /// Copies `tasks` from their resume positions: up to their stop offsets (within
+    /// `max_lag`), or, with `follow`, until stopped. Blocking.
+    pub fn run(
+        &self,
+        tasks: &[PartitionTask],
+        stale: &BTreeMap<String, Vec<i64>>,
+        follow: bool,
+    ) -> LaneResult<LaneEnd> {
+        if let Some(problem) = tasks.iter().find_map(PartitionTask::problem) {
+            return Err(LaneError::Fatal(problem));
+        }
+        let keys: Arc<Vec<String>> = Arc::new(tasks.iter().map(PartitionTask::key).collect());
+        let shared = Arc::new(Shared {
+            in_flight_bytes: AtomicU64::new(0),
+            acked_records: AtomicU64::new(0),
+            acked_bytes: AtomicU64::new(0),
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            chunks: Mutex::new(vec![ChunkBuilder::default(); tasks.len()]),
+        });
+        let transactional_id = match self.writer {
+            Writer::Translate {
+                transactional_id, ..
+            } => Some(transactional_id.as_str()),
+            Writer::Preserve => None,
+        };
+        let producer = producer(
+            self.target,
+            self.settings,
+            shared.clone(),
+            keys.clone(),
+            transactional_id,
+            self.message_timeout,
+        )?;
+        let mut transactions = match self.writer {
+            Writer::Translate {
+                map_topic,
+                positions_group,
+                ..
+            } => {
+                // Fences every earlier owner of the shard: its open transaction is aborted.
+                producer
+                    .init_transactions(self.target.timeout.max(Duration::from_secs(30)))
+                    .map_err(|e| transaction_error("cannot start the shard's transactions", &e))?;
+                let client = self.target.consumer(&[
+                    ("group.id", positions_group.as_str()),
+                    ("enable.auto.commit", "false"),
+                ])?;
+                let group = client.group_metadata().ok_or_else(|| {
+                    LaneError::Retry("no group metadata for the positions group".to_owned())
+                })?;
+                Some(Transactions {
+                    producer: &producer,
+                    map_topic: map_topic.clone(),
+                    group,
+                    _group_client: client,
+                    timeout: self.target.timeout.max(Duration::from_secs(60)),
+                    opened: None,
+                    bytes: 0,
+                    dirty: vec![false; tasks.len()],
+                    tombstones: tasks
+                        .iter()
+                        .flat_map(|t| {
+                            stale
+                                .get(&t.key())
+                                .into_iter()
+                                .flatten()
+                                .map(|target| segment_key(&t.topic, t.partition, *target))
+                        })
+                        .collect(),
+                })
+            }
+            Writer::Preserve => None,
+        };
+        let result = self.copy(tasks, follow, &producer, &shared, transactions.as_mut());
+        match &result {
+            // The shard has a new owner: nothing more is sent, the open transaction is left
+            // to the new owner's fencing.
+            _ if self.control.lost.load(Ordering::SeqCst) => {
+                producer.purge(PurgeConfig::default().queue().inflight());
+            }
+            Ok(_) => {}
+            Err(_) => {
+                if let Some(transactions) = transactions.as_mut() {
+                    transactions.abort(&shared);
+                } else {
+                    // What was sent lands or fails; the target keeps a prefix either way.
+                    let _ = producer.flush(Duration::from_secs(10));
+                }
+            }
+        }
+        if transactions.is_none() {
+            // What the target acknowledged is copied, whatever happened.
+            producer.poll(Duration::ZERO);
+            shared.count(self.stats);
+        }
+        result
+    }
+
+    fn wait_for_lease(&self, producer: &BaseProducer<CopyContext>) -> bool {
+        let Some(lease) = self.lease else {
+            return true;
+        };
+        while !lease.valid() {
+            if self.control.halted() {
+                return false;
+            }
+            producer.poll(Duration::from_millis(10));
+        }
+        true
+    }
+
+    fn copy(
+        &self,
+        tasks: &[PartitionTask],
+        follow: bool,
+        producer: &BaseProducer<CopyContext>,
+        shared: &Shared,
+        mut transactions: Option<&mut Transactions<'_>>,
+    ) -> LaneResult<LaneEnd> {
+        let settings = self.settings;
+        let max_lag = if follow { 0 } else { settings.max_lag.max(0) };
+        // Padding: tiny records in large batches, then DeleteRecords up to the source's log
+        // start (preserve only).
+        let padded: Vec<&PartitionTask> = tasks.iter().filter(|t| t.padding() > 0).collect();
+        for (index, task) in tasks.iter().enumerate() {
+            let padding = task.padding();
+            if padding == 0 || transactions.is_some() {
+                continue;
+            }
+            (self.progress)(&format!(
+                "{}: padding {padding} records so offsets match the source",
+                task.key()
+            ));
+            for offset in 0..padding {
+                if !self.wait_for_lease(producer) {
+                    return Ok(LaneEnd::Stopped);
+                }
+                self.send(
+                    producer,
+                    shared,
+                    task,
+                    None,
+                    Some(&[]),
+                    None,
+                    None,
+                    (index, offset),
+                )?;
+                shared.check()?;
+            }
+            self.stats
+                .padding
+                .fetch_add(padding as u64, Ordering::Relaxed);
+        }
+        if !padded.is_empty() && transactions.is_none() {
+            drain(producer, self.target)?;
+            shared.check()?;
+            if self.control.halted() {
+                return Ok(LaneEnd::Stopped);
+            }
+            delete_padding(self.target, &padded)?;
+            shared.forget();
+        }
+
+        let behind = |i: usize, next: i64| follow || next + max_lag < tasks[i].stop;
+        let pending: Vec<usize> = (0..tasks.len())
+            .filter(|&i| behind(i, tasks[i].resume()))
+            .collect();
+        let mut next: Vec<i64> = tasks.iter().map(PartitionTask::resume).collect();
+        // Where each partition resumes: past its last record and any markers after it.
+        let mut positions: Vec<i64> = next.clone();
+        if pending.is_empty() {
+            return Ok(LaneEnd::CaughtUp);
+        }
+        // The prefetch queue holds half the in-flight cap, filled by responses of half the
+        // queue at most: a response's buffer lives until its last record is sent, so one far
+        // larger than the queue would overshoot the memory cap. Over the threshold librdkafka
+        // (2.4+) postpones the next fetch by fetch.queue.backoff.ms, 1 s by default, which
+        // idled the copy most of every second; 10 ms keeps the queue fed.
+        let queued_bytes = (settings.max_in_flight_bytes / 2).clamp(1 << 20, 1 << 30);
+        let queued_kb = (queued_bytes / 1024).to_string();
+        let fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20).to_string();
+        let consumer: BaseConsumer<KafkaContext> = self.source.consumer(&[
+            ("group.id", "cutover-mirror-unused"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "true"),
+            ("auto.offset.reset", "error"),
+            ("fetch.max.bytes", fetch_bytes.as_str()),
+            // Brokers before 0.10.1 return no record larger than this: librdkafka then
+            // raises it by itself.
+            ("max.partition.fetch.bytes", fetch_bytes.as_str()),
+            ("queued.max.messages.kbytes", queued_kb.as_str()),
+            ("fetch.queue.backoff.ms", "10"),
+            ("check.crcs", "false"),
+        ])?;
+        let mut assignment = TopicPartitionList::new();
+        let mut by_partition: BTreeMap<(String, i32), usize> = BTreeMap::new();
+        for &index in &pending {
+            let task = &tasks[index];
+            assignment
+                .add_partition_offset(&task.topic, task.partition, Offset::Offset(next[index]))
+                .map_err(|error| {
+                    self.source
+                        .failure("cannot assign partitions", &error, None)
+                })?;
+            by_partition.insert((task.topic.clone(), task.partition), index);
+        }
+        consumer.assign(&assignment).map_err(|error| {
+            self.source
+                .failure("cannot assign partitions", &error, None)
+        })?;
+
+        let mut remaining = pending.len();
+        let mut done = vec![false; tasks.len()];
+        let mut last_record = Instant::now();
+        let mut last_position_check = Instant::now();
+        let mut at_end = false;
+        while follow || remaining > 0 {
+            if self.control.lost.load(Ordering::SeqCst) {
+                return Ok(LaneEnd::Stopped);
+            }
+            if self.control.stop.load(Ordering::SeqCst) {
+                match transactions.as_deref_mut() {
+                    Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
+                    None => drain(producer, self.target)?,
+                }
+                shared.check()?;
+                return Ok(LaneEnd::Stopped);
+            }
+            shared.check()?;
+            producer.poll(Duration::ZERO);
+            if transactions.is_none() {
+                shared.count(self.stats);
+            }
+            if let Some(t) = transactions.as_deref_mut()
+                && t.due(settings, at_end)
+            {
+                t.commit(shared, tasks, &positions, self.stats)?;
+            }
+            let polled = consumer.poll(Duration::from_millis(if at_end { 20 } else { 100 }));
+            let end_of_partition = matches!(polled, Some(Err(KafkaError::PartitionEOF(_))));
+            if end_of_partition
+                || (polled.is_none() && last_position_check.elapsed() > Duration::from_millis(500))
+            {
+                last_position_check = Instant::now();
+                at_end = true;
+                // A partition whose last offsets hold no records (transaction markers) is
+                // caught up when the consumer's position passes them.
+                if let Ok(list) = consumer.position() {
+                    for element in list.elements() {
+                        let Some(&index) =
+                            by_partition.get(&(element.topic().to_owned(), element.partition()))
+                        else {
+                            continue;
+                        };
+                        let Offset::Offset(position) = element.offset() else {
+                            continue;
+                        };
+                        if position > positions[index] && position >= next[index] {
+                            positions[index] = position;
+                            if let Some(t) = transactions.as_deref_mut() {
+                                t.touch(index, 0)?;
+                            }
+                        }
+                        if !done[index] && !behind(index, positions[index]) {
+                            done[index] = true;
+                            remaining -= 1;
+                        }
+                    }
+                }
+            }
+            if end_of_partition {
+                continue;
+            }
+            let Some(polled) = polled else {
+                if !follow
+                    && last_record.elapsed() > self.source.timeout.max(Duration::from_secs(60))
+                {
+                    return Err(LaneError::Retry(format!(
+                        "{}: no records arrived for {:?} although {remaining} partition(s) are behind",
+                        self.source.address,
+                        last_record.elapsed()
+                    )));
+                }
+                continue;
+            };
+            let message = polled.map_err(|error| {
+                LaneError::from(self.source.failure(
+                    "reading the source failed",
+                    &error,
+                    Some(consumer.context()),
+                ))
+            })?;
+            at_end = false;
+            last_record = Instant::now();
+            let Some(&index) = by_partition.get(&(message.topic().to_owned(), message.partition()))
+            else {
+                continue;
+            };
+            if done[index] {
+                continue;
+            }
+            let offset = message.offset();
+            if offset < next[index] {
+                continue; // a re-delivery after a fetch retry
+            }
+            let task = &tasks[index];
+            if offset > next[index] && transactions.is_none() {
+                return Err(LaneError::Fatal(format!(
+                    "{}: the source jumps from offset {} to {offset} (compaction or transaction markers): offsets cannot be preserved; nothing was written past {}",
+                    keys_of(task),
+                    next[index],
+                    next[index]
+                )));
+            }
+            let timestamp = match message.timestamp() {
+                Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) if t >= 0 => Some(t),
+                _ => None,
+            };
+            let headers = message.headers().map(|h| h.detach());
+            let size =
+                message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len);
+            match transactions.as_deref_mut() {
+                Some(t) => t.touch(index, size as u64)?,
+                None => {
+                    if !self.wait_for_lease(producer) {
+                        continue;
+                    }
+                }
+            }
+            self.send(
+                producer,
+                shared,
+                task,
+                message.key(),
+                message.payload(),
+                timestamp,
+                headers,
+                (index, offset),
+            )?;
+            next[index] = offset + 1;
+            positions[index] = next[index];
+            if !behind(index, next[index]) {
+                done[index] = true;
+                remaining -= 1;
+            }
+        }
+        match transactions {
+            Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
+            None => drain(producer, self.target)?,
+        }
+        shared.check()?;
+        Ok(LaneEnd::CaughtUp)
+    }
+
+    /// Sends one record, waiting (serving delivery reports) while the in-flight cap or
+    /// librdkafka's queue is full.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        producer: &BaseProducer<CopyContext>,
+        shared: &Shared,
+        task: &PartitionTask,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        timestamp: Option<i64>,
+        headers: Option<rdkafka::message::OwnedHeaders>,
+        opaque: (usize, i64),
+    ) -> LaneResult<()> {
+        let size =
+            (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len)) as u64 + RECORD_OVERHEAD;
+        let max_in_flight = self.settings.max_in_flight_bytes;
+        let mut waiting = Waiting::new();
+        while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
+            && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
+        {
+            producer.poll(Duration::from_millis(5));
+            if shared.failed.load(Ordering::SeqCst) || self.control.lost.load(Ordering::SeqCst) {
+                return shared.check();
+            }
+            waiting.tell(shared, self.progress);
+        }
+        shared.in_flight_bytes.fetch_add(size, Ordering::SeqCst);
+        let mut record: BaseRecord<'_, [u8], [u8], Delivery> =
+            BaseRecord::with_opaque_to(&task.topic, Box::new((opaque.0, opaque.1, size)))
+                .partition(task.partition);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(payload) = payload {
+            record = record.payload(payload);
+        }
+        if let Some(timestamp) = timestamp {
+            record = record.timestamp(timestamp);
+        }
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            match producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    producer.poll(Duration::from_millis(10));
+                    waiting.tell(shared, self.progress);
+                    if Instant::now() > deadline {
+                        return Err(LaneError::Retry(format!(
+                            "{}: the target accepted nothing for 5 minutes",
+                            task.key()
+                        )));
+                    }
+                }
+                Err((error, _)) => {
+                    shared.in_flight_bytes.fetch_sub(size, Ordering::SeqCst);
+                    let message = format!(
+                        "{}: cannot send offset {} to the target: {error}",
+                        task.key(),
+                        opaque.1
+                    );
+                    return Err(if fenced_code(error.rdkafka_error_code()) {
+                        LaneError::Fenced(message)
+                    } else {
+                        LaneError::Retry(message)
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn keys_of(task: &PartitionTask) -> String {
+    task.key()
 }
 
 /// A send blocked on the target: said every 10 seconds, so an unreachable target (librdkafka
@@ -416,423 +1012,19 @@ impl Waiting {
     }
 }
 
-/// Sends one record, waiting (serving delivery reports) while the in-flight cap or librdkafka's
-/// queue is full.
-#[allow(clippy::too_many_arguments)]
-fn send(
-    producer: &BaseProducer<CopyContext>,
-    shared: &Shared,
-    max_in_flight: u64,
-    topic: &str,
-    partition: i32,
-    key: Option<&[u8]>,
-    payload: Option<&[u8]>,
-    timestamp: Option<i64>,
-    headers: Option<rdkafka::message::OwnedHeaders>,
-    opaque: (usize, i64),
-    cancel: &AtomicBool,
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> OperationResult<()> {
-    let size = (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len) + 64) as u64;
-    let mut waiting = Waiting::new();
-    while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
-        && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
-    {
-        producer.poll(Duration::from_millis(5));
-        if shared.failed.load(Ordering::SeqCst) || cancel.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        waiting.tell(shared, progress);
-    }
-    shared.in_flight_bytes.fetch_add(size, Ordering::SeqCst);
-    let mut record: BaseRecord<'_, [u8], [u8], Delivery> =
-        BaseRecord::with_opaque_to(topic, Box::new((opaque.0, opaque.1, size)))
-            .partition(partition);
-    if let Some(key) = key {
-        record = record.key(key);
-    }
-    if let Some(payload) = payload {
-        record = record.payload(payload);
-    }
-    if let Some(timestamp) = timestamp {
-        record = record.timestamp(timestamp);
-    }
-    if let Some(headers) = headers {
-        record = record.headers(headers);
-    }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                record = returned;
-                producer.poll(Duration::from_millis(10));
-                waiting.tell(shared, progress);
-                if Instant::now() > deadline {
-                    return Err(failed(format!(
-                        "{topic}/{partition}: the target accepted nothing for 5 minutes"
-                    )));
-                }
-            }
-            Err((error, _)) => {
-                shared.in_flight_bytes.fetch_sub(size, Ordering::SeqCst);
-                return Err(failed(format!(
-                    "{topic}/{partition}: cannot send offset {} to the target: {error}",
-                    opaque.1
-                )));
-            }
-        }
-    }
-}
-
 /// Waits until everything sent is acknowledged (or failed), serving delivery reports.
-fn drain(producer: &BaseProducer<CopyContext>, target: &Cluster) -> OperationResult<()> {
+fn drain(producer: &BaseProducer<CopyContext>, target: &Cluster) -> LaneResult<()> {
     producer.flush(Duration::from_secs(300)).map_err(|error| {
-        target.failure(
+        LaneError::from(target.failure(
             "the target did not acknowledge the mirrored records",
             &error,
             None,
-        )
+        ))
     })
 }
 
-/// Copies every task from its resume position to its stop offset. Blocking; `cancel` stops it
-/// promptly (what was sent is flushed first, so the target still holds a prefix).
-pub fn copy(
-    source: &Cluster,
-    target: &Cluster,
-    tasks: &[PartitionTask],
-    stale_segments: &BTreeMap<String, Vec<i64>>,
-    settings: &CopySettings,
-    cancel: &AtomicBool,
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> OperationResult<CopyReport> {
-    let started = Instant::now();
-    if let Some(problem) = tasks.iter().find_map(PartitionTask::problem) {
-        return Err(failed(problem));
-    }
-    let keys: Arc<Vec<String>> = Arc::new(tasks.iter().map(PartitionTask::key).collect());
-    let shared = Arc::new(Shared {
-        in_flight_bytes: AtomicU64::new(0),
-        failure: Mutex::new(None),
-        failed: AtomicBool::new(false),
-    });
-    let producer = producer(target, settings, shared.clone(), keys.clone())?;
-    let mut report = CopyReport::default();
-
-    // Padding: tiny records in large batches, then DeleteRecords up to the source's log start.
-    let padded: Vec<&PartitionTask> = tasks.iter().filter(|t| t.padding() > 0).collect();
-    for (index, task) in tasks.iter().enumerate() {
-        let padding = task.padding();
-        if padding == 0 {
-            continue;
-        }
-        progress(&format!(
-            "{}: padding {padding} records so offsets match the source",
-            task.key()
-        ));
-        for offset in 0..padding {
-            send(
-                &producer,
-                &shared,
-                settings.max_in_flight_bytes,
-                &task.topic,
-                task.partition,
-                None,
-                Some(&[]),
-                None,
-                None,
-                (index, offset),
-                cancel,
-                progress,
-            )?;
-            if shared.failed.load(Ordering::SeqCst) || cancel.load(Ordering::SeqCst) {
-                break;
-            }
-        }
-        report.padding += padding as u64;
-    }
-    if !padded.is_empty() {
-        drain(&producer, target)?;
-        check_failure(&shared)?;
-        if cancel.load(Ordering::SeqCst) {
-            return Err(OperationError::Cancelled);
-        }
-        delete_padding(target, &padded)?;
-    }
-
-    // The copy itself.
-    let pending: Vec<usize> = (0..tasks.len())
-        .filter(|&i| tasks[i].resume() + settings.max_lag.max(0) < tasks[i].stop)
-        .collect();
-    let mut next: Vec<i64> = tasks.iter().map(PartitionTask::resume).collect();
-    // Where a partition's position ended past its last record (markers at the end).
-    let mut skipped: Vec<i64> = next.clone();
-    // Where each partition's next record lands on the target.
-    let mut next_target: Vec<i64> = tasks
-        .iter()
-        .map(|t| {
-            if t.translate.is_some() {
-                t.target_end
-            } else {
-                t.resume()
-            }
-        })
-        .collect();
-    let map_writer = match &settings.map_topic {
-        Some(topic) => Some((topic.clone(), crate::mirror::offset_map::producer(target)?)),
-        None => None,
-    };
-    if let Some((map_topic, map_producer)) = &map_writer {
-        // Segments written ahead for records that never landed are removed; partitions with
-        // nothing mirrored below the target's end start a segment.
-        let mut writes = Vec::new();
-        for (index, task) in tasks.iter().enumerate() {
-            for stale in stale_segments.get(&task.key()).into_iter().flatten() {
-                writes.push((task.topic.clone(), task.partition, *stale, None));
-            }
-            if task.translate == Some(None) && pending.contains(&index) {
-                writes.push((
-                    task.topic.clone(),
-                    task.partition,
-                    task.target_end,
-                    Some(next[index]),
-                ));
-            }
-        }
-        crate::mirror::offset_map::write(map_producer, target, map_topic, &writes)?;
-    }
-    if !pending.is_empty() {
-        // The prefetch queue holds half the in-flight cap, filled by responses of half the
-        // queue at most: a response's buffer lives until its last record is sent, so one far
-        // larger than the queue would overshoot the memory cap. Over the threshold librdkafka
-        // (2.4+) postpones the next fetch by fetch.queue.backoff.ms, 1 s by default, which
-        // idled the copy most of every second (1 KB records: 55k records/s at 25% CPU); 10 ms
-        // keeps the queue fed (see scripts/bench-mirror).
-        let queued_bytes = (settings.max_in_flight_bytes / 2).clamp(1 << 20, 1 << 30);
-        let queued_kb = (queued_bytes / 1024).to_string();
-        let fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20).to_string();
-        let consumer: BaseConsumer<KafkaContext> = source.consumer(&[
-            ("group.id", "cutover-mirror-unused"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "true"),
-            ("auto.offset.reset", "error"),
-            ("fetch.max.bytes", fetch_bytes.as_str()),
-            // Brokers before 0.10.1 return no record larger than this: librdkafka then
-            // raises it by itself.
-            ("max.partition.fetch.bytes", fetch_bytes.as_str()),
-            ("queued.max.messages.kbytes", queued_kb.as_str()),
-            ("fetch.queue.backoff.ms", "10"),
-            ("check.crcs", "false"),
-        ])?;
-        let mut assignment = TopicPartitionList::new();
-        let mut by_partition: BTreeMap<(String, i32), usize> = BTreeMap::new();
-        for &index in &pending {
-            let task = &tasks[index];
-            assignment
-                .add_partition_offset(&task.topic, task.partition, Offset::Offset(next[index]))
-                .map_err(|error| source.failure("cannot assign partitions", &error, None))?;
-            by_partition.insert((task.topic.clone(), task.partition), index);
-        }
-        consumer
-            .assign(&assignment)
-            .map_err(|error| source.failure("cannot assign partitions", &error, None))?;
-
-        let mut remaining = pending.len();
-        let mut done = vec![false; tasks.len()];
-        let mut last_progress = Instant::now();
-        let mut last_record = Instant::now();
-        let mut last_position_check = Instant::now();
-        let total_lag: i64 = pending.iter().map(|&i| tasks[i].lag()).sum();
-        // A partition whose last offsets hold no records (transaction markers) is caught up
-        // when the consumer's position passes them: checked at end-of-partition events and
-        // while idle.
-        let caught_up =
-            |done: &mut Vec<bool>, remaining: &mut usize, skipped: &mut Vec<i64>, next: &[i64]| {
-                let Ok(positions) = consumer.position() else {
-                    return;
-                };
-                for element in positions.elements() {
-                    let Some(&index) =
-                        by_partition.get(&(element.topic().to_owned(), element.partition()))
-                    else {
-                        continue;
-                    };
-                    if let Offset::Offset(position) = element.offset()
-                        && !done[index]
-                        && position >= next[index]
-                        && position + settings.max_lag.max(0) >= tasks[index].stop
-                    {
-                        skipped[index] = position;
-                        done[index] = true;
-                        *remaining -= 1;
-                    }
-                }
-            };
-        while remaining > 0 {
-            if cancel.load(Ordering::SeqCst) {
-                // Stop promptly: give what was sent a short while to land (the target keeps a
-                // prefix either way), then go.
-                let _ = producer.flush(Duration::from_secs(10));
-                return Err(OperationError::Cancelled);
-            }
-            check_failure(&shared)?;
-            producer.poll(Duration::ZERO);
-            if last_progress.elapsed() >= settings.progress_every {
-                last_progress = Instant::now();
-                progress(&progress_line(&report, total_lag, started));
-            }
-            let polled = consumer.poll(Duration::from_millis(100));
-            let end_of_partition = matches!(polled, Some(Err(KafkaError::PartitionEOF(_))));
-            if end_of_partition
-                || (polled.is_none() && last_position_check.elapsed() > Duration::from_millis(500))
-            {
-                last_position_check = Instant::now();
-                caught_up(&mut done, &mut remaining, &mut skipped, &next);
-            }
-            if end_of_partition {
-                continue;
-            }
-            let Some(polled) = polled else {
-                if last_record.elapsed() > source.timeout.max(Duration::from_secs(60)) {
-                    return Err(failed(format!(
-                        "{}: no records arrived for {:?} although {remaining} partition(s) are behind",
-                        source.address,
-                        last_record.elapsed()
-                    )));
-                }
-                continue;
-            };
-            let message = polled.map_err(|error| {
-                source.failure(
-                    "reading the source failed",
-                    &error,
-                    Some(consumer.context()),
-                )
-            })?;
-            last_record = Instant::now();
-            let Some(&index) = by_partition.get(&(message.topic().to_owned(), message.partition()))
-            else {
-                continue;
-            };
-            if done[index] {
-                continue;
-            }
-            let offset = message.offset();
-            if offset < next[index] {
-                continue; // a re-delivery after a fetch retry
-            }
-            if offset > next[index] {
-                let Some((map_topic, map_producer)) = &map_writer else {
-                    return Err(failed(format!(
-                        "{}: the source jumps from offset {} to {offset} (compaction or transaction markers): offsets cannot be preserved; nothing was written past {}",
-                        keys[index], next[index], next[index]
-                    )));
-                };
-                // A gap: a new segment, durable before its first record is sent.
-                let task = &tasks[index];
-                crate::mirror::offset_map::write(
-                    map_producer,
-                    target,
-                    map_topic,
-                    &[(
-                        task.topic.clone(),
-                        task.partition,
-                        next_target[index],
-                        Some(offset),
-                    )],
-                )?;
-            }
-            let timestamp = match message.timestamp() {
-                Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) if t >= 0 => Some(t),
-                _ => None,
-            };
-            let headers = message.headers().map(|h| h.detach());
-            let size =
-                message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len);
-            send(
-                &producer,
-                &shared,
-                settings.max_in_flight_bytes,
-                message.topic(),
-                message.partition(),
-                message.key(),
-                message.payload(),
-                timestamp,
-                headers,
-                (index, next_target[index]),
-                cancel,
-                progress,
-            )?;
-            next_target[index] += 1;
-            report.records += 1;
-            report.bytes += size as u64;
-            next[index] = offset + 1;
-            if next[index] + settings.max_lag.max(0) >= tasks[index].stop {
-                done[index] = true;
-                remaining -= 1;
-            }
-        }
-    }
-    drain(&producer, target)?;
-    check_failure(&shared)?;
-    // A translating mirror records that the next record comes after the skipped markers.
-    if let Some((map_topic, map_producer)) = &map_writer {
-        let mut writes = Vec::new();
-        for (index, task) in tasks.iter().enumerate() {
-            if skipped[index] > next[index] {
-                writes.push((
-                    task.topic.clone(),
-                    task.partition,
-                    next_target[index],
-                    Some(skipped[index]),
-                ));
-                next[index] = skipped[index];
-            }
-        }
-        crate::mirror::offset_map::write(map_producer, target, map_topic, &writes)?;
-    }
-    // Everything sent was acknowledged at its expected offset (checked per record).
-    report.positions = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, task)| (task.key(), next[i]))
-        .collect();
-    report.elapsed = started.elapsed();
-    progress(&progress_line(&report, 0, started));
-    Ok(report)
-}
-
-fn check_failure(shared: &Shared) -> OperationResult<()> {
-    if shared.failed.load(Ordering::SeqCst) {
-        let message = shared
-            .failure
-            .lock()
-            .ok()
-            .and_then(|f| f.clone())
-            .unwrap_or_else(|| "the mirror failed".to_owned());
-        return Err(failed(message));
-    }
-    Ok(())
-}
-
-fn progress_line(report: &CopyReport, total_lag: i64, started: Instant) -> String {
-    let seconds = started.elapsed().as_secs_f64().max(0.001);
-    let rate = report.records as f64 / seconds;
-    let left = (total_lag - report.records as i64).max(0);
-    let eta = if rate > 0.0 && left > 0 {
-        format!(", ETA {:.0}s", left as f64 / rate)
-    } else {
-        String::new()
-    };
-    format!(
-        "mirrored {} records, {:.1} MB ({:.0} records/s, {:.1} MB/s), {left} behind{eta}",
-        report.records,
-        report.bytes as f64 / 1e6,
-        rate,
-        report.bytes as f64 / 1e6 / seconds,
-    )
+fn failed(message: impl Into<String>) -> OperationError {
+    OperationError::Failed(message.into())
 }
 
 /// Removes the padding: DeleteRecords up to each padded partition's source log start.
@@ -871,54 +1063,40 @@ fn delete_padding(target: &Cluster, tasks: &[&PartitionTask]) -> OperationResult
 mod tests {
     use super::*;
 
-    fn task(source_start: i64, stop: i64, target_start: i64, target_end: i64) -> PartitionTask {
-        PartitionTask {
-            topic: "t".to_owned(),
-            partition: 0,
-            source_start,
-            stop,
-            target_start,
-            target_end,
-            translate: None,
-            foreign: None,
-        }
-    }
-
     #[test]
-    fn padding_resume_and_lag() {
-        let fresh = task(100, 150, 0, 0);
-        assert_eq!(
-            (fresh.padding(), fresh.resume(), fresh.lag()),
-            (100, 100, 50)
+    fn a_lease_is_valid_until_its_deadline() {
+        let lease = Lease::default();
+        assert!(!lease.valid(), "no lease before the first commit");
+        lease.renew(Instant::now(), Duration::from_secs(60));
+        assert!(lease.valid());
+        lease.renew(
+            Instant::now() - Duration::from_secs(120),
+            Duration::from_secs(60),
         );
-        let resumed = task(100, 150, 100, 120);
-        assert_eq!(
-            (resumed.padding(), resumed.resume(), resumed.lag()),
-            (0, 120, 30)
+        assert!(lease.valid(), "an older commit never shortens the lease");
+        lease.invalidate();
+        assert!(!lease.valid());
+        lease.renew(
+            Instant::now() - Duration::from_secs(61),
+            Duration::from_secs(60),
         );
-        assert_eq!(task(0, 0, 0, 0).lag(), 0);
-        assert!(fresh.problem().is_none() && resumed.problem().is_none());
-    }
-
-    #[test]
-    fn retention_and_foreign_data_are_refused() {
-        let outrun = task(200, 300, 0, 150).problem().unwrap();
         assert!(
-            outrun.contains("passed the mirror's position 150"),
-            "{outrun}"
+            !lease.valid(),
+            "a lease from a commit sent too long ago has expired"
         );
-        assert!(outrun.contains("records 150..199"), "{outrun}");
-        let mut foreign = task(0, 10, 0, 20);
-        foreign.foreign = Some("its record at offset 9 differs from the source's".to_owned());
-        let foreign = foreign.problem().unwrap();
-        assert!(foreign.contains("holds other data"), "{foreign}");
     }
 
     #[test]
-    fn a_handed_over_partition_has_nothing_to_copy() {
-        // Producers moved to the target after the mirror copied all ten source records.
-        let handed_over = task(0, 10, 0, 20);
-        assert!(handed_over.problem().is_none());
-        assert_eq!((handed_over.resume(), handed_over.lag()), (20, 0));
+    fn operation_errors_classify_as_lane_errors() {
+        assert!(matches!(
+            LaneError::from(OperationError::Invalid("x".into())),
+            LaneError::Fatal(_)
+        ));
+        assert!(matches!(
+            LaneError::from(OperationError::Failed("x".into())),
+            LaneError::Retry(_)
+        ));
+        assert!(fenced_code(Some(RDKafkaErrorCode::ProducerFenced)));
+        assert!(!fenced_code(Some(RDKafkaErrorCode::RequestTimedOut)));
     }
 }

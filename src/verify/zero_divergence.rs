@@ -258,6 +258,8 @@ struct Job {
     source: (i64, i64),
     target: (i64, i64),
     segments: Option<Vec<(i64, i64)>>,
+    /// A translating mirror: the next source offset it would copy (its committed position).
+    mirrored_to: Option<i64>,
     /// Records on the target past the source's end are writes made there after the move.
     allow_target_ahead: bool,
 }
@@ -329,12 +331,11 @@ fn compare_all(
         for (partition, (source_range, target_range)) in on_source.iter().zip(on_target).enumerate()
         {
             let partition = partition as i32;
-            let segments = map.as_ref().map(|map| {
-                map.partitions
-                    .get(&format!("{topic}/{partition}"))
-                    .map(|s| s.iter().map(|(t, s)| (*t, *s)).collect())
-                    .unwrap_or_default()
-            });
+            let key = format!("{topic}/{partition}");
+            let segments = map.as_ref().map(|map| map.pairs(&key));
+            let mirrored_to = map
+                .as_ref()
+                .and_then(|map| map.resume(&key, target_range.1));
             jobs.push(Job {
                 topic: topic.clone(),
                 partition,
@@ -342,6 +343,7 @@ fn compare_all(
                 target: *target_range,
                 allow_target_ahead: scope.allow_target_ahead,
                 segments,
+                mirrored_to,
             });
         }
     }
@@ -390,6 +392,26 @@ fn expected_target(segments: &[(i64, i64)], cursor: &mut usize, source_offset: i
         Some((target_start, source_start)) => target_start + (source_offset - source_start),
         None => source_offset,
     }
+}
+
+/// The offset of the first committed record of `topic/partition` at or after `from`, below
+/// `end` (`None`: only transaction markers or aborted records there). Blocking.
+fn first_record_from(
+    target: &Cluster,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    end: i64,
+) -> ProviderResult<Option<i64>> {
+    if from >= end {
+        return Ok(None);
+    }
+    let consumer = reader(target)?;
+    seek(target, &consumer, topic, partition, from)?;
+    let what = format!("{topic}/{partition}");
+    Ok(next_record_or_end(target, &consumer, &what)?
+        .map(|message| message.offset())
+        .filter(|offset| *offset < end))
 }
 
 fn compare_partition(
@@ -444,19 +466,17 @@ fn compare_partition(
         }
         Some(segments) => {
             let first_mirrored = segments.first().map_or(source_end, |(_, s)| *s);
-            let map = offset_map::OffsetMap {
-                partitions: BTreeMap::from([(key.clone(), segments.iter().copied().collect())]),
-            };
-            let mirrored_to = map.resume(&key, target_end).unwrap_or(source_start);
-            // The map's last segment is taken to run to the target's end (records a crashed
-            // mirror wrote past its map); writes made on the target after the move make it
-            // run past the source's end, which allow_target_ahead accepts.
+            let mirrored_to = job.mirrored_to.unwrap_or(source_start);
+            // A map an earlier version wrote: its last segment is taken to run to the target's
+            // end (records a crashed mirror wrote past its map); writes made on the target
+            // after the move make it run past the source's end, which allow_target_ahead
+            // accepts.
             let mirrored_to = if job.allow_target_ahead {
                 mirrored_to.min(source_end)
             } else {
                 mirrored_to
             };
-            let problem = (mirrored_to != source_end).then(|| {
+            let mut problem = (mirrored_to != source_end).then(|| {
                 (
                     Some(mirrored_to.min(source_end)),
                     format!(
@@ -464,6 +484,22 @@ fn compare_partition(
                     ),
                 )
             });
+            // Records on the target after the last one the map accounts for were written there
+            // by someone else (after the move, or into the mirror's partitions meanwhile).
+            if problem.is_none() && !job.allow_target_ahead && mirrored_to > first_mirrored {
+                let mut cursor = 0;
+                let after = expected_target(segments, &mut cursor, mirrored_to - 1) + 1;
+                if let Some(offset) =
+                    first_record_from(target, &job.topic, job.partition, after, target_end)?
+                {
+                    problem = Some((
+                        Some(mirrored_to),
+                        format!(
+                            "the target holds a record the mirror did not write at offset {offset}, after the mirrored ones (allow_target_ahead accepts writes made there after the move)"
+                        ),
+                    ));
+                }
+            }
             (
                 source_start.max(first_mirrored),
                 mirrored_to.min(source_end),

@@ -13,6 +13,7 @@ mod fuzz_support;
 mod kafka;
 mod mirror;
 mod mirror_restart;
+mod mirror_workers;
 mod plan_snapshots;
 mod report;
 mod support;

@@ -1,23 +1,23 @@
-//! `resource "kafka_mirror"`: the embedded mirror. Applying it copies the listed topics from the
-//! source to the target until every partition has caught up with the end offsets seen when the
-//! apply started (or is within `max_lag`), preserving offsets (see [`super::copy`]). The plan
-//! shows the padding each new partition needs and the records behind; a mirror that has fallen
-//! behind since the last apply is planned as an update that catches it up.
+//! `resource "kafka_mirror"`: the embedded mirror, a thin adapter over [`crate::mirror`].
+//! Applying it copies the listed topics from the source to the target until every partition has
+//! caught up with the end offsets seen when the apply started (or is within `max_lag`), with
+//! `workers` local workers, or by waiting for workers already running elsewhere (`cutover
+//! mirror run --follow`). The plan shows the padding each new partition needs; a mirror that
+//! has fallen behind since the last apply is planned as an update that catches it up.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-
-use rdkafka::consumer::Consumer;
+use std::time::Duration;
 
 use super::connect;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
-use crate::kafka::admin::{list_topics, topic_configs};
+use crate::kafka::admin::topic_configs;
 use crate::kafka::connection::{Cluster, blocking};
-use crate::mirror::copy::{self, CopySettings, PartitionTask};
-use crate::mirror::offset_map;
+use crate::mirror::survey::PartitionTask;
+use crate::mirror::{self, CopySettings, MirrorSpec, Offsets, RunMode};
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_MIRROR: &str = "kafka_mirror";
@@ -44,8 +44,9 @@ impl KafkaMirror {
                     AttributeSchema::optional("tasks_max", Type::Number).describe(
                         "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
                     ),
-                    AttributeSchema::optional("name", Type::String)
-                        .describe("engine = \"connect\": the prefix of the connector names (default cutover-mirror)"),
+                    AttributeSchema::optional("name", Type::String).describe(
+                        "names the mirror's internal topics, groups and connectors on the target (default cutover-mirror; give each mirror of one target its own)",
+                    ),
                     AttributeSchema::optional("offsets", Type::String).describe(
                         "\"preserve\" (default): target offsets equal the source's; \"translate\": an exact offset map",
                     ),
@@ -56,6 +57,15 @@ impl KafkaMirror {
                     ),
                     AttributeSchema::optional("max_lag", Type::Number).describe(
                         "apply returns once every partition is within this many records (default 0)",
+                    ),
+                    AttributeSchema::optional("workers", Type::Number).describe(
+                        "local worker processes an apply or mirror run starts (default 1: in the cutover process itself)",
+                    ),
+                    AttributeSchema::optional("shards", Type::Number).also_computed().describe(
+                        "how many parts the partitions are divided into among workers (default one per partition, at most 16; fixed once the mirror exists)",
+                    ),
+                    AttributeSchema::optional("session_timeout", Type::String).describe(
+                        "how long a dead worker's shards wait before another worker takes them over (default 10s, at least 6s)",
                     ),
                     AttributeSchema::computed("positions", Type::Any).describe(
                         "by topic/partition: the next source offset to copy, as of the last apply",
@@ -140,10 +150,105 @@ fn settings_of(value: &Value) -> ProviderResult<CopySettings> {
     Ok(settings)
 }
 
+/// The mirror's id: its `name`, or `cutover-mirror`.
+fn mirror_id(value: &Value) -> String {
+    text(value, "name").unwrap_or("cutover-mirror").to_owned()
+}
+
 /// The offset map topic of a translating mirror, `None` when offsets are preserved.
 fn map_topic(value: &Value) -> Option<String> {
     (text(value, "offsets") == Some("translate"))
-        .then(|| offset_map::topic_name(text(value, "name").unwrap_or("cutover-mirror")))
+        .then(|| crate::mirror::offset_map::topic_name(&mirror_id(value)))
+}
+
+fn whole_number(
+    value: &Value,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> ProviderResult<Option<i64>> {
+    match attribute(value, name).filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) if !v.is_wholly_known() => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ProviderError::Invalid(format!(
+                "{name} must be a whole number from {} to {}, not {v}",
+                range.start(),
+                range.end()
+            ))),
+        },
+    }
+}
+
+/// `workers`, `shards` and `session_timeout`, checked.
+fn fleet_of(value: &Value) -> ProviderResult<(usize, Option<i32>, Duration)> {
+    let workers = whole_number(value, "workers", 1..=64)?.unwrap_or(1) as usize;
+    let shards = whole_number(value, "shards", 1..=256)?.map(|n| n as i32);
+    let session = match text(value, "session_timeout") {
+        None => mirror::DEFAULT_SESSION_TIMEOUT,
+        Some(text) => {
+            let session = crate::config::evaluate::parse_duration(text).ok_or_else(|| {
+                ProviderError::Invalid(format!(
+                    "session_timeout {text:?} is not a duration such as 10s"
+                ))
+            })?;
+            if !(Duration::from_secs(6)..=Duration::from_secs(300)).contains(&session) {
+                return Err(ProviderError::Invalid(format!(
+                    "session_timeout {text:?} must be from 6s (the brokers' group.min.session.timeout.ms) to 5m"
+                )));
+            }
+            session
+        }
+    };
+    Ok((workers, shards, session))
+}
+
+/// The mirror as the workers see it, and how many local workers to run.
+fn spec_of(
+    connections: &crate::providers::Connections,
+    value: &Value,
+) -> ProviderResult<(MirrorSpec, usize)> {
+    let cluster = |name: &str| {
+        let value = attribute(value, name).cloned().unwrap_or(Value::Null);
+        Cluster::resolve(connections, &value)
+    };
+    let (source, target) = (cluster("source")?, cluster("target")?);
+    let (workers, shards, session_timeout) = fleet_of(value)?;
+    let topics = topics_of(value);
+    let spec = MirrorSpec {
+        id: mirror_id(value),
+        source,
+        target,
+        offsets: if map_topic(value).is_some() {
+            Offsets::Translate
+        } else {
+            Offsets::Preserve
+        },
+        settings: settings_of(value)?,
+        shards: shards.unwrap_or(0),
+        session_timeout,
+        topics,
+    };
+    Ok((spec, workers))
+}
+
+/// The spec with its default shard count filled in (one per partition, at most 16).
+async fn with_shards(mut spec: MirrorSpec) -> ProviderResult<MirrorSpec> {
+    if spec.shards > 0 {
+        return Ok(spec);
+    }
+    blocking(move || {
+        let partitions =
+            crate::mirror::survey::mirror_partitions(&spec.source, &spec.target, &spec.topics)?;
+        spec.shards = mirror::default_shards(partitions.len());
+        Ok(spec)
+    })
+    .await
+}
+
+async fn survey_all(spec: &MirrorSpec) -> ProviderResult<Vec<PartitionTask>> {
+    let spec = spec.clone();
+    blocking(move || mirror::survey_all(&spec)).await
 }
 
 fn uses_connect(value: &Value) -> bool {
@@ -161,207 +266,13 @@ fn check_modes(value: &Value) -> ProviderResult<()> {
             )));
         }
     }
+    fleet_of(value)?;
     match text(value, "offsets").unwrap_or("preserve") {
         "preserve" | "translate" => Ok(()),
         other => Err(ProviderError::Invalid(format!(
             "offsets {other:?} is not one of preserve, translate"
         ))),
     }
-}
-
-/// The source and target clusters and every partition to mirror, with their offsets now.
-/// What a run starts from: the clusters, every partition with its offsets, and the segments of
-/// the offset map written ahead for records that never landed.
-struct Survey {
-    source: Cluster,
-    target: Cluster,
-    tasks: Vec<PartitionTask>,
-    stale: std::collections::BTreeMap<String, Vec<i64>>,
-}
-
-/// The mirror's partitions as they stand. `Check::Records` also compares the last record each
-/// target partition holds with the source's (is it the mirror's data?): a few reads per
-/// partition, done when a run starts; rounds that follow a run's own writes skip it (every
-/// delivery is checked against its source offset anyway).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Check {
-    Records,
-    OffsetsOnly,
-}
-
-async fn survey(context: &ProviderContext, value: &Value, check: Check) -> ProviderResult<Survey> {
-    let cluster = |name: &str| {
-        let value = attribute(value, name).cloned().unwrap_or(Value::Null);
-        Cluster::resolve(&context.connections, &value)
-    };
-    let (source, target) = (cluster("source")?, cluster("target")?);
-    let topics = topics_of(value);
-    let map_topic = map_topic(value);
-    let (tasks, stale) = {
-        let (source, target, topics) = (source.clone(), target.clone(), topics.clone());
-        blocking(move || {
-            let source_topics = list_topics(&source, &source.consumer(&[])?, None)?;
-            let target_topics = list_topics(&target, &target.consumer(&[])?, None)?;
-            let mut partitions = Vec::new();
-            for topic in &topics {
-                let Some(&(count, _)) = source_topics.get(topic) else {
-                    return Err(ProviderError::Failed(format!(
-                        "{}: topic {topic} does not exist",
-                        source.address
-                    )));
-                };
-                match target_topics.get(topic) {
-                    None => {
-                        return Err(ProviderError::Failed(format!(
-                            "{}: topic {topic} does not exist: declare it with a kafka_topic the mirror depends on",
-                            target.address
-                        )));
-                    }
-                    Some(&(target_count, _)) if target_count != count => {
-                        return Err(ProviderError::Failed(format!(
-                            "topic {topic} has {count} partitions on {} but {target_count} on {}: offsets are preserved partition by partition, so the counts must match",
-                            source.address, target.address
-                        )));
-                    }
-                    Some(_) => {}
-                }
-                partitions.extend((0..count).map(|p| (topic.clone(), p)));
-            }
-            let map = match &map_topic {
-                Some(topic) => Some(offset_map::read(&target, topic)?),
-                None => None,
-            };
-            let tasks = copy::survey(
-                &source,
-                &target,
-                &partitions,
-                map.as_ref(),
-                check == Check::Records,
-            )?;
-            let stale = match &map {
-                Some(map) => tasks
-                    .iter()
-                    .map(|t| (t.key(), map.stale(&t.key(), t.target_end)))
-                    .filter(|(_, stale)| !stale.is_empty())
-                    .collect(),
-                None => Default::default(),
-            };
-            Ok((tasks, stale))
-        })
-        .await?
-    };
-    Ok(Survey {
-        source,
-        target,
-        tasks,
-        stale,
-    })
-}
-
-/// How waiting for another copier ended.
-enum Waited {
-    /// It brought every partition within `max_lag`: the positions it reached.
-    CaughtUp(Vec<(String, i64)>),
-    /// It stopped moving before that: copy from this fresh survey.
-    Gone(Box<Survey>),
-}
-
-/// How long an apply waits for another copier (`cutover mirror run --follow`) to catch up.
-const OTHER_COPIER_WAIT: std::time::Duration = std::time::Duration::from_secs(1800);
-
-/// Two copiers must never write into the same target partitions: both would send the same
-/// source records, and the second copy of each would land at the next offset. When this apply
-/// has records to copy, it first watches the target's end offsets for a moment; if they move
-/// (a `cutover mirror run --follow` is copying), it waits for that run to catch up instead of
-/// copying too, and copies itself only if the other run stops before that. `None`: nobody
-/// else is copying.
-async fn wait_for_other_copier(
-    context: &ProviderContext,
-    planned: &Value,
-    found: &Survey,
-    settings: &CopySettings,
-) -> ProviderResult<Option<Waited>> {
-    let behind = |survey: &Survey| {
-        survey
-            .tasks
-            .iter()
-            .any(|t| t.problem().is_none() && t.lag() > settings.max_lag.max(0))
-    };
-    if !behind(found) || found.tasks.iter().all(|t| t.target_end == 0) {
-        return Ok(None);
-    }
-    let mut ends: Vec<i64> = found.tasks.iter().map(|t| t.target_end).collect();
-    let deadline = std::time::Instant::now() + OTHER_COPIER_WAIT;
-    let mut waiting = false;
-    // Bounded by OTHER_COPIER_WAIT and cancellation; one round every 2 seconds.
-    loop {
-        if context.is_cancelled() {
-            return Err(ProviderError::Cancelled);
-        }
-        let pause = if waiting { 2000 } else { 1500 };
-        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-        let now = target_ends(&found.target, &found.tasks).await?;
-        let moving = now.iter().zip(&ends).any(|(now, before)| now > before);
-        ends = now;
-        if !moving {
-            return Ok(if waiting {
-                (context.progress)("the other copier stopped: copying the rest");
-                Some(Waited::Gone(Box::new(
-                    survey(context, planned, Check::Records).await?,
-                )))
-            } else {
-                None
-            });
-        }
-        let fresh = survey(context, planned, Check::OffsetsOnly).await?;
-        if !behind(&fresh) {
-            (context.progress)("the other copier caught up");
-            return Ok(Some(Waited::CaughtUp(
-                fresh.tasks.iter().map(|t| (t.key(), t.resume())).collect(),
-            )));
-        }
-        if !waiting {
-            (context.progress)(
-                "another run is copying into the target (cutover mirror run --follow?): waiting for it to catch up instead of copying twice",
-            );
-            waiting = true;
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(ProviderError::Failed(format!(
-                "another run kept copying into the target for {} min without catching up to max_lag = {}: stop it (or raise max_lag) and apply again",
-                OTHER_COPIER_WAIT.as_secs() / 60,
-                settings.max_lag
-            )));
-        }
-    }
-}
-
-/// The target's end offset of every task's partition, in the tasks' order.
-async fn target_ends(target: &Cluster, tasks: &[PartitionTask]) -> ProviderResult<Vec<i64>> {
-    let target = target.clone();
-    let partitions: Vec<(String, i32)> = tasks
-        .iter()
-        .map(|t| (t.topic.clone(), t.partition))
-        .collect();
-    blocking(move || {
-        let consumer = target.consumer(&[("group.id", "cutover-mirror-survey")])?;
-        partitions
-            .iter()
-            .map(|(topic, partition)| {
-                consumer
-                    .fetch_watermarks(topic, *partition, target.timeout)
-                    .map(|(_, end)| end)
-                    .map_err(|e| {
-                        target.failure(
-                            &format!("cannot read the offsets of {topic}/{partition}"),
-                            &e,
-                            Some(consumer.context()),
-                        )
-                    })
-            })
-            .collect()
-    })
-    .await
 }
 
 /// Compacted source topics cannot keep their offsets (compaction leaves gaps): refused at plan
@@ -468,8 +379,12 @@ impl ResourceType for KafkaMirror {
                 Err(error) if unknown_connection(&error) => {}
                 Err(error) => return Err(error),
             }
-            let Survey { tasks, .. } = match survey(context, planned, Check::Records).await {
-                Ok(found) => found,
+            let tasks = match spec_of(&context.connections, planned) {
+                Ok((spec, _)) => survey_all(&spec).await,
+                Err(error) => Err(error),
+            };
+            let tasks = match tasks {
+                Ok(tasks) => tasks,
                 // Clusters or topics this plan creates: shown on apply.
                 Err(error) if unknown_connection(&error) => return Ok(planned.clone()),
                 Err(error) => return Err(error),
@@ -484,15 +399,7 @@ impl ResourceType for KafkaMirror {
                         "offset_map_topic",
                         map_topic(planned).map_or(Value::Null, Value::string),
                     ),
-                    (
-                        "padding",
-                        offsets_map(
-                            tasks
-                                .iter()
-                                .filter(|t| t.padding() > 0)
-                                .map(|t| (t.key(), t.padding())),
-                        ),
-                    ),
+                    ("padding", padding_of(&tasks)),
                 ],
             ))
         }))
@@ -508,7 +415,8 @@ impl ResourceType for KafkaMirror {
                 return connect::read(context, prior).await;
             }
             // The live lag: how far the target is behind the source now.
-            let Survey { tasks, .. } = survey(context, prior, Check::Records).await?;
+            let (spec, _) = spec_of(&context.connections, prior)?;
+            let tasks = survey_all(&spec).await?;
             let lag: i64 = tasks.iter().map(PartitionTask::lag).sum();
             Ok(Some(with(prior, vec![("lag", Value::int(lag))])))
         })
@@ -524,52 +432,15 @@ impl ResourceType for KafkaMirror {
             if uses_connect(planned) {
                 return connect::apply(context, None, planned).await;
             }
-            let mut settings = settings_of(planned)?;
-            settings.map_topic = map_topic(planned);
-            if let Some(topic) = &settings.map_topic {
-                let target_value = attribute(planned, "target").cloned().unwrap_or(Value::Null);
-                let target = Cluster::resolve(&context.connections, &target_value)?;
-                offset_map::ensure_topic(&target, topic).await?;
+            let (spec, workers) = spec_of(&context.connections, planned)?;
+            if spec.offsets == Offsets::Preserve {
+                check_compaction(&spec.source, &spec.topics).await?;
             }
-            let mut found = survey(context, planned, Check::Records).await?;
-            if let Some(waited) = wait_for_other_copier(context, planned, &found, &settings).await?
-            {
-                match waited {
-                    Waited::CaughtUp(positions) => {
-                        return Ok(with(
-                            planned,
-                            vec![
-                                ("positions", offsets_map(positions)),
-                                ("lag", Value::int(0)),
-                                ("records_copied", Value::int(0)),
-                                (
-                                    "offset_map_topic",
-                                    settings
-                                        .map_topic
-                                        .clone()
-                                        .map_or(Value::Null, Value::string),
-                                ),
-                            ],
-                        ));
-                    }
-                    Waited::Gone(fresh) => found = *fresh,
-                }
+            let spec = with_shards(spec).await?;
+            let before = survey_all(&spec).await?;
+            if let Some(problem) = before.iter().find_map(PartitionTask::problem) {
+                return Err(ProviderError::Failed(problem));
             }
-            let Survey {
-                source,
-                target,
-                tasks,
-                stale,
-            } = found;
-            if settings.map_topic.is_none() {
-                check_compaction(&source, &topics_of(planned)).await?;
-            }
-            let padding = offsets_map(
-                tasks
-                    .iter()
-                    .filter(|t| t.padding() > 0)
-                    .map(|t| (t.key(), t.padding())),
-            );
             let cancel = Arc::new(AtomicBool::new(false));
             let mut watch = context.cancel.clone();
             let flag = cancel.clone();
@@ -582,19 +453,14 @@ impl ResourceType for KafkaMirror {
                 }
             });
             let progress = context.progress.clone();
-            let map_topic = settings.map_topic.clone();
-            let report = blocking(move || {
-                copy::copy(
-                    &source,
-                    &target,
-                    &tasks,
-                    &stale,
-                    &settings,
-                    &cancel,
-                    progress.as_ref(),
-                )
-            })
-            .await;
+            let spec = Arc::new(spec);
+            let report = {
+                let spec = spec.clone();
+                blocking(move || {
+                    mirror::run(spec, workers, RunMode::UntilCaughtUp, &cancel, progress)
+                })
+                .await
+            };
             watcher.abort();
             let report = report?;
             Ok(with(
@@ -602,11 +468,12 @@ impl ResourceType for KafkaMirror {
                 vec![
                     ("positions", offsets_map(report.positions.clone())),
                     ("lag", Value::int(0)),
-                    ("padding", padding),
+                    ("padding", padding_of(&before)),
                     ("records_copied", Value::int(report.records as i64)),
+                    ("shards", Value::int(i64::from(spec.shards))),
                     (
                         "offset_map_topic",
-                        map_topic.map_or(Value::Null, Value::string),
+                        spec.map_topic().map_or(Value::Null, Value::string),
                     ),
                 ],
             ))
@@ -637,18 +504,19 @@ impl ResourceType for KafkaMirror {
         context: &'a ProviderContext,
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<()>> {
-        // A preserving mirror keeps no internal topics: its position is the target's own end
-        // offset. A translating one removes its offset map. The mirrored data belongs to the
-        // target topics.
+        // The mirror's work topic and worker group go; a translating one also removes its
+        // offset map and positions. The mirrored data belongs to the target topics.
         Box::pin(async move {
             if uses_connect(prior) {
                 return connect::delete(context, prior).await;
             }
-            if let Some(topic) = map_topic(prior) {
-                let target_value = attribute(prior, "target").cloned().unwrap_or(Value::Null);
-                let target = Cluster::resolve(&context.connections, &target_value)?;
-                offset_map::delete_topic(&target, &topic).await?;
+            let (spec, _) = spec_of(&context.connections, prior)?;
+            if let Some(topic) = spec.map_topic() {
+                crate::mirror::offset_map::delete_topic(&spec.target, &topic).await?;
             }
+            crate::kafka::admin::delete_topic_if_present(&spec.target, &spec.work_topic()).await?;
+            crate::kafka::admin::delete_group_if_present(&spec.target, &spec.workers_group())
+                .await?;
             Ok(())
         })
     }
@@ -667,69 +535,44 @@ impl ResourceType for KafkaMirror {
     }
 }
 
-/// `cutover mirror run --follow`: keeps copying new records until `cancel` is set (SIGTERM or
-/// Ctrl-C), one round after another: survey the offsets, copy up to the ends seen, wait
-/// `interval` when there was nothing to do. Without `follow`, one round. Writes no state and
-/// takes no lock: the position of a preserving mirror is the target's own end offset, so
-/// applies in between stay possible. Blocking.
-pub fn run_rounds(
+/// `cutover mirror run`: runs the mirror outside an apply, until caught up or, with `follow`,
+/// until `cancel` is set (SIGTERM or Ctrl-C), as `workers` (default: the mirror's own setting) workers
+/// of its worker group. Writes no state and takes no lock. Blocking. Returns the records this
+/// run copied.
+pub fn run_mirror(
     connections: &crate::providers::Connections,
     config: &Value,
     follow: bool,
-    interval: std::time::Duration,
+    workers: Option<usize>,
     cancel: &AtomicBool,
-    progress: &(dyn Fn(&str) + Send + Sync),
+    progress: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> ProviderResult<u64> {
-    use std::sync::atomic::Ordering;
     check_modes(config)?;
-    if text(config, "engine").is_some_and(|engine| engine != "embedded") {
+    if uses_connect(config) {
         return Err(ProviderError::Invalid(
             "mirror run drives the embedded engine; a connect mirror runs in Kafka Connect"
                 .to_owned(),
         ));
     }
-    let settings = settings_of(config)?;
-    let settings = CopySettings {
-        max_lag: 0,
-        map_topic: map_topic(config),
-        ..settings
+    let (spec, configured) = spec_of(connections, config)?;
+    let workers = workers.unwrap_or(configured);
+    let spec = crate::kafka::admin::block_on(with_shards(spec))?;
+    let mode = if follow {
+        RunMode::Follow
+    } else {
+        RunMode::UntilCaughtUp
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| ProviderError::Failed(format!("cannot start a runtime: {error}")))?;
-    let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let context = crate::engine::read_context(cancel_rx, Arc::new(connections.clone()));
-    let mut total = 0u64;
-    let mut check = Check::Records;
-    loop {
-        let Survey {
-            source,
-            target,
-            tasks,
-            stale,
-        } = runtime.block_on(survey(&context, config, check))?;
-        check = Check::OffsetsOnly;
-        let behind: i64 = tasks.iter().map(PartitionTask::lag).sum();
-        if behind > 0 {
-            let report = copy::copy(
-                &source, &target, &tasks, &stale, &settings, cancel, progress,
-            )?;
-            total += report.records;
-        }
-        if !follow || cancel.load(Ordering::SeqCst) {
-            return Ok(total);
-        }
-        if behind == 0 {
-            let deadline = std::time::Instant::now() + interval;
-            while std::time::Instant::now() < deadline {
-                if cancel.load(Ordering::SeqCst) {
-                    return Ok(total);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-    }
+    let report = mirror::run(Arc::new(spec), workers, mode, cancel, progress)?;
+    Ok(report.records)
+}
+
+fn padding_of(tasks: &[PartitionTask]) -> Value {
+    offsets_map(
+        tasks
+            .iter()
+            .filter(|t| t.padding() > 0)
+            .map(|t| (t.key(), t.padding())),
+    )
 }
 
 #[cfg(test)]
