@@ -390,6 +390,7 @@ fn harness(name: &str, parallelism: usize, behaviour: Behaviour) -> Harness {
         key: key(),
         parallelism,
         lock_timeout: Duration::ZERO,
+        lock_enabled: true,
     };
     Harness {
         dir,
