@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use rdkafka::consumer::Consumer;
 
 use super::connect;
+use super::mirror_estimate::achieved_rate;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -18,6 +19,7 @@ use crate::kafka::admin::{list_topics, topic_configs};
 use crate::kafka::connection::{Cluster, blocking};
 use crate::mirror::copy::{self, CopySettings, PartitionTask};
 use crate::mirror::offset_map;
+use crate::plan::estimate::CopyEstimate;
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_MIRROR: &str = "kafka_mirror";
@@ -67,6 +69,9 @@ impl KafkaMirror {
                     ),
                     AttributeSchema::computed("records_copied", Type::Number)
                         .describe("records copied by the last apply"),
+                    AttributeSchema::computed("records_per_second", Type::Number).describe(
+                        "the copy rate the last apply achieved (the plan's copy estimate uses it)",
+                    ),
                     AttributeSchema::computed("offset_map_topic", Type::String).describe(
                         "offsets = \"translate\": the compacted topic on the target holding the offset map",
                     ),
@@ -498,6 +503,14 @@ impl ResourceType for KafkaMirror {
         }))
     }
 
+    fn copy_estimate<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> Option<BoxFuture<'a, Option<CopyEstimate>>> {
+        Some(Box::pin(super::mirror_estimate::estimate(context, planned)))
+    }
+
     fn read<'a>(
         &'a self,
         context: &'a ProviderContext,
@@ -542,6 +555,10 @@ impl ResourceType for KafkaMirror {
                                 ("positions", offsets_map(positions)),
                                 ("lag", Value::int(0)),
                                 ("records_copied", Value::int(0)),
+                                (
+                                    "records_per_second",
+                                    achieved_rate(planned, 0, Default::default()),
+                                ),
                                 (
                                     "offset_map_topic",
                                     settings
@@ -604,6 +621,10 @@ impl ResourceType for KafkaMirror {
                     ("lag", Value::int(0)),
                     ("padding", padding),
                     ("records_copied", Value::int(report.records as i64)),
+                    (
+                        "records_per_second",
+                        achieved_rate(planned, report.records, report.elapsed),
+                    ),
                     (
                         "offset_map_topic",
                         map_topic.map_or(Value::Null, Value::string),
