@@ -227,8 +227,9 @@ fn measure(
     Measured {
         topics: found_topics,
         partitions: source_marks.len(),
-        records: Some(records),
-        bytes,
+        // None of the topics on the source (yet): nothing to count, not "0 records".
+        records: (found_topics > 0).then_some(records),
+        bytes: bytes.filter(|_| found_topics > 0),
         notes,
     }
 }
