@@ -32,6 +32,16 @@ const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `(topic, partition)` → `(log start, end)`.
 type Watermarks = BTreeMap<(String, i32), (i64, i64)>;
 
+/// A cluster's watermarks, its brokers' addresses by id, and each partition's leader.
+type Surveyed = (
+    Watermarks,
+    BTreeMap<i32, String>,
+    BTreeMap<(String, i32), i32>,
+);
+
+/// `(topic, partition)` → a size from a DescribeLogDirs response.
+type LogSizes = Vec<((String, i32), i64)>;
+
 /// The estimate for a planned embedded mirror (`planned` as previewed: `records_per_second`
 /// carried from state when an apply measured it).
 pub async fn estimate(context: &ProviderContext, planned: &Value) -> Option<CopyEstimate> {
@@ -236,17 +246,7 @@ fn measure(
 
 /// Log start and end of every partition of `topics` on `cluster` (missing topics left out),
 /// the brokers' addresses by id, and each partition's leader.
-fn watermarks(
-    cluster: &Cluster,
-    topics: &[String],
-) -> Result<
-    (
-        Watermarks,
-        BTreeMap<i32, String>,
-        BTreeMap<(String, i32), i32>,
-    ),
-    String,
-> {
+fn watermarks(cluster: &Cluster, topics: &[String]) -> Result<Surveyed, String> {
     let timeout = cluster.timeout.min(ESTIMATE_TIMEOUT);
     let consumer = cluster.consumer(&[]).map_err(|error| error.to_string())?;
     let metadata = consumer
@@ -387,7 +387,7 @@ fn round_trip(address: &str, request: &[u8], timeout: Duration) -> std::io::Resu
 }
 
 /// `(topic, partition)` → size from a DescribeLogDirs v1 response (header v0).
-fn parse_describe_log_dirs(bytes: &[u8]) -> Result<Vec<((String, i32), i64)>, String> {
+fn parse_describe_log_dirs(bytes: &[u8]) -> Result<LogSizes, String> {
     let mut reader = Reader { bytes, at: 0 };
     if reader.i32()? != CORRELATION_ID {
         return Err("the response does not answer the request".to_owned());
