@@ -581,9 +581,10 @@ impl PlanHook<'_> {
         planned: &Value,
         instance: &ResourceInstance,
     ) -> Option<crate::plan::estimate::CopyEstimate> {
-        if matches!(action, Action::NoOp | Action::Delete | Action::Read)
-            || !arguments_known(provider.schema(), &instance.config)
-        {
+        // Unlike a preview, this runs with arguments still unknown: a mirror into a cluster
+        // this plan creates copies everything, which the source alone tells.
+        let _ = instance;
+        if matches!(action, Action::NoOp | Action::Delete | Action::Read) {
             return None;
         }
         let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);

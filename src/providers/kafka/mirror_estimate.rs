@@ -84,6 +84,11 @@ pub async fn estimate(context: &ProviderContext, planned: &Value) -> Option<Copy
     };
     let source_plaintext = is_plaintext(&context.connections, &source_value);
     let target = Cluster::resolve(&context.connections, &target_value).ok();
+    if target.is_none() {
+        notes.push(
+            "the target is not known yet (this plan creates it): counted as empty".to_owned(),
+        );
+    }
     let measured = blocking(move || {
         Ok(measure(
             &source,
