@@ -488,7 +488,7 @@ impl ResourceHook for PlanHook<'_> {
             }
         }
         let planned = self.preview(provider.as_ref(), diff.action, planned, instance);
-        let copy_estimate = self.copy_estimate(provider.as_ref(), diff.action, &planned, instance);
+        let copy_estimate = self.copy_estimate(provider.as_ref(), diff.action, &planned);
         // A sensitive attribute whose new value matches the stored keyed hash is unchanged:
         // show it so (both sides stay marked sensitive; this copy lives only in memory).
         let before = before.map(|before| unhash_unchanged(before, &planned, self.key));
@@ -579,11 +579,9 @@ impl PlanHook<'_> {
         provider: &dyn crate::providers::ResourceType,
         action: Action,
         planned: &Value,
-        instance: &ResourceInstance,
     ) -> Option<crate::plan::estimate::CopyEstimate> {
         // Unlike a preview, this runs with arguments still unknown: a mirror into a cluster
         // this plan creates copies everything, which the source alone tells.
-        let _ = instance;
         if matches!(action, Action::NoOp | Action::Delete | Action::Read) {
             return None;
         }
