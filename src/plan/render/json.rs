@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn resource_changes_in_terraform_shape() {
         let document = render_json(&sample_plan(), &JsonMeta::default());
-        assert_eq!(document["format_version"], "1.0");
+        assert_eq!(document["format_version"], "1.1");
         assert_eq!(document["plan_mode"], "normal");
         assert_eq!(document["applyable"], true);
         assert_eq!(
