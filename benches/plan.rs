@@ -176,6 +176,7 @@ fn engine(dir: &Path) -> Engine {
         key: key(),
         parallelism: 10,
         lock_timeout: Duration::ZERO,
+        lock_enabled: true,
     }
 }
 

@@ -27,8 +27,10 @@
 //! `ack <cluster> <topic> <partition> <offset> <seq>`, `fail <cluster> <topic> <seq> <error>`,
 //! `recv <cluster> <topic> <partition> <offset> <seq>`, `drain <old> <new>` (a drain starts),
 //! `abort <old> <new> <waited_ms>` (it was abandoned), `switch <old> <new> <waited_ms>`.
-//! `report` reads them back. Exit codes: 0 success, 1 error (usage errors included, or `report`
-//! found duplicates or missing records), 2 the producer's drain timed out.
+//! `report` reads them back; `wait-consumed` waits until the consumer log holds everything the
+//! producer log acknowledged. Exit codes: 0 success, 1 error (usage errors included, or `report`
+//! found duplicates or missing records, `wait-consumed` timed out), 2 the producer's drain timed
+//! out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
@@ -79,6 +81,9 @@ enum Command {
     Consume(ConsumeArgs),
     /// Summarize a producer log and a consumer log; exit 1 on duplicates or missing records
     Report(ReportArgs),
+    /// Wait until the consumer log holds every record the (stopped) producer's log says was
+    /// acknowledged; exit 1 with what is still missing when the timeout passes first
+    WaitConsumed(WaitConsumedArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +135,15 @@ struct ReportArgs {
     /// Log written by `cutover-sample consume`
     #[arg(long, value_name = "F")]
     consumer_log: PathBuf,
+}
+
+#[derive(Args)]
+struct WaitConsumedArgs {
+    #[command(flatten)]
+    logs: ReportArgs,
+    /// Longest wait, in seconds
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    timeout_s: u64,
 }
 
 /// The flags of `produce` and `consume`, checked and resolved once.
@@ -226,6 +240,7 @@ fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
         Command::Report(args) => report(&args),
+        Command::WaitConsumed(args) => wait_consumed(&args),
     }
 }
 
@@ -1035,20 +1050,76 @@ fn per_cluster(counts: &BTreeMap<String, u64>) -> String {
     }
 }
 
+impl Tally {
+    fn of(args: &ReportArgs) -> Result<Tally> {
+        let mut tally = Tally::default();
+        tally.read(&args.producer_log, "producer")?;
+        tally.read(&args.consumer_log, "consumer")?;
+        Ok(tally)
+    }
+
+    /// Acknowledged records the consumer has not received.
+    fn missing(&self) -> Vec<&(String, u64)> {
+        self.acked
+            .iter()
+            .filter(|key| !self.received.contains_key(*key))
+            .collect()
+    }
+}
+
+/// Polls the two logs until nothing acknowledged is missing from the consumer's, or the
+/// timeout passes. The producer must have stopped (its log is final); the consumer keeps
+/// running and appending.
+fn wait_consumed(args: &WaitConsumedArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(args.timeout_s);
+    let mut last_progress = Instant::now();
+    loop {
+        let tally = Tally::of(&args.logs)?;
+        let missing = tally.missing();
+        if missing.is_empty() {
+            eprintln!(
+                "wait-consumed: the consumers have read all {} acknowledged records ({:.1}s)",
+                tally.acked.len(),
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(Outcome::Clean);
+        }
+        if started.elapsed() >= timeout {
+            eprintln!(
+                "wait-consumed: after {}s the consumers still lack {} of {} acknowledged records (first: {}); is the consumer group still running and reading the cluster the producer wrote to last?",
+                args.timeout_s,
+                missing.len(),
+                tally.acked.len(),
+                missing
+                    .iter()
+                    .take(3)
+                    .map(|(topic, seq)| format!("{topic} seq {seq}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(Outcome::ProblemsFound);
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            eprintln!(
+                "wait-consumed: {} of {} acknowledged records not read yet",
+                missing.len(),
+                tally.acked.len()
+            );
+            last_progress = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn report(args: &ReportArgs) -> Result<Outcome> {
-    let mut tally = Tally::default();
-    tally.read(&args.producer_log, "producer")?;
-    tally.read(&args.consumer_log, "consumer")?;
+    let tally = Tally::of(args)?;
     let duplicates: Vec<_> = tally
         .received
         .iter()
         .filter(|(_, times)| **times > 1)
         .collect();
-    let missing: Vec<_> = tally
-        .acked
-        .iter()
-        .filter(|key| !tally.received.contains_key(*key))
-        .collect();
+    let missing = tally.missing();
     let mut distinct_per_topic: BTreeMap<&str, u64> = BTreeMap::new();
     for (topic, _) in tally.received.keys() {
         count(&mut distinct_per_topic, topic);
@@ -1057,26 +1128,34 @@ fn report(args: &ReportArgs) -> Result<Outcome> {
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "acked:      {} ({})",
+        "produced:   {} acknowledged ({})",
         tally.acked.len(),
         per_cluster(&tally.acked_per_cluster)
     )?;
-    writeln!(out, "failed:     {}", tally.failures)?;
+    writeln!(out, "failed:     {} (never acknowledged)", tally.failures)?;
     writeln!(
         out,
-        "received:   {received} ({})",
+        "consumed:   {received} ({})",
         per_cluster(&tally.received_per_cluster)
     )?;
     for (topic, distinct) in &distinct_per_topic {
         writeln!(out, "  {topic}: {distinct} distinct seqs")?;
     }
-    writeln!(out, "duplicates: {}", duplicates.len())?;
-    for ((topic, seq), times) in duplicates.iter().take(10) {
-        writeln!(out, "  {topic} seq {seq} received {times} times")?;
-    }
-    writeln!(out, "missing:    {} (acked, never received)", missing.len())?;
+    writeln!(
+        out,
+        "missing:    {} (acknowledged, never consumed)",
+        missing.len()
+    )?;
     for (topic, seq) in missing.iter().take(10) {
         writeln!(out, "  {topic} seq {seq}")?;
+    }
+    writeln!(
+        out,
+        "duplicated: {} (consumed more than once)",
+        duplicates.len()
+    )?;
+    for ((topic, seq), times) in duplicates.iter().take(10) {
+        writeln!(out, "  {topic} seq {seq} consumed {times} times")?;
     }
     writeln!(out, "switches:   {}", tally.switches.len())?;
     for switch in &tally.switches {

@@ -51,7 +51,7 @@ pub fn run(args: &ApplyArgs, settings: &Settings) -> anyhow::Result<ExitStatus> 
             args.common.options(),
             args.auto_approve,
             args.common.parallelism,
-            args.common.lock.lock_timeout,
+            &args.common.lock,
         ),
     }
 }
@@ -67,7 +67,7 @@ pub fn run_destroy(args: &DestroyArgs, settings: &Settings) -> anyhow::Result<Ex
         options,
         args.auto_approve,
         args.parallelism,
-        args.lock.lock_timeout,
+        &args.lock,
     )
 }
 
@@ -76,10 +76,10 @@ fn plan_and_apply(
     options: PlanOptions,
     auto_approve: bool,
     parallelism: usize,
-    lock_timeout: std::time::Duration,
+    lock_args: &LockArgs,
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, parallelism, lock_timeout)?;
+        let engine = engine(settings, parallelism, lock_args)?;
         let operation = if options.mode == PlanMode::Destroy { "destroy" } else { "apply" };
         let guard = lock(&engine, operation).await?;
         let planned = plan(&engine, &options).await?;
@@ -126,7 +126,7 @@ fn apply_saved(
             file,
             settings,
             args.common.parallelism,
-            args.common.lock.lock_timeout,
+            &args.common.lock,
             "apply",
         )
         .await?;
@@ -147,11 +147,11 @@ pub async fn replan_saved(
     file: &std::path::Path,
     settings: &Settings,
     parallelism: usize,
-    lock_timeout: std::time::Duration,
+    lock_args: &LockArgs,
     operation: &str,
 ) -> anyhow::Result<(
     crate::engine::Engine,
-    crate::state::LockGuard,
+    super::common::StateLock,
     crate::engine::planner::Planned,
 )> {
     let saved = SavedPlan::read(file)?;
@@ -174,7 +174,7 @@ pub async fn replan_saved(
         refresh: saved.refresh,
         targets: saved.targets.clone(),
     };
-    let engine = engine(&settings, parallelism, lock_timeout)?;
+    let engine = engine(&settings, parallelism, lock_args)?;
     let guard = lock(&engine, operation).await?;
     let planned = plan(&engine, &options).await?;
     if !planned.diagnostics.has_errors()

@@ -16,9 +16,29 @@ use crate::state::LockGuard;
 /// Options every state-touching command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LockArgs {
+    /// Take the state lock (-lock=false skips it, as in Terraform: only when nothing else can be using this state)
+    #[arg(
+        long = "lock",
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub lock_enabled: bool,
     /// How long to wait for the state lock held by another run (e.g. 30s, 5m); 0s fails at once
     #[arg(long = "lock-timeout", default_value = "0s", value_parser = parse_duration_arg)]
     pub lock_timeout: Duration,
+}
+
+impl Default for LockArgs {
+    fn default() -> Self {
+        LockArgs {
+            lock_enabled: true,
+            lock_timeout: Duration::ZERO,
+        }
+    }
 }
 
 pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -35,23 +55,40 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn engine(
-    settings: &Settings,
-    parallelism: usize,
-    lock_timeout: Duration,
-) -> anyhow::Result<Engine> {
+pub fn engine(settings: &Settings, parallelism: usize, lock: &LockArgs) -> anyhow::Result<Engine> {
     let mut engine = Engine::local(
         settings.config_dir.clone(),
         settings.environment_vars.clone(),
         settings.command_line_vars.clone(),
     )?;
     engine.parallelism = parallelism.max(1);
-    engine.lock_timeout = lock_timeout;
+    engine.lock_timeout = lock.lock_timeout;
+    engine.lock_enabled = lock.lock_enabled;
     Ok(engine)
 }
 
-pub async fn lock(engine: &Engine, operation: &str) -> anyhow::Result<LockGuard> {
-    Ok(LockGuard::acquire(engine.backend.clone(), operation, engine.lock_timeout).await?)
+/// The state lock of one command: held until [`StateLock::unlock`] (or the process ends), or
+/// not taken at all with `-lock=false`.
+#[must_use = "the lock is released when this is dropped"]
+pub struct StateLock(Option<LockGuard>);
+
+impl StateLock {
+    pub async fn unlock(self) -> anyhow::Result<()> {
+        if let Some(guard) = self.0 {
+            guard.unlock().await?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn lock(engine: &Engine, operation: &str) -> anyhow::Result<StateLock> {
+    if !engine.lock_enabled {
+        tracing::debug!("-lock=false: {operation} runs without the state lock");
+        return Ok(StateLock(None));
+    }
+    Ok(StateLock(Some(
+        LockGuard::acquire(engine.backend.clone(), operation, engine.lock_timeout).await?,
+    )))
 }
 
 /// Prints diagnostics to stderr (paths relative to the working directory); true when any is

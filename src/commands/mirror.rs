@@ -9,12 +9,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::common::{engine, report_diagnostics, runtime};
+use super::common::{LockArgs, engine, report_diagnostics, runtime};
 use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
@@ -66,7 +65,7 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
         }
     };
     runtime()?.block_on(async {
-        let engine = engine(settings, 1, Duration::ZERO)?;
+        let engine = engine(settings, 1, &LockArgs::default())?;
         // The configuration as a plan sees it (data sources read, e.g. the topics a module
         // derives from the source), evaluated with what state records; nothing is refreshed.
         let options = PlanOptions {

@@ -96,7 +96,7 @@ pub fn saved_plan(engine: &Engine, planned: &Planned, options: &PlanOptions) -> 
 
 pub fn run(args: &PlanArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, args.common.parallelism, args.common.lock.lock_timeout)?;
+        let engine = engine(settings, args.common.parallelism, &args.common.lock)?;
         let guard = lock(&engine, "plan").await?;
         let options = args.common.options();
         let planned = plan(&engine, &options).await?;

@@ -40,7 +40,7 @@ fn version_of(value: &Value, name: &str) -> String {
 
 pub fn run(args: &RollbackArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, 1, args.lock.lock_timeout)?;
+        let engine = engine(settings, 1, &args.lock)?;
         let guard = lock(&engine, "rollback").await?;
         let mut store = StateStore::open(engine.backend.clone())
             .await

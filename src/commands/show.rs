@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::apply::replan_saved;
-use super::common::{report_diagnostics, runtime};
+use super::common::{LockArgs, report_diagnostics, runtime};
 use super::state::render_attributes;
 use crate::cli::{ExitStatus, Settings};
 use crate::plan::render::{
@@ -59,7 +59,7 @@ fn show_plan(
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let (_engine, guard, planned) =
-            replan_saved(file, settings, 10, std::time::Duration::ZERO, "show").await?;
+            replan_saved(file, settings, 10, &LockArgs::default(), "show").await?;
         guard.unlock().await?;
         if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);
@@ -86,7 +86,7 @@ fn show_plan(
 
 fn show_state(args: &ShowArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = super::common::engine(settings, 1, std::time::Duration::ZERO)?;
+        let engine = super::common::engine(settings, 1, &LockArgs::default())?;
         let state = engine
             .backend
             .read()

@@ -57,7 +57,7 @@ pub struct ForceUnlockArgs {
 }
 
 async fn read_state(settings: &Settings) -> anyhow::Result<(crate::engine::Engine, Option<State>)> {
-    let engine = engine(settings, 1, std::time::Duration::ZERO)?;
+    let engine = engine(settings, 1, &LockArgs::default())?;
     let state = engine
         .backend
         .read()
@@ -126,7 +126,7 @@ pub fn run_state(command: &StateCommand, settings: &Settings) -> anyhow::Result<
                 addresses,
                 lock: lock_args,
             } => {
-                let engine = engine(settings, 1, lock_args.lock_timeout)?;
+                let engine = engine(settings, 1, lock_args)?;
                 let guard = lock(&engine, "state rm").await?;
                 let mut store = StateStore::open(engine.backend.clone()).await?;
                 let mut state = store
@@ -193,7 +193,7 @@ pub fn run_output(args: &OutputArgs, settings: &Settings) -> anyhow::Result<Exit
 
 pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, 1, args.lock.lock_timeout)?;
+        let engine = engine(settings, 1, &args.lock)?;
         let guard = lock(&engine, "import").await?;
         let loaded = crate::config::load_and_evaluate(
             &engine.config_dir,
@@ -258,7 +258,7 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
 
 pub fn run_force_unlock(args: &ForceUnlockArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, 1, std::time::Duration::ZERO)?;
+        let engine = engine(settings, 1, &LockArgs::default())?;
         let holder = engine.backend.lock_holder().await?;
         let Some(holder) = holder else {
             anyhow::bail!("the state is not locked");

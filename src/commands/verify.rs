@@ -26,7 +26,7 @@ pub struct VerifyArgs {
 
 pub fn run(args: &VerifyArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
-        let engine = engine(settings, 1, args.lock.lock_timeout)?;
+        let engine = engine(settings, 1, &args.lock)?;
         let guard = lock(&engine, "verify").await?;
         let status = verify(&engine, args).await;
         guard.unlock().await?;

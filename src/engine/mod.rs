@@ -30,6 +30,8 @@ pub struct Engine {
     pub key: HashKey,
     pub parallelism: usize,
     pub lock_timeout: Duration,
+    /// False with `-lock=false`: the command takes no state lock.
+    pub lock_enabled: bool,
 }
 
 impl Engine {
@@ -51,6 +53,7 @@ impl Engine {
             key,
             parallelism: 10,
             lock_timeout: Duration::ZERO,
+            lock_enabled: true,
         })
     }
 }

@@ -488,6 +488,7 @@ impl ResourceHook for PlanHook<'_> {
             }
         }
         let planned = self.preview(provider.as_ref(), diff.action, planned, instance);
+        let copy_estimate = self.copy_estimate(provider.as_ref(), diff.action, &planned);
         // A sensitive attribute whose new value matches the stored keyed hash is unchanged:
         // show it so (both sides stay marked sensitive; this copy lives only in memory).
         let before = before.map(|before| unhash_unchanged(before, &planned, self.key));
@@ -509,6 +510,7 @@ impl ResourceHook for PlanHook<'_> {
             dependencies: instance.dependencies.clone(),
             prevent_destroy: instance.lifecycle.prevent_destroy,
             create_before_destroy: instance.lifecycle.create_before_destroy,
+            copy_estimate,
         });
         if let Some(position) = state_position {
             self.configured_in_state[position] = true;
@@ -571,6 +573,24 @@ impl PlanHook<'_> {
         }
     }
 
+    /// The provider's estimate of what applying will copy, for objects created or updated.
+    fn copy_estimate(
+        &self,
+        provider: &dyn crate::providers::ResourceType,
+        action: Action,
+        planned: &Value,
+    ) -> Option<crate::plan::estimate::CopyEstimate> {
+        // Unlike a preview, this runs with arguments still unknown: a mirror into a cluster
+        // this plan creates copies everything, which the source alone tells.
+        if matches!(action, Action::NoOp | Action::Delete | Action::Read) {
+            return None;
+        }
+        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+        let context = read_context(cancel, self.connections.clone());
+        let future = provider.copy_estimate(&context, planned)?;
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+    }
+
     /// Data sources are read during the plan when their arguments are known, otherwise during
     /// apply (`<= read`).
     fn read_data(&mut self, instance: &ResourceInstance) -> Value {
@@ -590,6 +610,7 @@ impl PlanHook<'_> {
                 dependencies: instance.dependencies.clone(),
                 prevent_destroy: false,
                 create_before_destroy: false,
+                copy_estimate: None,
             });
             Value::Unknown
         };
@@ -957,6 +978,7 @@ fn deletions(
                 dependencies: resource.dependencies.iter().cloned().collect(),
                 prevent_destroy: resource.protection.prevent_destroy,
                 create_before_destroy: false,
+                copy_estimate: None,
             })
         })
         .collect()
@@ -1122,6 +1144,7 @@ fn assertion_changes(configuration: &Configuration) -> Vec<ResourceChange> {
             dependencies: assertion.dependencies.clone(),
             prevent_destroy: false,
             create_before_destroy: false,
+            copy_estimate: None,
         })
         .collect()
 }

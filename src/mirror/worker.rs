@@ -190,6 +190,9 @@ impl ConsumerContext for WorkerContext {
     }
 }
 
+/// Segments an earlier version wrote ahead, by `topic/partition` (translate).
+type StaleSegments = BTreeMap<String, Vec<i64>>;
+
 /// One lane's thread: surveys its partitions, copies, and retries transient failures.
 struct LaneThread {
     spec: Arc<MirrorSpec>,
@@ -302,7 +305,7 @@ impl LaneThread {
     fn tasks(
         &self,
         writer: &Writer,
-    ) -> OperationResult<(Vec<PartitionTask>, BTreeMap<String, Vec<i64>>)> {
+    ) -> OperationResult<(Vec<PartitionTask>, StaleSegments)> {
         let (source, target) = (&self.spec.source, &self.spec.target);
         let map = match writer {
             Writer::Translate {

@@ -5,6 +5,7 @@
 //! markdown forms.
 
 pub mod diff;
+pub mod estimate;
 pub mod render;
 
 use std::collections::BTreeSet;
@@ -107,6 +108,9 @@ pub struct ResourceChange {
     pub dependencies: BTreeSet<String>,
     pub prevent_destroy: bool,
     pub create_before_destroy: bool,
+    /// What applying will copy (an embedded mirror's records, bytes and time), measured at
+    /// plan time; shown, not part of what a saved plan must still match.
+    pub copy_estimate: Option<estimate::CopyEstimate>,
 }
 
 /// An object whose live attributes differ from what state recorded.

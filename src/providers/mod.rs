@@ -133,6 +133,17 @@ pub trait ResourceType: Send + Sync {
         None
     }
 
+    /// What applying will copy, for the plan to show (an embedded mirror's records, bytes and
+    /// time). Called after [`ResourceType::preview`] with the previewed value, for objects
+    /// created or updated; best effort, never an error. `None`: the type copies nothing.
+    fn copy_estimate<'a>(
+        &'a self,
+        _context: &'a ProviderContext,
+        _planned: &'a Value,
+    ) -> Option<BoxFuture<'a, Option<crate::plan::estimate::CopyEstimate>>> {
+        None
+    }
+
     /// `cutover rollback ADDR`: puts the object back to its previous version (a secret's
     /// AWSCURRENT moved back to the AWSPREVIOUS version) and returns its attributes afterwards,
     /// to be recorded in state. Types without versions refuse.

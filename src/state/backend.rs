@@ -124,6 +124,12 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// True when the lock is an OS lock that ends with the process holding it (the local
+    /// file): a held lock then always has a live holder, and nothing is left to force-unlock.
+    fn lock_released_on_exit(&self) -> bool {
+        false
+    }
+
     /// Takes the lock for `operation`, retrying every [`LOCK_RETRY_INTERVAL`] until `timeout`
     /// has passed (`Duration::ZERO`: one attempt). On failure the error names the holder and
     /// the `cutover force-unlock ID` command.
@@ -142,7 +148,12 @@ pub trait Backend: Send + Sync {
                 }
                 let waited = started.elapsed();
                 if waited >= timeout {
-                    return Err(lock_held_error(self.lock_location(), attempt, waited));
+                    return Err(lock_held_error(
+                        self.lock_location(),
+                        attempt,
+                        waited,
+                        self.lock_released_on_exit(),
+                    ));
                 }
                 tokio::time::sleep(LOCK_RETRY_INTERVAL.min(timeout - waited)).await;
             }
@@ -150,7 +161,12 @@ pub trait Backend: Send + Sync {
     }
 }
 
-fn lock_held_error(location: String, attempt: LockAttempt, waited: Duration) -> StateError {
+fn lock_held_error(
+    location: String,
+    attempt: LockAttempt,
+    waited: Duration,
+    released_on_exit: bool,
+) -> StateError {
     let (holder, unreadable_reason) = match attempt {
         LockAttempt::HeldBy(holder) => (Some(holder), None),
         LockAttempt::HeldUnreadable(reason) => (None, Some(reason)),
@@ -158,10 +174,12 @@ fn lock_held_error(location: String, attempt: LockAttempt, waited: Duration) -> 
     };
     StateError::Locked(Box::new(LockHeld {
         location,
-        holder_process_gone: holder.as_ref().is_some_and(LockInfo::holder_process_gone),
+        holder_process_gone: !released_on_exit
+            && holder.as_ref().is_some_and(LockInfo::holder_process_gone),
         holder,
         waited,
         unreadable_reason,
+        released_on_exit,
     }))
 }
 

@@ -92,6 +92,21 @@ pub enum StateError {
     #[error("{location} is not locked (lock ID {given} is not held)")]
     NotLocked { location: String, given: String },
 
+    /// `force-unlock` of a local lock that a running process holds: an OS lock cannot be
+    /// broken from outside, and it goes away by itself when that process ends.
+    #[error(
+        "{location} is held by a running process: {} for {} (pid {} on host {}, lock ID {}); it is an operating-system lock, released as soon as that process exits (even when killed with kill -9), so stop that run or wait for it: force-unlock cannot break it",
+        holder.who, holder.operation, holder.pid, holder.host, holder.id
+    )]
+    HeldByRunningProcess {
+        location: String,
+        holder: Box<LockInfo>,
+    },
+
+    /// A lock is held but the holder's details cannot be read.
+    #[error("{location} is locked but its holder cannot be read: {reason}")]
+    LockUnreadable { location: String, reason: String },
+
     /// The state key from `CUTOVER_STATE_KEY` or a key file cannot be used.
     #[error("invalid state key from {origin}: {reason}")]
     InvalidKey { origin: String, reason: String },
@@ -181,6 +196,9 @@ pub struct LockHeld {
     pub holder_process_gone: bool,
     /// Why the holder could not be read, when it could not.
     pub unreadable_reason: Option<String>,
+    /// True for an OS lock (the local backend): it ends with its process, so there is nothing
+    /// to force-unlock.
+    pub released_on_exit: bool,
 }
 
 impl fmt::Display for LockHeld {
@@ -207,6 +225,12 @@ impl fmt::Display for LockHeld {
                     holder.version,
                     holder.id,
                 )?;
+                if self.released_on_exit {
+                    return write!(
+                        f,
+                        "; the lock is released as soon as that process exits (even when killed), so wait for it (-lock-timeout) or stop it; -lock=false skips the lock, only when you know nothing else is using this state"
+                    );
+                }
                 if self.holder_process_gone {
                     write!(
                         f,
@@ -228,6 +252,13 @@ impl fmt::Display for LockHeld {
                 )?;
                 if let Some(reason) = &self.unreadable_reason {
                     write!(f, " ({reason})")?;
+                }
+                if self.released_on_exit {
+                    return write!(
+                        f,
+                        "; a running process holds it, and it is released as soon as that process exits (`fuser {}` names it)",
+                        self.location
+                    );
                 }
                 write!(
                     f,

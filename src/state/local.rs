@@ -1,7 +1,15 @@
 //! The local backend: `cutover.state.json` beside the configuration, its previous version in
-//! `cutover.state.json.backup`, and the lock in `cutover.state.json.lock` (created with
-//! `O_EXCL`, holding the [`LockInfo`] JSON). Every file is written 0600; the state and backup
-//! are replaced atomically (temporary file, fsync, rename, fsync of the directory).
+//! `cutover.state.json.backup`, and the lock on `cutover.state.json.lock`. Every file is
+//! written 0600; the state and backup are replaced atomically (temporary file, fsync, rename,
+//! fsync of the directory).
+//!
+//! The lock is an operating-system lock (`flock`) on the lock file, held for as long as this
+//! process keeps the file open, as Terraform's local backend does with `fcntl`: a run that
+//! dies in any way (`kill -9`, a panic, a power cut) releases it, so the next run never needs
+//! `force-unlock`. The holder writes its [`LockInfo`] JSON into the file for the "locked by"
+//! message, and empties it when it lets go; the file itself stays (removing it would let a run
+//! that opened the old file and a run that creates a new one both hold "the" lock). What the
+//! file says counts only while someone holds the OS lock on it.
 //!
 //! An apply saves after every batch of finished objects, so a write must not cost more than
 //! the new state's bytes: the backend remembers which version of the file it last wrote or
@@ -25,11 +33,20 @@ use super::platform;
 /// The state file name in the configuration directory.
 pub const DEFAULT_STATE_FILE: &str = "cutover.state.json";
 
-/// Clones share what they know of the file (a write runs on a clone, off the async threads).
+/// Clones share what they know of the file (a write runs on a clone, off the async threads)
+/// and the lock they hold.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
     known: Arc<Mutex<Option<KnownVersion>>>,
+    held: Arc<Mutex<Option<HeldLock>>>,
+}
+
+/// The lock this backend holds: the open lock file carries the OS lock, closing it releases it.
+#[derive(Debug)]
+struct HeldLock {
+    id: String,
+    file: fs::File,
 }
 
 impl PartialEq for LocalBackend {
@@ -84,6 +101,7 @@ impl LocalBackend {
         LocalBackend {
             path: path.into(),
             known: Arc::default(),
+            held: Arc::default(),
         }
     }
 
@@ -290,44 +308,64 @@ impl LocalBackend {
 
     fn try_lock_blocking(&self, info: &LockInfo) -> Result<LockAttempt> {
         let lock_path = self.lock_path();
+        let mut file = platform::open_lock_file(&lock_path)
+            .map_err(|error| StateError::io("open", &lock_path, error))?;
+        let acquired = platform::try_flock(&file, true)
+            .map_err(|error| StateError::io("lock", &lock_path, error))?;
+        if !acquired {
+            return Ok(match self.read_holder_with_retry()? {
+                Some(Ok(holder)) => LockAttempt::HeldBy(holder),
+                Some(Err(reason)) => LockAttempt::HeldUnreadable(reason),
+                // Released between our attempt and the read: the caller's next attempt will
+                // usually succeed.
+                None => LockAttempt::HeldUnreadable("it was released while being read".to_owned()),
+            });
+        }
         let mut bytes = serde_json::to_vec_pretty(info).map_err(StateError::Serialize)?;
         bytes.push(b'\n');
-        match platform::private_create_new().open(&lock_path) {
-            Ok(mut file) => {
-                let written = file.write_all(&bytes).and_then(|()| file.sync_all());
-                if let Err(error) = written {
-                    drop(file);
-                    let _ = fs::remove_file(&lock_path);
-                    return Err(StateError::io("write", &lock_path, error));
-                }
-                Ok(LockAttempt::Acquired)
-            }
-            Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-                match self.read_lock_with_retry()? {
-                    Some(Ok(holder)) => Ok(LockAttempt::HeldBy(holder)),
-                    Some(Err(reason)) => Ok(LockAttempt::HeldUnreadable(reason)),
-                    // Released between our attempt and the read: report it as held by nobody
-                    // readable; the caller's next attempt will usually succeed.
-                    None => Ok(LockAttempt::HeldUnreadable(
-                        "it was released while being read".to_owned(),
-                    )),
-                }
-            }
-            Err(error) => Err(StateError::io("create", &lock_path, error)),
+        // A holder that died left its details behind: replace them, from the start.
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.write_all(&bytes))
+            .and_then(|()| file.sync_all());
+        if let Err(error) = written {
+            return Err(StateError::io("write", &lock_path, error));
         }
+        *self.held_lock() = Some(HeldLock {
+            id: info.id.clone(),
+            file,
+        });
+        Ok(LockAttempt::Acquired)
     }
 
-    /// The lock holder: `None` when unlocked, `Some(Err(reason))` when the file exists but
-    /// cannot be parsed. An empty file is normal for a moment (created, not yet written), so
-    /// it is read again briefly before being called unreadable.
-    fn read_lock_with_retry(&self) -> Result<Option<std::result::Result<LockInfo, String>>> {
+    fn held_lock(&self) -> std::sync::MutexGuard<'_, Option<HeldLock>> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The holder named in the lock file while someone holds the OS lock on it: `None` when
+    /// nobody does (whatever the file says), `Some(Err(reason))` when its content cannot be
+    /// parsed. The file is empty for a moment after the lock is taken (not yet written), so it
+    /// is read again briefly before being called unreadable.
+    fn read_holder_with_retry(&self) -> Result<Option<std::result::Result<LockInfo, String>>> {
         let lock_path = self.lock_path();
         for attempt in 0..5 {
-            let bytes = match fs::read(&lock_path) {
-                Ok(bytes) => bytes,
+            let file = match fs::File::open(&lock_path) {
+                Ok(file) => file,
                 Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(error) => return Err(StateError::io("read", &lock_path, error)),
+                Err(error) => return Err(StateError::io("open", &lock_path, error)),
             };
+            // A shared lock is granted only when nobody holds the exclusive one.
+            if platform::try_flock(&file, false)
+                .map_err(|error| StateError::io("lock", &lock_path, error))?
+            {
+                return Ok(None);
+            }
+            let mut bytes = Vec::new();
+            (&file)
+                .read_to_end(&mut bytes)
+                .map_err(|error| StateError::io("read", &lock_path, error))?;
             match serde_json::from_slice::<LockInfo>(&bytes) {
                 Ok(info) => return Ok(Some(Ok(info))),
                 Err(_) if attempt < 4 => {
@@ -347,33 +385,48 @@ impl LocalBackend {
     }
 
     fn lock_holder_blocking(&self) -> Result<Option<LockInfo>> {
-        let lock_path = self.lock_path();
-        match fs::read(&lock_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|error| StateError::corrupt("lock file JSON", &lock_path, &error)),
-            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(StateError::io("read", &lock_path, error)),
+        match self.read_holder_with_retry()? {
+            None => Ok(None),
+            Some(Ok(holder)) => Ok(Some(holder)),
+            Some(Err(reason)) => Err(StateError::LockUnreadable {
+                location: self.lock_path().display().to_string(),
+                reason,
+            }),
         }
     }
 
+    /// Releases the lock `id` when this backend holds it; otherwise explains who does.
     fn unlock_blocking(&self, id: &str) -> Result<()> {
         let lock_path = self.lock_path();
+        {
+            let mut held = self.held_lock();
+            if held.as_ref().is_some_and(|lock| lock.id == id) {
+                let lock = held.take().expect("checked above");
+                // Nobody can take the lock before the file is closed, so nobody reads a
+                // holder that has let go.
+                if let Err(error) = lock.file.set_len(0) {
+                    tracing::debug!("cannot empty {}: {error}", lock_path.display());
+                }
+                drop(lock.file);
+                return Ok(());
+            }
+        }
         let location = lock_path.display().to_string();
-        let Some(holder) = self.lock_holder_blocking()? else {
-            return Err(StateError::NotLocked {
+        match self.lock_holder_blocking()? {
+            None => Err(StateError::NotLocked {
                 location,
                 given: id.to_owned(),
-            });
-        };
-        if holder.id != id {
-            return Err(StateError::LockIdMismatch {
+            }),
+            Some(holder) if holder.id != id => Err(StateError::LockIdMismatch {
                 location,
                 given: id.to_owned(),
                 holder: Box::new(holder),
-            });
+            }),
+            Some(holder) => Err(StateError::HeldByRunningProcess {
+                location,
+                holder: Box::new(holder),
+            }),
         }
-        fs::remove_file(&lock_path).map_err(|error| StateError::io("remove", &lock_path, error))
     }
 
     /// Runs blocking file work off the async threads.
@@ -479,6 +532,10 @@ impl Backend for LocalBackend {
 
     fn unlock_now(&self, id: &str) -> Option<Result<()>> {
         Some(self.unlock_blocking(id))
+    }
+
+    fn lock_released_on_exit(&self) -> bool {
+        true
     }
 }
 
@@ -896,11 +953,13 @@ mod tests {
                 format!("for apply since {}", holder.created),
                 format!("pid {} on host {}", holder.pid, holder.host),
                 format!("lock ID {}", holder.id),
-                format!("run `cutover force-unlock {}`", holder.id),
+                "the lock is released as soon as that process exits".to_owned(),
             ] {
                 assert!(message.contains(&expected), "{expected:?} not in {message}");
             }
             assert!(!message.contains("no longer running"), "{message}");
+            // An OS lock has nothing to force-unlock: the message does not suggest it.
+            assert!(!message.contains("force-unlock"), "{message}");
 
             guard.unlock().await.unwrap();
             assert!(backend.lock_holder().await.unwrap().is_none());
@@ -910,28 +969,26 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_holder_on_this_host_is_pointed_out() {
+    fn a_lock_file_left_by_a_dead_run_is_no_lock() {
         let dir = TempDir::new("dead");
         let backend = LocalBackend::in_directory(&dir.0);
-        // A child that has exited and been reaped: its pid is not running.
+        // What a run killed with kill -9 leaves: its details in the file, no OS lock on it.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead_pid = child.id();
         child.wait().unwrap();
         let mut holder = LockInfo::for_this_process("apply", "x").unwrap();
         holder.pid = dead_pid;
         fs::write(backend.lock_path(), serde_json::to_vec(&holder).unwrap()).unwrap();
-        let error = runtime()
+        assert_eq!(runtime().block_on(backend.lock_holder()).unwrap(), None);
+        let info = runtime()
             .block_on(backend.lock("plan", Duration::ZERO))
-            .unwrap_err();
-        let message = error.to_string();
-        assert!(
-            message.contains(&format!(
-                "process {dead_pid} is no longer running on this host, so the lock is probably stale"
-            )),
-            "{message}"
-        );
-        // Reported, not broken.
-        assert!(backend.lock_path().exists());
+            .unwrap();
+        // The file now names the new holder only.
+        let written: LockInfo =
+            serde_json::from_slice(&fs::read(backend.lock_path()).unwrap()).unwrap();
+        assert_eq!(written, info);
+        runtime().block_on(backend.unlock(&info.id)).unwrap();
+        assert_eq!(fs::read(backend.lock_path()).unwrap(), b"");
     }
 
     #[test]
@@ -965,44 +1022,50 @@ mod tests {
 
     const CHILD_LOCK_PATH_ENV: &str = "CUTOVER_STATE_TEST_CHILD_STATE_PATH";
 
+    /// Runs this test binary as a child process executing `child_process_takes_the_lock`
+    /// against `state_path`; its stdin is kept open (a winner holds the lock until it closes).
+    fn spawn_lock_child(state_path: &Path) -> std::process::Child {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "state::local::tests::child_process_takes_the_lock",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_LOCK_PATH_ENV, state_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The child's "lock outcome: ..." line (`won ID`, `lost`, `error ...`).
+    fn lock_outcome(child: &mut std::process::Child) -> String {
+        use std::io::BufRead as _;
+        let stdout = child.stdout.as_mut().expect("piped stdout");
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                panic!("no outcome in child output: {seen}");
+            }
+            if let Some((_, outcome)) = line.trim_end().split_once("lock outcome: ") {
+                return outcome.to_owned();
+            }
+            seen.push_str(&line);
+        }
+    }
+
     #[test]
     fn racing_processes_exactly_one_wins() {
-        // Re-runs this test binary as several child processes, each executing
-        // `child_process_takes_the_lock` below against the same state file.
         let dir = TempDir::new("procs");
         let state_path = dir.0.join(DEFAULT_STATE_FILE);
-        let executable = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..6)
-            .map(|_| {
-                std::process::Command::new(&executable)
-                    .args([
-                        "--exact",
-                        "state::local::tests::child_process_takes_the_lock",
-                        "--ignored",
-                        "--nocapture",
-                        "--test-threads=1",
-                    ])
-                    .env(CHILD_LOCK_PATH_ENV, &state_path)
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut outcomes = Vec::new();
-        for child in children {
-            let output = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-            let outcome = stdout
-                .lines()
-                .find_map(|line| {
-                    line.split_once("lock outcome: ")
-                        .map(|(_, outcome)| outcome)
-                })
-                .unwrap_or_else(|| panic!("no outcome in child output: {stdout}"))
-                .to_owned();
-            outcomes.push(outcome);
-        }
+        let mut children: Vec<_> = (0..6).map(|_| spawn_lock_child(&state_path)).collect();
+        // Every child tries while the winner still holds the lock (it waits for its stdin).
+        let outcomes: Vec<String> = children.iter_mut().map(lock_outcome).collect();
         let winners: Vec<&String> = outcomes.iter().filter(|o| o.starts_with("won ")).collect();
         assert_eq!(winners.len(), 1, "{outcomes:?}");
         assert!(
@@ -1012,10 +1075,52 @@ mod tests {
         let backend = LocalBackend::new(&state_path);
         let holder = runtime().block_on(backend.lock_holder()).unwrap().unwrap();
         assert_eq!(winners[0], &format!("won {}", holder.id));
+        for mut child in children {
+            drop(child.stdin.take());
+            child.wait().unwrap();
+        }
+        // The winner released it by exiting.
+        assert_eq!(runtime().block_on(backend.lock_holder()).unwrap(), None);
     }
 
-    /// Run only as a child of `racing_processes_exactly_one_wins`: takes the lock once and
-    /// exits holding it (the lock file stays, as after a crash).
+    /// The issue this lock exists for: a run killed with kill -9 (no chance to clean up)
+    /// leaves nothing that blocks the next run, and no force-unlock is needed.
+    #[cfg(unix)]
+    #[test]
+    fn a_holder_killed_with_sigkill_releases_the_lock() {
+        let dir = TempDir::new("sigkill");
+        let state_path = dir.0.join(DEFAULT_STATE_FILE);
+        let mut child = spawn_lock_child(&state_path);
+        let outcome = lock_outcome(&mut child);
+        assert!(outcome.starts_with("won "), "{outcome}");
+        let backend = LocalBackend::new(&state_path);
+        let holder = runtime().block_on(backend.lock_holder()).unwrap().unwrap();
+        assert_eq!(holder.pid, child.id());
+        // While the child lives, neither a lock nor a force-unlock gets through.
+        let error = runtime()
+            .block_on(backend.lock("apply", Duration::ZERO))
+            .unwrap_err();
+        assert!(matches!(error, StateError::Locked(_)), "{error}");
+        let error = runtime()
+            .block_on(backend.force_unlock(&holder.id))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("is held by a running process"),
+            "{error}"
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Its details are still in the file, but nobody holds it.
+        assert!(!fs::read(backend.lock_path()).unwrap().is_empty());
+        assert_eq!(runtime().block_on(backend.lock_holder()).unwrap(), None);
+        let info = runtime()
+            .block_on(backend.lock("apply", Duration::ZERO))
+            .unwrap();
+        runtime().block_on(backend.unlock(&info.id)).unwrap();
+    }
+
+    /// Run only as a child of the tests above: takes the lock once, says so, and when it won
+    /// holds it until its stdin closes (or it is killed).
     #[test]
     #[ignore = "helper process of racing_processes_exactly_one_wins"]
     fn child_process_takes_the_lock() {
@@ -1024,7 +1129,10 @@ mod tests {
         };
         let backend = LocalBackend::new(PathBuf::from(path));
         match runtime().block_on(backend.lock("apply", Duration::ZERO)) {
-            Ok(info) => println!("lock outcome: won {}", info.id),
+            Ok(info) => {
+                println!("lock outcome: won {}", info.id);
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            }
             Err(StateError::Locked(_)) => println!("lock outcome: lost"),
             Err(error) => println!("lock outcome: error {error}"),
         }
@@ -1054,9 +1162,8 @@ mod tests {
                     held.id
                 )
             );
-            assert!(backend.lock_path().exists());
             backend.force_unlock(&held.id).await.unwrap();
-            assert!(!backend.lock_path().exists());
+            assert!(backend.lock_holder().await.unwrap().is_none());
         });
     }
 

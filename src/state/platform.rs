@@ -1,5 +1,5 @@
 //! The small pieces of the operating system the state layer needs: random bytes, UUIDs, UTC
-//! timestamps, the user and host names, whether a process is alive, and atomic file writes.
+//! timestamps, the user and host names, whether a process is alive, atomic file writes and OS file locks.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -210,6 +210,52 @@ pub fn private_create_new() -> OpenOptions {
         options.mode(PRIVATE_FILE_MODE);
     }
     options
+}
+
+/// Opens (creating it 0600 when missing, never truncating) a file that carries an OS lock.
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE_MODE);
+    }
+    options.open(path)
+}
+
+/// One attempt at an OS lock on `file` (`flock`, exclusive or shared), never waiting: true
+/// when taken. The lock belongs to this open file: closing it, or the process ending in any
+/// way (`kill -9` included), releases it, and another open of the same file in this process
+/// conflicts with it like any other process would.
+#[cfg(unix)]
+pub fn try_flock(file: &File, exclusive: bool) -> io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    let kind = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    loop {
+        // SAFETY: flock on a file descriptor this `File` owns for the duration of the call.
+        if unsafe { libc::flock(file.as_raw_fd(), kind | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(error),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn try_flock(_file: &File, _exclusive: bool) -> io::Result<bool> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the local state lock needs flock (Unix)",
+    ))
 }
 
 /// Replaces `path` with `bytes` atomically: a temporary file in the same directory is written,

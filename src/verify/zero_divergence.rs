@@ -65,11 +65,13 @@ enum Mode {
 }
 
 /// What is verified of one partition: every source offset below `verified_to`, with `digest`
-/// chained over the ranges verified so far.
+/// chained over the ranges verified so far, and how many records that took (offsets are not
+/// records: transaction markers, compacted gaps and padding are not counted).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Progress {
     verified_to: i64,
     digest: String,
+    records_verified: u64,
 }
 
 pub struct ZeroDivergence {
@@ -115,12 +117,17 @@ impl ZeroDivergence {
             for (key, partition) in partitions {
                 let verified_to = partition.get("verified_to").and_then(|v| v.as_i64());
                 let digest = partition.get("digest").and_then(|v| v.as_str());
-                if let (Some(verified_to), Some(digest)) = (verified_to, digest) {
+                // Evidence without the count (older versions) is verified again from the start.
+                let records_verified = partition.get("records_verified").and_then(|v| v.as_u64());
+                if let (Some(verified_to), Some(digest), Some(records_verified)) =
+                    (verified_to, digest, records_verified)
+                {
                     progress.insert(
                         key.clone(),
                         Progress {
                             verified_to,
                             digest: digest.to_owned(),
+                            records_verified,
                         },
                     );
                 }
@@ -164,13 +171,13 @@ impl ZeroDivergence {
         let mut failing = Vec::new();
         let mut compared: u64 = 0;
         let mut sampled_of: i64 = 0;
-        let mut verified_records: i64 = 0;
+        let mut verified_records: u64 = 0;
         for result in &results {
             compared += result.compared;
             sampled_of += result.range_length;
             if let Some(progress) = &result.progress {
                 self.progress.insert(result.key.clone(), progress.clone());
-                verified_records += progress.verified_to - result.source.0.max(0);
+                verified_records += progress.records_verified;
             }
             if let Some((offset, reason)) = &result.divergence {
                 failing.push(match offset {
@@ -190,6 +197,7 @@ impl ZeroDivergence {
                     "records_compared": result.compared,
                     "verified_to": progress.map(|p| p.verified_to),
                     "digest": progress.map(|p| p.digest.clone()),
+                    "records_verified": progress.map(|p| p.records_verified),
                     "first_diverging_offset": result.divergence.as_ref().and_then(|(o, _)| *o),
                     "reason": result.divergence.as_ref().map(|(_, r)| r.clone()),
                 }),
@@ -528,20 +536,26 @@ fn compare_partition(
             match compared.divergence {
                 Some(divergence) => result.divergence = Some(divergence),
                 None => {
-                    let digest = match prior {
+                    let (digest, records_verified) = match prior {
                         // Nothing new to verify: the digest stays what it was.
-                        Some(prior) if from >= range_end => prior.digest.clone(),
+                        Some(prior) if from >= range_end => {
+                            (prior.digest.clone(), prior.records_verified)
+                        }
                         Some(prior) if from > range_start => {
                             let mut chained = Sha256::new();
                             chained.update(prior.digest.as_bytes());
                             chained.update(compared.digest);
-                            hex::encode(chained.finalize())
+                            (
+                                hex::encode(chained.finalize()),
+                                prior.records_verified + compared.records,
+                            )
                         }
-                        _ => hex::encode(compared.digest),
+                        _ => (hex::encode(compared.digest), compared.records),
                     };
                     result.progress = Some(Progress {
                         verified_to: range_end,
                         digest,
+                        records_verified,
                     });
                 }
             }

@@ -57,6 +57,7 @@ impl Harness {
             key: HashKey::parse(STATE_KEY_HEX, KeyOrigin::Explicit).unwrap(),
             parallelism: 4,
             lock_timeout: Duration::ZERO,
+            lock_enabled: true,
         };
         Harness {
             dir,

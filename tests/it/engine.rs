@@ -2,7 +2,7 @@
 //! plan, apply, no-op re-plan, update, replace, saved plans (and stale ones refused),
 //! destroy, prevent_destroy, locking, and secrets kept out of every output and the state.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const STATE_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -242,30 +242,106 @@ fn prevent_destroy_is_kept_in_state_after_the_block_is_removed() {
     assert!(workspace.state_text().contains("cutover_data.keep"));
 }
 
+/// A lock held by another process (here this test process, through the library) names its
+/// holder and says it goes away with that process; `-lock=false` runs without it.
 #[test]
-fn a_held_lock_names_its_holder() {
+fn a_held_lock_names_its_holder_and_lock_false_skips_it() {
+    use cutover::state::Backend as _;
+
     let workspace = Workspace::new("lock");
     workspace.write("main.hcl", &config("one", "t1"));
-    let holder = serde_json::json!({
-        "id": "11111111-2222-3333-4444-555555555555",
-        "operation": "apply",
-        "who": "alice@build-7",
-        "created": "2026-01-01T00:00:00Z",
-        "pid": 999999,
-        "host": "build-7",
-        "version": "0.1.0",
-        "path": "cutover.state.json",
-    });
-    workspace.write("cutover.state.json.lock", &holder.to_string());
+    let backend = cutover::state::LocalBackend::in_directory(&workspace.dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let holder = runtime
+        .block_on(backend.lock("apply", std::time::Duration::ZERO))
+        .unwrap();
     let blocked = workspace.run(&["plan", "-lock-timeout", "1s"]);
     assert_eq!(blocked.status.code(), Some(1));
     let shown = text(&blocked);
-    assert!(shown.contains("alice@build-7"), "{shown}");
+    assert!(shown.contains(&holder.who), "{shown}");
+    assert!(shown.contains(&format!("lock ID {}", holder.id)), "{shown}");
     assert!(
-        shown.contains("force-unlock 11111111-2222-3333-4444-555555555555"),
+        shown.contains("the lock is released as soon as that process exits"),
         "{shown}"
     );
-    let _ = Path::new("unused");
+    // force-unlock cannot break a live OS lock, and says why.
+    let forced = workspace.run(&["force-unlock", "-force", &holder.id]);
+    assert_eq!(forced.status.code(), Some(1), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("is held by a running process"),
+        "{}",
+        text(&forced)
+    );
+    // Every command that takes the lock accepts -lock=false.
+    let planned = workspace.run(&["plan", "-lock=false"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    let applied = workspace.run(&["apply", "-auto-approve", "-lock=false"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    for args in [
+        &["destroy", "-help"][..],
+        &["import", "-help"],
+        &["state", "rm", "-help"],
+        &["verify", "-help"],
+        &["rollback", "-help"],
+    ] {
+        let help = workspace.run(args);
+        assert!(text(&help).contains("--lock"), "{args:?}: {}", text(&help));
+    }
+    let verified = workspace.run(&["verify", "-lock=false"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    runtime.block_on(backend.unlock(&holder.id)).unwrap();
+    let planned = workspace.run(&["plan", "-lock=true"]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+}
+
+/// kill -9 of a running apply (no chance to clean up): the next apply takes the lock by
+/// itself, with no force-unlock, and finishes the job.
+#[cfg(unix)]
+#[test]
+fn an_apply_killed_with_sigkill_leaves_no_lock_behind() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let workspace = Workspace::new("sigkill");
+    workspace.write(
+        "main.hcl",
+        "resource \"cutover_data\" \"many\" {\n  count = 400\n  input = count.index\n}\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["apply", "-auto-approve", "-parallelism", "2"])
+        .current_dir(&workspace.dir)
+        .env("CUTOVER_STATE_KEY", STATE_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start apply");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut created = 0;
+    for line in BufReader::new(stdout).lines() {
+        if line.expect("line").ends_with(": created") {
+            created += 1;
+            if created == 20 {
+                break;
+            }
+        }
+    }
+    assert_eq!(created, 20, "the apply finished before it could be killed");
+    let holder: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace.dir.join("cutover.state.json.lock")).unwrap(),
+    )
+    .expect("the running apply names itself in the lock file");
+    assert_eq!(holder["pid"], child.id());
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+
+    let rerun = workspace.run(&["apply", "-auto-approve"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
+    assert!(!text(&rerun).contains("locked"), "{}", text(&rerun));
+    let settled = workspace.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(settled.status.code(), Some(0), "{}", text(&settled));
 }
 
 /// Ctrl-C during a long apply: running operations finish, nothing new starts, the state

@@ -390,6 +390,7 @@ fn harness(name: &str, parallelism: usize, behaviour: Behaviour) -> Harness {
         key: key(),
         parallelism,
         lock_timeout: Duration::ZERO,
+        lock_enabled: true,
     };
     Harness {
         dir,
@@ -1450,6 +1451,7 @@ async fn regression_a_change_failing_before_it_starts_stops_new_work() {
             dependencies: Default::default(),
             prevent_destroy: false,
             create_before_destroy: false,
+            copy_estimate: None,
         },
     );
     let report = h.apply(planned).await;

@@ -7,6 +7,7 @@ mod connect;
 mod e2e;
 mod engine;
 mod engine_core;
+mod estimate;
 mod fixtures;
 mod fuzz;
 mod fuzz_support;

@@ -212,6 +212,7 @@ async fn zero_divergence_passes_on_identical_topics_and_names_the_first_divergin
     let partition =
         &evidence["checks"]["zero_divergence"]["partitions"][format!("{base}-identical/1")];
     assert_eq!(partition["verified_to"], 20, "{partition}");
+    assert_eq!(partition["records_verified"], 20, "{partition}");
     assert_eq!(
         partition["digest"].as_str().map(str::len),
         Some(64),

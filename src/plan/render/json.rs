@@ -15,7 +15,7 @@ use crate::config::value::{Value, number_to_json};
 use crate::plan::{Action, ChangeReason, Drift, OutputChange, Plan, ResourceChange};
 
 /// The version of the plan JSON schema this renderer writes.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// What the JSON document says about its producer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,9 @@ fn change_json(change: &ResourceChange) -> Json {
     object.insert("provider_name".into(), json!(change.provider));
     if let Some(reason) = action_reason(change) {
         object.insert("action_reason".into(), json!(reason));
+    }
+    if let Some(estimate) = &change.copy_estimate {
+        object.insert("copy_estimate".into(), json!(estimate));
     }
     let mut body = change_body(
         change.action.terraform_actions(),
@@ -311,7 +314,7 @@ mod tests {
     #[test]
     fn resource_changes_in_terraform_shape() {
         let document = render_json(&sample_plan(), &JsonMeta::default());
-        assert_eq!(document["format_version"], "1.0");
+        assert_eq!(document["format_version"], "1.1");
         assert_eq!(document["plan_mode"], "normal");
         assert_eq!(document["applyable"], true);
         assert_eq!(

@@ -72,6 +72,9 @@ pub(crate) fn reason_lines(change: &ResourceChange) -> Vec<String> {
         }
         Some(ChangeReason::ReplaceBecauseOf(_)) | Some(ChangeReason::DestroyRequested) | None => {}
     }
+    if let Some(estimate) = &change.copy_estimate {
+        lines.push(format!("# ({})", estimate.summary()));
+    }
     let gates = gating_assertions(change);
     if !gates.is_empty() && change.action != Action::NoOp {
         lines.push(format!(
@@ -157,7 +160,11 @@ pub(crate) fn assertion_lines(change: &ResourceChange) -> Vec<String> {
                         block
                             .iter()
                             .filter(|(_, v)| !v.is_null())
-                            .map(|(k, v)| format!("{k} = {}", short_value(v)))
+                            .map(|(k, v)| {
+                                let shown = referenced_address(change, k, v)
+                                    .unwrap_or_else(|| short_value(v));
+                                format!("{k} = {shown}")
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -166,6 +173,35 @@ pub(crate) fn assertion_lines(change: &ResourceChange) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The address of the object an argument refers to (`mirror = kafka_mirror.orders`), when
+/// its value is that object's attributes: the one dependency of the change whose type is
+/// named like the argument (`kafka_mirror` for `mirror`). Objects that carry their own
+/// address (clusters) are left to [`short_value`].
+fn referenced_address(
+    change: &ResourceChange,
+    argument: &str,
+    value: &crate::config::value::Value,
+) -> Option<String> {
+    let map = value.peel().as_map()?;
+    if map.contains_key("address") {
+        return None;
+    }
+    let mut candidates = change.dependencies.iter().filter(|label| {
+        let parts: Vec<&str> = label.split('.').collect();
+        parts.len() >= 2
+            && parts[parts.len() - 2]
+                .rsplit('_')
+                .next()
+                .is_some_and(|last| last == argument)
+    });
+    let first = candidates.next()?;
+    match candidates.next() {
+        None => Some(first.clone()),
+        // Several objects of that type: not guessed.
+        Some(_) => None,
+    }
 }
 
 /// A value in one short line: an object that names its address (a mirror, a cluster) by the
@@ -428,6 +464,7 @@ pub(crate) mod tests {
             dependencies: BTreeSet::new(),
             prevent_destroy: false,
             create_before_destroy: action == Action::CreateThenDelete,
+            copy_estimate: None,
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::connect;
+use super::mirror_estimate::achieved_rate;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -18,6 +19,7 @@ use crate::kafka::admin::topic_configs;
 use crate::kafka::connection::{Cluster, blocking};
 use crate::mirror::survey::PartitionTask;
 use crate::mirror::{self, CopySettings, MirrorSpec, Offsets, RunMode};
+use crate::plan::estimate::CopyEstimate;
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_MIRROR: &str = "kafka_mirror";
@@ -77,6 +79,9 @@ impl KafkaMirror {
                     ),
                     AttributeSchema::computed("records_copied", Type::Number)
                         .describe("records copied by the last apply"),
+                    AttributeSchema::computed("records_per_second", Type::Number).describe(
+                        "the copy rate the last apply achieved (the plan's copy estimate uses it)",
+                    ),
                     AttributeSchema::computed("offset_map_topic", Type::String).describe(
                         "offsets = \"translate\": the compacted topic on the target holding the offset map",
                     ),
@@ -405,6 +410,14 @@ impl ResourceType for KafkaMirror {
         }))
     }
 
+    fn copy_estimate<'a>(
+        &'a self,
+        context: &'a ProviderContext,
+        planned: &'a Value,
+    ) -> Option<BoxFuture<'a, Option<CopyEstimate>>> {
+        Some(Box::pin(super::mirror_estimate::estimate(context, planned)))
+    }
+
     fn read<'a>(
         &'a self,
         context: &'a ProviderContext,
@@ -471,6 +484,10 @@ impl ResourceType for KafkaMirror {
                     ("padding", padding_of(&before)),
                     ("records_copied", Value::int(report.records as i64)),
                     ("shards", Value::int(i64::from(spec.shards))),
+                    (
+                        "records_per_second",
+                        achieved_rate(planned, report.records, report.elapsed),
+                    ),
                     (
                         "offset_map_topic",
                         spec.map_topic().map_or(Value::Null, Value::string),

@@ -2,6 +2,7 @@
 
 pub mod connect;
 pub mod mirror;
+pub mod mirror_estimate;
 pub mod offsets;
 pub mod topics;
 
