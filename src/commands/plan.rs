@@ -69,6 +69,9 @@ impl PlanFlags {
     }
 }
 
+/// Said by `plan -out`: what a saved plan reveals to whoever can read it (a CI artifact).
+pub const SAVED_PLAN_PLAINTEXT_NOTE: &str = "The plan file stores every non-sensitive root variable value in plaintext (also those used\nonly inside sensitive arguments; sensitive ones only as keyed hashes): keep it as private\nas the state.";
+
 /// The saved form of a computed plan.
 pub fn saved_plan(engine: &Engine, planned: &Planned, options: &PlanOptions) -> SavedPlan {
     let variables = planned
@@ -108,8 +111,9 @@ pub fn run(args: &PlanArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
         if let Some(out) = &args.out {
             saved_plan(&engine, &planned, &options).write(out)?;
             println!(
-                "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    cutover apply {}",
+                "\nSaved the plan to: {}\n\n{}\n\nTo perform exactly these actions, run:\n    cutover apply {}",
                 out.display(),
+                SAVED_PLAN_PLAINTEXT_NOTE,
                 out.display()
             );
         }

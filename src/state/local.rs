@@ -265,6 +265,7 @@ impl LocalBackend {
     /// identity, taken from the file written rather than from the path (which another writer
     /// could have replaced again by then).
     fn replace_with(&self, bytes: &[u8]) -> Result<Option<FileIdentity>> {
+        platform::refuse_symlink(&self.path)?;
         let temporary = temporary_sibling(&self.path)?;
         let result = (|| {
             let mut file = platform::private_create_new()

@@ -102,6 +102,9 @@ pub use document::{
 };
 pub use error::{LockHeld, StateError};
 pub use local::{DEFAULT_STATE_FILE, LocalBackend};
+/// The writer of every private file: 0600, a new temporary file, fsync, rename, directory
+/// fsync, symbolic links refused. Saved plans use it too.
+pub use platform::write_atomically as write_private_file;
 pub use s3::{S3Backend, S3Settings};
 pub use sensitive::{
     AttributePath, HashKey, KeyOrigin, KeySettings, PathStep, SensitiveHash, decode_attributes,

@@ -218,6 +218,70 @@ fn saved_plan_applies_once_and_a_stale_one_is_refused() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn saved_plan_file_is_written_like_the_state() {
+    use std::os::unix::fs::PermissionsExt;
+    let workspace = Workspace::new("saved-private");
+    workspace.write("main.hcl", &config("one", "t1"));
+    // An existing plan file readable by everyone is replaced by a private one.
+    workspace.write("first.plan", "old");
+    std::fs::set_permissions(
+        workspace.path("first.plan"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let saved = workspace.run(&["plan", "-out", "first.plan"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    assert!(
+        text(&saved)
+            .contains("The plan file stores every non-sensitive root variable value in plaintext"),
+        "{}",
+        text(&saved)
+    );
+    let mode = std::fs::metadata(workspace.path("first.plan"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let leftovers: Vec<String> = std::fs::read_dir(&workspace.dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A symbolic link is refused, and what it points to is left alone.
+    workspace.write("elsewhere.txt", "keep me");
+    std::os::unix::fs::symlink("elsewhere.txt", workspace.path("linked.plan")).unwrap();
+    let refused = workspace.run(&["plan", "-out", "linked.plan"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("linked.plan: it is a symbolic link"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        std::fs::symlink_metadata(workspace.path("linked.plan"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path("elsewhere.txt")).unwrap(),
+        "keep me"
+    );
+
+    // Reading a plan is bounded: a device is refused before anything is read.
+    let endless = workspace.run(&["apply", "/dev/zero"]);
+    assert_eq!(endless.status.code(), Some(1), "{}", text(&endless));
+    assert!(
+        text(&endless).contains("/dev/zero: it is not a regular file"),
+        "{}",
+        text(&endless)
+    );
+}
+
 #[test]
 fn prevent_destroy_is_kept_in_state_after_the_block_is_removed() {
     let workspace = Workspace::new("protect");
