@@ -283,6 +283,48 @@ fn saved_plan_file_is_written_like_the_state() {
 }
 
 #[test]
+fn weakened_transport_security_is_warned_in_validate_and_plan() {
+    let workspace = Workspace::new("insecure");
+    workspace.write(
+        "main.hcl",
+        r#"
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = "hunter2-SECRET"
+}
+
+cluster "legacy" {
+  bootstrap_servers = ["10.0.1.10:9092"]
+  security_protocol = "SASL_PLAINTEXT"
+  sasl_mechanism    = "PLAIN"
+  sasl_username     = "app"
+  sasl_password     = var.password
+  properties = {
+    "enable.ssl.certificate.verification" = "false"
+  }
+}
+
+resource "cutover_data" "x" {
+  input = "x"
+}
+"#,
+    );
+    for command in [&["validate"][..], &["plan"][..]] {
+        let output = workspace.run(command);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{command:?}: {shown}");
+        assert!(
+            shown.contains("warning: sasl_mechanism PLAIN over security_protocol SASL_PLAINTEXT sends the password in clear")
+                && shown.contains("main.hcl:11:23")
+                && shown.contains("warning: TLS certificate verification is turned off"),
+            "{command:?}: {shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{command:?}: {shown}");
+    }
+}
+
+#[test]
 fn prevent_destroy_is_kept_in_state_after_the_block_is_removed() {
     let workspace = Workspace::new("protect");
     workspace.write(
