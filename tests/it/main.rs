@@ -11,6 +11,7 @@ mod fixtures;
 mod fuzz;
 mod fuzz_support;
 mod kafka;
+mod limits;
 mod mirror;
 mod mirror_restart;
 mod plan_snapshots;
