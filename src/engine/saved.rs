@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::load::ModuleTree;
 use crate::config::value::Value;
 use crate::plan::{Action, Plan, PlanMode};
+use crate::state::encryption::{self, Encryption, Purpose};
 use crate::state::{HashKey, StateStamp};
 
 pub const SAVED_PLAN_FORMAT: u32 = 1;
@@ -50,7 +51,7 @@ pub struct SavedPlan {
 /// before it is read into memory.
 pub const MAX_PLAN_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-fn read_plan_file(path: &Path) -> anyhow::Result<String> {
+fn read_plan_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
     let cannot = |error: std::io::Error| {
         anyhow::anyhow!("cannot read the plan file {}: {error}", path.display())
@@ -73,12 +74,7 @@ fn read_plan_file(path: &Path) -> anyhow::Result<String> {
             MAX_PLAN_FILE_BYTES / (1024 * 1024)
         );
     }
-    String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not a cutover plan file: it is not UTF-8",
-            path.display()
-        )
-    })
+    Ok(bytes)
 }
 
 /// A digest of a value that distinguishes unknowns and never needs a secret in clear: each
@@ -180,16 +176,29 @@ pub fn saved_changes(plan: &Plan, key: &HashKey) -> Vec<SavedChange> {
 
 impl SavedPlan {
     /// Writes the plan as the state is written: 0600, a new temporary file, fsync, rename,
-    /// never through a symbolic link.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+    /// never through a symbolic link; encrypted when a key is configured.
+    pub fn write(&self, path: &Path, encryption: Option<&Encryption>) -> anyhow::Result<()> {
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        crate::state::write_private_file(path, text.as_bytes())
+        let bytes = encryption::seal_if_configured(encryption, Purpose::Plan, text.into_bytes())?;
+        crate::state::write_private_file(path, &bytes)
             .map_err(|error| anyhow::anyhow!("cannot write the plan: {error}"))
     }
 
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = read_plan_file(path)?;
+    pub fn read(path: &Path, encryption: Option<&Encryption>) -> anyhow::Result<Self> {
+        let bytes = read_plan_file(path)?;
+        let bytes = encryption::open(
+            encryption,
+            Purpose::Plan,
+            &bytes,
+            &path.display().to_string(),
+        )?;
+        let text = String::from_utf8(bytes.into_owned()).map_err(|_| {
+            anyhow::anyhow!(
+                "{} is not a cutover plan file: it is not UTF-8",
+                path.display()
+            )
+        })?;
         let saved: SavedPlan = serde_json::from_str(&text).map_err(|error| {
             anyhow::anyhow!("{} is not a cutover plan file: {error}", path.display())
         })?;

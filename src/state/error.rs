@@ -129,6 +129,10 @@ pub enum StateError {
         found: &'static str,
     },
 
+    /// An encrypted state or plan that cannot be read (no key, another key, damaged).
+    #[error("{0}")]
+    Encryption(String),
+
     #[error("cannot serialize the state: {0}")]
     Serialize(#[source] serde_json::Error),
 

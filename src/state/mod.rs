@@ -87,6 +87,7 @@
 
 pub mod backend;
 pub mod document;
+pub mod encryption;
 pub mod error;
 pub mod local;
 mod platform;
@@ -100,6 +101,7 @@ pub use document::{
     CUTOVER_VERSION, OutputState, PendingIntent, PendingOperation, Protection, ResourceState,
     STATE_FORMAT_VERSION, State, StateStamp,
 };
+pub use encryption::{Encryption, EncryptionSettings, Purpose};
 pub use error::{LockHeld, StateError};
 pub use local::{DEFAULT_STATE_FILE, LocalBackend};
 /// The writer of every private file: 0600, a new temporary file, fsync, rename, directory

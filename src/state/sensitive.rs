@@ -178,6 +178,11 @@ impl HashKey {
         Ok(HashKey { bytes, origin })
     }
 
+    /// The raw key, for deriving the encryption key from a key given in the same text form.
+    pub(crate) fn bytes_for_encryption(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn origin(&self) -> &KeyOrigin {
         &self.origin
     }
