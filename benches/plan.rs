@@ -174,6 +174,7 @@ fn engine(dir: &Path) -> Engine {
         registry: Arc::new(Registry::builtin()),
         backend: Arc::new(LocalBackend::in_directory(dir)),
         key: key(),
+        encryption: None,
         parallelism: 10,
         lock_timeout: Duration::ZERO,
         lock_enabled: true,

@@ -47,6 +47,18 @@ pub struct Cli {
     #[arg(long = "var-file", global = true, value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
 
+    /// Multiply the evaluation budget (values, string bytes, file bytes, module and resource
+    /// instances a configuration may produce) by this factor
+    #[arg(
+        long = "eval-budget",
+        global = true,
+        value_name = "FACTOR",
+        env = "CUTOVER_EVAL_BUDGET",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub eval_budget: u32,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -95,6 +107,8 @@ pub struct Settings {
     pub command_line_vars: Vec<CommandLineVar>,
     /// `CUTOVER_VAR_*` environment variables.
     pub environment_vars: Vec<(String, String)>,
+    /// `-eval-budget` / `CUTOVER_EVAL_BUDGET`: the factor of the evaluation budget.
+    pub eval_budget: u32,
 }
 
 impl Settings {
@@ -105,6 +119,7 @@ impl Settings {
             environment_vars: std::env::vars()
                 .filter(|(key, _)| key.starts_with("CUTOVER_VAR_"))
                 .collect(),
+            eval_budget: cli.eval_budget,
         }
     }
 }
@@ -216,6 +231,7 @@ fn report_usage_error(error: clap::Error) -> i32 {
 }
 
 pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitStatus> {
+    crate::config::budget::set_factor(settings.eval_budget);
     match &cli.command {
         Command::Plan(args) => commands::plan::run(args, settings),
         Command::Apply(args) => commands::apply::run(args, settings),

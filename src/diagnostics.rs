@@ -182,8 +182,6 @@ impl Diagnostic {
             indent = " ".repeat(gutter + 1);
             let _ = writeln!(out, "{indent}--> {path}:{}:{}", start.line, start.column);
             let line = span.file.line_text(start.line);
-            let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", start.line, line.replace('\t', " "));
             let caret_count = if end.line == start.line {
                 (end.column.saturating_sub(start.column)).max(1)
             } else {
@@ -191,10 +189,14 @@ impl Diagnostic {
                     .saturating_sub(start.column)
                     .max(1)
             };
+            let (shown, caret_column, caret_count) =
+                snippet_window(&line.replace('\t', " "), start.column, caret_count);
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{} | {}", start.line, shown);
             let _ = writeln!(
                 out,
                 "{pad} | {}{}",
-                " ".repeat(start.column - 1),
+                " ".repeat(caret_column - 1),
                 "^".repeat(caret_count)
             );
         }
@@ -203,6 +205,33 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// The most characters of a source line a snippet shows: a minified or generated file can
+/// have a line of megabytes, which must not be echoed whole.
+pub const MAX_SNIPPET_CHARS: usize = 160;
+
+/// The part of `line` a snippet shows around the caret (1-based `column`, `carets` wide), with
+/// `…` where it was cut, and the caret's column and width in what is shown.
+fn snippet_window(line: &str, column: usize, carets: usize) -> (String, usize, usize) {
+    let length = line.chars().count();
+    if length <= MAX_SNIPPET_CHARS {
+        return (line.to_owned(), column, carets);
+    }
+    let context = MAX_SNIPPET_CHARS / 4;
+    let first = column.saturating_sub(1).saturating_sub(context);
+    let last = (first + MAX_SNIPPET_CHARS).min(length);
+    let mut shown = String::new();
+    if first > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(first).take(last - first));
+    if last < length {
+        shown.push('…');
+    }
+    let caret_column = column - first + usize::from(first > 0);
+    let carets = carets.min(last + 1 - column.min(last)).max(1);
+    (shown, caret_column, carets)
 }
 
 /// Paths in diagnostics are shown relative to the working directory when they are inside it,
@@ -374,6 +403,32 @@ mod tests {
             diagnostic.render(None),
             "error: call to unknown function \"bogus\"\n  --> main.hcl:2:7\n  |\n2 |   x = bogus(1)\n  |       ^^^^^\n  = hint: see README.md for the functions cutover supports\n"
         );
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_only_around_the_caret() {
+        let line = format!(
+            "x = \"{}\" + bogus + \"{}\"",
+            "a".repeat(2_000_000),
+            "b".repeat(1000)
+        );
+        let source = file(&format!("{line}\n"));
+        let start = source.text.find("bogus").unwrap();
+        let rendered = Diagnostic::error("bad")
+            .at(Span::new(&source, start..start + 5))
+            .render(None);
+        assert!(rendered.len() < 1000, "{} bytes", rendered.len());
+        let lines: Vec<&str> = rendered.lines().collect();
+        let snippet = lines[3].strip_prefix("1 | ").unwrap();
+        let carets = lines[4].strip_prefix("  | ").unwrap();
+        assert!(
+            snippet.starts_with('…') && snippet.ends_with('…'),
+            "{snippet}"
+        );
+        let caret_at = carets.find('^').unwrap();
+        let shown: String = snippet.chars().skip(caret_at).take(5).collect();
+        assert_eq!(shown, "bogus");
+        assert_eq!(carets.trim(), "^^^^^");
     }
 
     #[test]

@@ -154,7 +154,9 @@ pub async fn replan_saved(
     super::common::StateLock,
     crate::engine::planner::Planned,
 )> {
-    let saved = SavedPlan::read(file)?;
+    let encryption =
+        crate::state::Encryption::resolve(&crate::state::EncryptionSettings::from_env())?;
+    let saved = SavedPlan::read(file, encryption.as_ref())?;
     let mut settings = settings.clone();
     let mut replayed: Vec<CommandLineVar> = saved
         .variables

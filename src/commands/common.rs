@@ -50,6 +50,9 @@ pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Evaluation recurses through nested expressions (bounded by the evaluation budget's
+        // nesting limit); 2 MiB, tokio's default, is too little for that in a debug build.
+        .thread_stack_size(8 * 1024 * 1024)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

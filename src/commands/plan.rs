@@ -69,6 +69,9 @@ impl PlanFlags {
     }
 }
 
+/// Said by `plan -out`: what a saved plan reveals to whoever can read it (a CI artifact).
+pub const SAVED_PLAN_PLAINTEXT_NOTE: &str = "The plan file stores every non-sensitive root variable value in plaintext (also those used\nonly inside sensitive arguments; sensitive ones only as keyed hashes): keep it as private\nas the state, or set CUTOVER_ENCRYPTION_KEY to encrypt it.";
+
 /// The saved form of a computed plan.
 pub fn saved_plan(engine: &Engine, planned: &Planned, options: &PlanOptions) -> SavedPlan {
     let variables = planned
@@ -106,9 +109,16 @@ pub fn run(args: &PlanArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
         }
         print!("{}", render_human(&planned.plan, &HumanOptions::default()));
         if let Some(out) = &args.out {
-            saved_plan(&engine, &planned, &options).write(out)?;
+            saved_plan(&engine, &planned, &options).write(out, engine.encryption.as_deref())?;
+            let note = match &engine.encryption {
+                Some(encryption) => format!(
+                    "The plan file is encrypted with key {} (it holds non-sensitive variable\nvalues, which would otherwise be plaintext).",
+                    encryption.id()
+                ),
+                None => SAVED_PLAN_PLAINTEXT_NOTE.to_owned(),
+            };
             println!(
-                "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    cutover apply {}",
+                "\nSaved the plan to: {}\n\n{note}\n\nTo perform exactly these actions, run:\n    cutover apply {}",
                 out.display(),
                 out.display()
             );

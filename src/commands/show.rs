@@ -500,6 +500,7 @@ mod tests {
             config_dir: PathBuf::from("."),
             command_line_vars: Vec::new(),
             environment_vars: Vec::new(),
+            eval_budget: 1,
         }
     }
 

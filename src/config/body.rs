@@ -30,6 +30,8 @@ pub fn decode_body(
     // Names offered as "did you mean" for a misspelled argument or block: the misspelling is
     // the one mistake, so they are not also reported missing.
     let mut suggested: Vec<&'static str> = Vec::new();
+    // Where each argument's expression is, for the schema's warnings.
+    let mut expression_spans: BTreeMap<&'static str, Span> = BTreeMap::new();
     for structure in body.iter() {
         match structure {
             Structure::Attribute(attribute) => {
@@ -102,6 +104,7 @@ pub fn decode_body(
                     value
                 };
                 object.insert(name.to_owned(), value.marked(attribute_schema.sensitive));
+                expression_spans.insert(attribute_schema.name, expr.span());
             }
             Structure::Block(block) => {
                 let name = block.ident.as_str();
@@ -199,6 +202,12 @@ pub fn decode_body(
             Nesting::List => Value::List(Vec::new()),
         };
         object.insert(block.name.to_owned(), empty);
+    }
+    if let Some(advice) = &schema.advice {
+        for (name, message) in (advice.0)(&object) {
+            let at = expression_spans.get(name).unwrap_or(header).clone();
+            diagnostics.push(Diagnostic::warning(message).at(at));
+        }
     }
     Value::Map(object)
 }

@@ -60,6 +60,7 @@ pub fn evaluate(expr: &Expr, scope: &Scope<'_>) -> Result<Value> {
         scope,
         file: &expr.file,
         bound: Vec::new(),
+        depth: 0,
     }
     .eval(&expr.expression)
 }
@@ -69,6 +70,8 @@ struct Evaluator<'s, 'a> {
     file: &'s Arc<SourceFile>,
     /// Names bound by enclosing `for` expressions and template directives, innermost last.
     bound: Vec<(String, Value)>,
+    /// How deep the expression being evaluated is nested (see [`super::budget`]).
+    depth: u32,
 }
 
 fn error_at(message: impl Into<String>, span: Span) -> Box<Diagnostic> {
@@ -80,7 +83,32 @@ impl<'a> Evaluator<'_, 'a> {
         span_of(self.file, expression.span())
     }
 
+    /// Evaluates a sub-expression within the evaluation budget: nesting is bounded, and what
+    /// calls, `for` expressions, templates and references produce is counted.
     fn eval(&mut self, expression: &Expression) -> Result<Value> {
+        if self.depth >= super::budget::limits().nesting {
+            return Err(error_at(
+                super::budget::nesting_message(),
+                self.span(expression),
+            ));
+        }
+        self.depth += 1;
+        let result = self.eval_unbudgeted(expression);
+        self.depth -= 1;
+        let value = result?;
+        // `for` expressions and template `for` directives count each element as they make
+        // it (below); other expressions only combine what these produced, or literals.
+        if matches!(
+            expression,
+            Expression::FuncCall(_) | Expression::Traversal(_) | Expression::Variable(_)
+        ) {
+            super::budget::charge_value(&value)
+                .map_err(|message| error_at(message, self.span(expression)))?;
+        }
+        Ok(value)
+    }
+
+    fn eval_unbudgeted(&mut self, expression: &Expression) -> Result<Value> {
         match expression {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(flag) => Ok(Value::Bool(*flag.value())),
@@ -808,7 +836,12 @@ impl<'a> Evaluator<'_, 'a> {
                 .push((value_var.clone(), value.marked(sensitive)));
             let outcome = self.for_element(for_expr);
             self.bound.truncate(depth);
-            match outcome? {
+            let outcome = outcome?;
+            if let ForElement::Item(item) | ForElement::Entry(_, item, _, _) = &outcome {
+                super::budget::charge_value(item)
+                    .map_err(|message| error_at(message, self.span(&for_expr.value_expr)))?;
+            }
+            match outcome {
                 ForElement::Skip => {}
                 ForElement::Unknown => unknown = true,
                 ForElement::Item(item) => list.push(item),
@@ -1003,9 +1036,14 @@ impl<'a> Evaluator<'_, 'a> {
                             self.bound
                                 .push((intro.value_var.as_str().to_owned(), value));
                             out.strip_next = intro.strip.strip_end();
+                            let before = out.text.len();
                             let rendered = self.render_template(&intro.template, out);
                             self.bound.truncate(depth);
                             rendered?;
+                            let added = out.text.len().saturating_sub(before) as u64;
+                            super::budget::charge(1, added).map_err(|message| {
+                                error_at(message, self.span(&intro.collection_expr))
+                            })?;
                             out.strip_before(for_directive.endfor_expr.strip);
                         }
                         out.strip_next = for_directive.endfor_expr.strip.strip_end();

@@ -246,6 +246,7 @@ pub fn evaluate_configuration_with(
     mode: EvalMode,
     hook: &mut dyn ResourceHook,
 ) -> (Configuration, Diagnostics) {
+    let _budget = super::budget::start(super::budget::configured_limits());
     let mut evaluator = Evaluator {
         hook,
         slots: Vec::new(),
@@ -298,8 +299,36 @@ pub fn evaluate_configuration_with(
         configuration.variables = root.namespaces.variables.clone();
     }
     let mut diagnostics = without_repeated_reference_errors(diagnostics, reference_diagnostics);
+    if super::budget::exceeded() {
+        diagnostics = with_one_budget_error(diagnostics);
+    }
     diagnostics.sort();
     (configuration, diagnostics)
+}
+
+/// Once the evaluation budget is spent every later expression fails the same way: only the
+/// first of those errors, at the expression that crossed the line, is news.
+fn with_one_budget_error(diagnostics: Diagnostics) -> Diagnostics {
+    let mut seen = false;
+    diagnostics
+        .into_iter()
+        .filter(|diagnostic| {
+            if !diagnostic.message.contains(super::budget::MESSAGE_PREFIX) {
+                return true;
+            }
+            !std::mem::replace(&mut seen, true)
+        })
+        .collect()
+}
+
+/// The most instances one block may have, through `count` or `for_each`.
+const MAX_INSTANCES_PER_BLOCK: usize = 100_000;
+
+fn too_many_instances(found: usize, for_each: &Expr) -> Diagnostic {
+    Diagnostic::error(format!(
+        "for_each has {found} elements; a block can have at most {MAX_INSTANCES_PER_BLOCK} instances (as with count)"
+    ))
+    .at(for_each.span())
 }
 
 /// The first `reference_count` diagnostics come from checking references before evaluation.
@@ -1732,6 +1761,15 @@ impl<'t> Evaluator<'t, '_> {
             self.instance_value(slot, resource, schema, &context, &repetition);
             return Value::Unknown;
         };
+        if let Err(message) = super::budget::charge_instances(repetitions.len() as u64) {
+            let at = resource
+                .for_each
+                .as_ref()
+                .or(resource.count.as_ref())
+                .map_or_else(|| resource.span.clone(), Expr::span);
+            self.diagnostics.push(Diagnostic::error(message).at(at));
+            return Value::Unknown;
+        }
         let mut list = Vec::new();
         let mut map = BTreeMap::new();
         let mut single = Value::Null;
@@ -1863,6 +1901,16 @@ impl<'t> Evaluator<'t, '_> {
         };
         match value {
             Value::Unknown => unknown_error(self),
+            Value::Map(map) if map.len() > MAX_INSTANCES_PER_BLOCK => {
+                self.diagnostics
+                    .push(too_many_instances(map.len(), for_each));
+                None
+            }
+            Value::Set(items) if items.len() > MAX_INSTANCES_PER_BLOCK => {
+                self.diagnostics
+                    .push(too_many_instances(items.len(), for_each));
+                None
+            }
             Value::Map(map) => {
                 if map.keys().len() != map.len() {
                     return None;
@@ -1974,7 +2022,7 @@ impl<'t> Evaluator<'t, '_> {
             return None;
         }
         match value.as_i64() {
-            Some(number) if (0..=100_000).contains(&number) => Some(
+            Some(number) if (0..=MAX_INSTANCES_PER_BLOCK as i64).contains(&number) => Some(
                 (0..number)
                     .map(|index| (Some(InstanceKey::Int(index)), Repetition::Count(index)))
                     .collect(),

@@ -2096,9 +2096,39 @@ fn os_reason(failure: &std::io::Error) -> String {
 }
 
 fn read_file(call: &Call<'_>, path: Value) -> Result<(Vec<u8>, PathBuf), FunctionError> {
+    use std::io::Read as _;
     let path = crate::config::load::tidy_path(&resolve_path(call, &into_string(path)?));
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok((bytes, path)),
+    // Bounded: `file("/dev/zero")` or a huge file must not be read into memory whole. One
+    // read is limited like any function result, all reads together by the budget.
+    let allowed = crate::config::budget::file_bytes_left().min(MAX_RESULT_BYTES as u64);
+    let read = std::fs::File::open(&path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(allowed + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) if bytes.len() as u64 > allowed => {
+            if allowed == MAX_RESULT_BYTES as u64 {
+                Err(argument_error(
+                    0,
+                    format!(
+                        "{} is larger than {} MiB, the most a function reads",
+                        call.quote(&path.display().to_string()),
+                        MAX_RESULT_BYTES / (1024 * 1024)
+                    ),
+                ))
+            } else {
+                let message = crate::config::budget::charge_file_bytes(bytes.len() as u64)
+                    .err()
+                    .unwrap_or_default();
+                Err(argument_error(0, message))
+            }
+        }
+        Ok(bytes) => {
+            crate::config::budget::charge_file_bytes(bytes.len() as u64)
+                .map_err(|message| argument_error(0, message))?;
+            Ok((bytes, path))
+        }
         Err(failure) => Err(argument_error(
             0,
             format!(

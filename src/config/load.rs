@@ -128,7 +128,9 @@ pub fn normalize_path(path: &Path) -> PathBuf {
 pub fn load(dir: &Path) -> (Option<ModuleTree>, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let mut stack = Vec::new();
-    let tree = load_module(dir, None, &mut stack, &mut diagnostics);
+    let _budget = super::budget::start(super::budget::configured_limits());
+    let mut loaded = Loaded::default();
+    let tree = load_module(dir, None, &mut stack, &mut loaded, &mut diagnostics);
     diagnostics.sort();
     (tree, diagnostics)
 }
@@ -141,6 +143,13 @@ struct Loading {
     address: String,
 }
 
+/// Module directories already read and decoded, by directory: a module called from many
+/// places is read once (its problems reported once), however many instances it has.
+#[derive(Default)]
+struct Loaded {
+    modules: std::collections::HashMap<PathBuf, Module>,
+}
+
 /// The module call being followed: its name and the span of its `source`.
 struct Call<'a> {
     name: &'a str,
@@ -151,6 +160,7 @@ fn load_module(
     dir: &Path,
     called_from: Option<Call<'_>>,
     stack: &mut Vec<Loading>,
+    loaded: &mut Loaded,
     diagnostics: &mut Diagnostics,
 ) -> Option<ModuleTree> {
     let call_span = called_from.as_ref().map(|call| call.source_span.clone());
@@ -228,6 +238,62 @@ fn load_module(
         return None;
     }
 
+    if let Err(message) = super::budget::charge_module_instance() {
+        // Once: every later call would say the same.
+        if super::budget::module_instances_spent() == super::budget::limits().module_instances + 1 {
+            diagnostics.push(Diagnostic::error(message).at_opt(call_span));
+        }
+        return None;
+    }
+    let module = match loaded.modules.get(dir) {
+        Some(module) => module.clone(),
+        None => {
+            let module = read_module(dir, call_span.as_ref(), diagnostics)?;
+            loaded.modules.insert(dir.to_path_buf(), module.clone());
+            module
+        }
+    };
+
+    stack.push(Loading {
+        canonical,
+        shown: normalize_path(dir),
+        address,
+    });
+    let mut children = BTreeMap::new();
+    for call in &module.module_calls {
+        if !(call.source.starts_with("./") || call.source.starts_with("../")) {
+            let message = if Path::new(&call.source).is_absolute() {
+                format!("module source \"{}\" is an absolute path", call.source)
+            } else {
+                format!("module source \"{}\" is not a local path", call.source)
+            };
+            diagnostics.push(
+                Diagnostic::error(message)
+                .at(call.source_span.clone())
+                .with_hint("cutover loads modules from directories relative to the calling module: source = \"./modules/x\" or \"../modules/x\""),
+            );
+            continue;
+        }
+        let child_dir = normalize_path(&dir.join(&call.source));
+        let call_site = Call {
+            name: &call.name,
+            source_span: &call.source_span,
+        };
+        if let Some(child) = load_module(&child_dir, Some(call_site), stack, loaded, diagnostics) {
+            children.insert(call.name.clone(), child);
+        }
+    }
+    stack.pop();
+    Some(ModuleTree { module, children })
+}
+
+/// Reads and decodes the `*.hcl` files of one module directory.
+fn read_module(
+    dir: &Path,
+    call_span: Option<&Span>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Module> {
+    let call_span = call_span.cloned();
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok().map(|entry| tidy_path(&entry.path())))
@@ -267,38 +333,7 @@ fn load_module(
     }
     let (module, decoded) = Module::decode(dir.to_path_buf(), parsed);
     diagnostics.extend(decoded);
-
-    stack.push(Loading {
-        canonical,
-        shown: normalize_path(dir),
-        address,
-    });
-    let mut children = BTreeMap::new();
-    for call in &module.module_calls {
-        if !(call.source.starts_with("./") || call.source.starts_with("../")) {
-            let message = if Path::new(&call.source).is_absolute() {
-                format!("module source \"{}\" is an absolute path", call.source)
-            } else {
-                format!("module source \"{}\" is not a local path", call.source)
-            };
-            diagnostics.push(
-                Diagnostic::error(message)
-                .at(call.source_span.clone())
-                .with_hint("cutover loads modules from directories relative to the calling module: source = \"./modules/x\" or \"../modules/x\""),
-            );
-            continue;
-        }
-        let child_dir = normalize_path(&dir.join(&call.source));
-        let call_site = Call {
-            name: &call.name,
-            source_span: &call.source_span,
-        };
-        if let Some(child) = load_module(&child_dir, Some(call_site), stack, diagnostics) {
-            children.insert(call.name.clone(), child);
-        }
-    }
-    stack.pop();
-    Some(ModuleTree { module, children })
+    Some(module)
 }
 
 #[cfg(test)]

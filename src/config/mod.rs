@@ -4,6 +4,7 @@
 //! configuration's own files.
 
 pub mod body;
+pub mod budget;
 pub mod connections;
 pub mod eval;
 pub mod evaluate;

@@ -8,6 +8,33 @@ use super::types::Type;
 pub struct Schema {
     pub attributes: Vec<AttributeSchema>,
     pub blocks: Vec<BlockSchema>,
+    /// Settings that are allowed but weaken security (TLS verification off, a password in
+    /// clear): warnings at the attribute, in `validate` and `plan`.
+    pub advice: Option<Advice>,
+}
+
+/// A warning about an allowed but risky setting: the attribute it points at and the message
+/// (which never quotes a configured value: it may be sensitive).
+pub type AdviceItem = (&'static str, String);
+
+/// A provider's check of a decoded body (its object, sensitive marks included) for settings
+/// that deserve a warning. A plain function, so the configuration stays ignorant of what it
+/// checks.
+#[derive(Clone, Copy)]
+pub struct Advice(
+    pub fn(&std::collections::BTreeMap<String, super::value::Value>) -> Vec<AdviceItem>,
+);
+
+impl PartialEq for Advice {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl std::fmt::Debug for Advice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Advice(..)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +130,20 @@ impl AttributeSchema {
 
 impl Schema {
     pub fn new(attributes: Vec<AttributeSchema>, blocks: Vec<BlockSchema>) -> Self {
-        Self { attributes, blocks }
+        Self {
+            attributes,
+            blocks,
+            advice: None,
+        }
+    }
+
+    /// Adds the check of risky settings (see [`Advice`]).
+    pub fn with_advice(
+        mut self,
+        advice: fn(&std::collections::BTreeMap<String, super::value::Value>) -> Vec<AdviceItem>,
+    ) -> Self {
+        self.advice = Some(Advice(advice));
+        self
     }
 
     pub fn attribute(&self, name: &str) -> Option<&AttributeSchema> {
@@ -151,6 +191,33 @@ pub trait SchemaSource {
     }
 }
 
+/// True for an `http://` URL whose host is not a loopback address (`localhost`, `127.0.0.0/8`,
+/// `::1`): traffic to it crosses a network unencrypted.
+pub fn is_cleartext_remote_url(url: &str) -> bool {
+    let url = url.trim();
+    let Some(rest) = url
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_and_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_and_port.split(':').next().unwrap_or_default()
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    !loopback
+}
+
 /// The closest candidate by edit distance, for "did you mean" hints.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -192,6 +259,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleartext_urls_to_other_hosts_are_told_apart_from_loopback_and_https() {
+        for remote in [
+            "http://10.0.0.5:4566",
+            "HTTP://s3.internal.example.com/",
+            "http://user@moto.example:80/x",
+            "http://[2001:db8::1]:9000",
+        ] {
+            assert!(is_cleartext_remote_url(remote), "{remote}");
+        }
+        for local_or_tls in [
+            "http://127.0.0.1:15000",
+            "http://localhost:4566",
+            "http://[::1]:15000/",
+            "http://127.1.2.3",
+            "https://s3.example.com",
+            "127.0.0.1:15000",
+        ] {
+            assert!(!is_cleartext_remote_url(local_or_tls), "{local_or_tls}");
+        }
+    }
 
     #[test]
     fn suggests_close_names_only() {

@@ -18,7 +18,10 @@ use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::providers::{Connections, IntentRecorder, ProviderContext, Registry};
-use crate::state::{Backend, HashKey, KeySettings, LocalBackend, S3Backend, S3Settings};
+use crate::state::{
+    Backend, Encryption, EncryptionSettings, HashKey, KeySettings, LocalBackend, S3Backend,
+    S3Settings,
+};
 
 /// Everything a plan or apply needs, resolved once by the command.
 pub struct Engine {
@@ -28,6 +31,8 @@ pub struct Engine {
     pub registry: Arc<Registry>,
     pub backend: Arc<dyn Backend>,
     pub key: HashKey,
+    /// The key state and saved plans are encrypted with, when one is configured.
+    pub encryption: Option<Arc<Encryption>>,
     pub parallelism: usize,
     pub lock_timeout: Duration,
     /// False with `-lock=false`: the command takes no state lock.
@@ -44,8 +49,10 @@ impl Engine {
         command_line_vars: Vec<CommandLineVar>,
     ) -> anyhow::Result<Self> {
         let key = HashKey::resolve(&KeySettings::from_env())?;
+        let encryption = Encryption::resolve(&EncryptionSettings::from_env())?.map(Arc::new);
         Ok(Engine {
-            backend: backend_for(&config_dir)?,
+            backend: backend_for(&config_dir, encryption.clone())?,
+            encryption,
             config_dir,
             environment_vars,
             command_line_vars,
@@ -73,10 +80,15 @@ fn local_backend_schema() -> Schema {
 /// configuration. The block's settings must be literal values (like Terraform's, they are
 /// read before anything else is evaluated). A configuration that cannot be loaded gets the
 /// default; the command reports its problems itself.
-pub fn backend_for(config_dir: &Path) -> anyhow::Result<Arc<dyn Backend>> {
+pub fn backend_for(
+    config_dir: &Path,
+    encryption: Option<Arc<Encryption>>,
+) -> anyhow::Result<Arc<dyn Backend>> {
     let (tree, _) = crate::config::load::load(config_dir);
     let Some(block) = tree.as_ref().and_then(|tree| tree.module.backend.as_ref()) else {
-        return Ok(Arc::new(LocalBackend::in_directory(config_dir)));
+        return Ok(Arc::new(
+            LocalBackend::in_directory(config_dir).with_encryption(encryption),
+        ));
     };
     let schema = match block.kind.as_str() {
         "local" => local_backend_schema(),
@@ -123,7 +135,9 @@ pub fn backend_for(config_dir: &Path) -> anyhow::Result<Arc<dyn Backend>> {
                 || config_dir.join(crate::state::DEFAULT_STATE_FILE),
                 |path| config_dir.join(path),
             );
-        return Ok(Arc::new(LocalBackend::new(path)));
+        return Ok(Arc::new(
+            LocalBackend::new(path).with_encryption(encryption),
+        ));
     }
     let settings = S3Settings::from_value(&value).map_err(|message| {
         let diagnostic = Diagnostic::error(message).at(block.span.clone());
@@ -132,7 +146,9 @@ pub fn backend_for(config_dir: &Path) -> anyhow::Result<Arc<dyn Backend>> {
             diagnostic.render(None).trim_end()
         )
     })?;
-    Ok(Arc::new(S3Backend::new(settings)))
+    Ok(Arc::new(
+        S3Backend::new(settings).with_encryption(encryption),
+    ))
 }
 
 /// An intent recorder that does nothing: used for reads and plans, which start no long

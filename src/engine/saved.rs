@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::load::ModuleTree;
 use crate::config::value::Value;
 use crate::plan::{Action, Plan, PlanMode};
+use crate::state::encryption::{self, Encryption, Purpose};
 use crate::state::{HashKey, StateStamp};
 
 pub const SAVED_PLAN_FORMAT: u32 = 1;
@@ -45,7 +46,39 @@ pub struct SavedPlan {
     pub changes: Vec<SavedChange>,
 }
 
-/// A digest of a value that distinguishes unknowns and never needs a secret in clear.
+/// A saved plan holds digests and variable values, never a configuration: a few kilobytes, or
+/// a few megabytes for thousands of changes. Anything larger (`apply /dev/zero`) is refused
+/// before it is read into memory.
+pub const MAX_PLAN_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+fn read_plan_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let cannot = |error: std::io::Error| {
+        anyhow::anyhow!("cannot read the plan file {}: {error}", path.display())
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        anyhow::bail!(
+            "cannot read the plan file {}: it is not a regular file",
+            path.display()
+        );
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PLAN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PLAN_FILE_BYTES {
+        anyhow::bail!(
+            "{} is not a cutover plan file: it is larger than {} MiB",
+            path.display(),
+            MAX_PLAN_FILE_BYTES / (1024 * 1024)
+        );
+    }
+    Ok(bytes)
+}
+
+/// A digest of a value that distinguishes unknowns and never needs a secret in clear: each
+/// sensitive part enters only as its keyed hash (HMAC with the state key), known or not.
 pub fn value_digest(value: &Value, key: &HashKey) -> String {
     let mut hasher = Sha256::new();
     feed(value, key, &mut hasher);
@@ -85,10 +118,12 @@ fn feed(value: &Value, key: &HashKey, hasher: &mut Sha256) {
         Value::Unknown => hasher.update(b"?"),
         Value::Sensitive(inner) => {
             hasher.update(b"S");
-            match key.hash(inner) {
-                Some(hash) => hasher.update(hash.to_string().as_bytes()),
-                None => feed(inner, key, hasher),
-            }
+            // Keyed even when part of it is unknown: a bare digest of the known parts (a
+            // password merged with an id known after apply) could be brute-forced offline.
+            let hash = key
+                .hash(inner)
+                .unwrap_or_else(|| key.hash_partly_unknown(inner));
+            hasher.update(hash.to_string().as_bytes());
         }
     }
 }
@@ -140,17 +175,29 @@ pub fn saved_changes(plan: &Plan, key: &HashKey) -> Vec<SavedChange> {
 }
 
 impl SavedPlan {
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+    /// Writes the plan as the state is written: 0600, a new temporary file, fsync, rename,
+    /// never through a symbolic link; encrypted when a key is configured.
+    pub fn write(&self, path: &Path, encryption: Option<&Encryption>) -> anyhow::Result<()> {
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|error| {
-            anyhow::anyhow!("cannot write the plan to {}: {error}", path.display())
-        })
+        let bytes = encryption::seal_if_configured(encryption, Purpose::Plan, text.into_bytes())?;
+        crate::state::write_private_file(path, &bytes)
+            .map_err(|error| anyhow::anyhow!("cannot write the plan: {error}"))
     }
 
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            anyhow::anyhow!("cannot read the plan file {}: {error}", path.display())
+    pub fn read(path: &Path, encryption: Option<&Encryption>) -> anyhow::Result<Self> {
+        let bytes = read_plan_file(path)?;
+        let bytes = encryption::open(
+            encryption,
+            Purpose::Plan,
+            &bytes,
+            &path.display().to_string(),
+        )?;
+        let text = String::from_utf8(bytes.into_owned()).map_err(|_| {
+            anyhow::anyhow!(
+                "{} is not a cutover plan file: it is not UTF-8",
+                path.display()
+            )
         })?;
         let saved: SavedPlan = serde_json::from_str(&text).map_err(|error| {
             anyhow::anyhow!("{} is not a cutover plan file: {error}", path.display())
@@ -223,5 +270,51 @@ impl SavedPlan {
             });
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::KeyOrigin;
+
+    fn key(byte: u8) -> HashKey {
+        HashKey::from_bytes(vec![byte; 32], KeyOrigin::Explicit).unwrap()
+    }
+
+    fn credentials_with_unknown_reference(password: &str) -> Value {
+        let mut map = BTreeMap::new();
+        map.insert("password".to_owned(), Value::string(password));
+        map.insert("ref".to_owned(), Value::Unknown);
+        Value::sensitive(Value::Map(map))
+    }
+
+    /// A digest of the known parts alone, as saved plans used to store for a sensitive value
+    /// with an unknown part: anyone holding the plan file could test password guesses.
+    fn unkeyed_digest(value: &Value) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"S");
+        // Any key: the unkeyed fallback never used it.
+        feed(value.peel(), &key(0), &mut hasher);
+        hex::encode(hasher.finalize())
+    }
+
+    #[test]
+    fn saved_plan_digest_of_a_partly_unknown_secret_is_keyed() {
+        let value = credentials_with_unknown_reference("hunter2");
+        let with_one_key = value_digest(&value, &key(1));
+        let with_another_key = value_digest(&value, &key(2));
+        // Without the state key the digest cannot be recomputed from a guess.
+        assert_ne!(with_one_key, with_another_key);
+        assert_ne!(with_one_key, unkeyed_digest(&value));
+        // It still tells values apart, and is stable.
+        assert_eq!(with_one_key, value_digest(&value, &key(1)));
+        assert_ne!(
+            with_one_key,
+            value_digest(&credentials_with_unknown_reference("hunter3"), &key(1))
+        );
+        // A known secret keeps the state's own hash.
+        let known = Value::sensitive(Value::string("hunter2"));
+        assert_ne!(value_digest(&known, &key(1)), value_digest(&known, &key(2)));
     }
 }

@@ -18,6 +18,15 @@ pub enum StateError {
         source: io::Error,
     },
 
+    /// A file cutover replaces atomically (state, backup, saved plan) is a symbolic link:
+    /// the rename would replace the link with a regular file, not write where it points.
+    #[error(
+        "refusing to write {}: it is a symbolic link, which would be replaced by a regular file; write to the file it points to ({}) instead",
+        path.display(),
+        target.display()
+    )]
+    Symlink { path: PathBuf, target: PathBuf },
+
     /// The state (or lock) file is not valid JSON, or does not have the expected shape.
     #[error("{}:{line}:{column}: invalid {what}: {message}", path.display())]
     Corrupt {
@@ -111,6 +120,14 @@ pub enum StateError {
     #[error("invalid state key from {origin}: {reason}")]
     InvalidKey { origin: String, reason: String },
 
+    /// A key file others can read: like ssh with a private key, cutover will not use it.
+    #[error(
+        "the state key file {} is readable by others (mode {mode:03o}): anyone who can read it can test guesses of the secrets hashed in state; run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    KeyFileNotPrivate { path: PathBuf, mode: u32 },
+
     #[error(
         "cannot find where to keep the state key: set CUTOVER_STATE_KEY, CUTOVER_STATE_KEY_FILE, XDG_CONFIG_HOME or HOME"
     )]
@@ -126,6 +143,10 @@ pub enum StateError {
         address: String,
         found: &'static str,
     },
+
+    /// An encrypted state or plan that cannot be read (no key, another key, damaged).
+    #[error("{0}")]
+    Encryption(String),
 
     #[error("cannot serialize the state: {0}")]
     Serialize(#[source] serde_json::Error),

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use super::backend::{Backend, BoxFuture, LockAttempt, LockInfo};
 use super::document::{CUTOVER_VERSION, STATE_FORMAT_VERSION, State, StateStamp};
+use super::encryption::{self, Encryption, Purpose};
 use super::error::{Result, StampDescription, StateError};
 use super::platform;
 
@@ -40,6 +41,8 @@ pub struct LocalBackend {
     path: PathBuf,
     known: Arc<Mutex<Option<KnownVersion>>>,
     held: Arc<Mutex<Option<HeldLock>>>,
+    /// Set: the state is written encrypted (see [`super::encryption`]).
+    encryption: Option<Arc<Encryption>>,
 }
 
 /// The lock this backend holds: the open lock file carries the OS lock, closing it releases it.
@@ -102,7 +105,23 @@ impl LocalBackend {
             path: path.into(),
             known: Arc::default(),
             held: Arc::default(),
+            encryption: None,
         }
+    }
+
+    /// Writes the state encrypted with `encryption` (and reads encrypted states with it).
+    pub fn with_encryption(mut self, encryption: Option<Arc<Encryption>>) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    fn plaintext<'b>(&self, bytes: &'b [u8]) -> Result<std::borrow::Cow<'b, [u8]>> {
+        encryption::open(
+            self.encryption.as_deref(),
+            Purpose::State,
+            bytes,
+            &self.path.display().to_string(),
+        )
     }
 
     /// The default: `cutover.state.json` in the configuration directory.
@@ -146,7 +165,7 @@ impl LocalBackend {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|error| StateError::io("read", &self.path, error))?;
-        let state = State::from_json_bytes(&bytes, &self.path)?;
+        let state = State::from_json_bytes(&self.plaintext(&bytes)?, &self.path)?;
         self.remember(identity.map(|identity| KnownVersion {
             identity,
             stamp: state.stamp(),
@@ -200,7 +219,7 @@ impl LocalBackend {
                     Err(error) => return Err(StateError::io("read", &self.path, error)),
                 };
                 let stored = match &stored_bytes {
-                    Some(bytes) => Some(stored_stamp(bytes, &self.path)?),
+                    Some(bytes) => Some(stored_stamp(&self.plaintext(bytes)?, &self.path)?),
                     None => None,
                 };
                 (stored, stored_bytes)
@@ -283,6 +302,7 @@ impl LocalBackend {
     /// identity, taken from the file written rather than from the path (which another writer
     /// could have replaced again by then).
     fn replace_with(&self, bytes: &[u8]) -> Result<Option<FileIdentity>> {
+        platform::refuse_symlink(&self.path)?;
         let temporary = temporary_sibling(&self.path)?;
         let result = (|| {
             let mut file = platform::private_create_new()
@@ -508,7 +528,11 @@ impl Backend for LocalBackend {
         expected: Option<&'a StateStamp>,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let bytes = state.to_json_bytes()?;
+            let bytes = encryption::seal_if_configured(
+                self.encryption.as_deref(),
+                Purpose::State,
+                state.to_json_bytes()?,
+            )?;
             let new = state.stamp();
             let expected = expected.cloned();
             self.blocking(move |this| this.write_blocking(&bytes, &new, expected.as_ref()))

@@ -87,6 +87,7 @@
 
 pub mod backend;
 pub mod document;
+pub mod encryption;
 pub mod error;
 pub mod local;
 mod platform;
@@ -100,8 +101,12 @@ pub use document::{
     CUTOVER_VERSION, OutputState, PendingIntent, PendingOperation, Protection, ResourceState,
     STATE_FORMAT_VERSION, State, StateStamp,
 };
+pub use encryption::{Encryption, EncryptionSettings, Purpose};
 pub use error::{LockHeld, StateError};
 pub use local::{DEFAULT_STATE_FILE, LocalBackend};
+/// The writer of every private file: 0600, a new temporary file, fsync, rename, directory
+/// fsync, symbolic links refused. Saved plans use it too.
+pub use platform::write_atomically as write_private_file;
 pub use s3::{S3Backend, S3Settings};
 pub use sensitive::{
     AttributePath, HashKey, KeyOrigin, KeySettings, PathStep, SensitiveHash, decode_attributes,

@@ -262,6 +262,7 @@ pub fn try_flock(_file: &File, _exclusive: bool) -> io::Result<bool> {
 /// flushed to disk, renamed over `path`, and the directory is flushed so the rename survives a
 /// crash. Readers see the old content or the new, never a mix; the file is created 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    refuse_symlink(path)?;
     let directory = parent_directory(path);
     let temporary = temporary_sibling(path)?;
     let result = (|| {
@@ -280,6 +281,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     result
+}
+
+/// Refuses to replace a symbolic link: a rename over it would silently turn it into a regular
+/// file beside the one it points to. A missing path is fine.
+pub fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => Err(StateError::Symlink {
+            path: path.to_path_buf(),
+            target: fs::read_link(path).unwrap_or_default(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Flushes a directory's entries (renames, creations, removals) to disk.

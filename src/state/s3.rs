@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 
 use super::backend::{Backend, BoxFuture, LockAttempt, LockInfo};
 use super::document::{CUTOVER_VERSION, STATE_FORMAT_VERSION, State, StateStamp};
+use super::encryption::{self, Encryption, Purpose};
 use super::error::{Result, StampDescription, StateError};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
@@ -149,6 +150,8 @@ pub struct S3Backend {
     client: OnceCell<aws_sdk_s3::Client>,
     /// False when the client was given (tests): a `Drop` then cannot make its own.
     rebuildable: bool,
+    /// Set: the state object is written encrypted (see [`super::encryption`]).
+    encryption: Option<Arc<Encryption>>,
 }
 
 /// The object, its ETag, as last read.
@@ -163,7 +166,23 @@ impl S3Backend {
             settings,
             client: OnceCell::new(),
             rebuildable: true,
+            encryption: None,
         }
+    }
+
+    /// Writes the state encrypted with `encryption` (and reads encrypted states with it).
+    pub fn with_encryption(mut self, encryption: Option<Arc<Encryption>>) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    fn plaintext<'b>(&self, bytes: &'b [u8]) -> Result<std::borrow::Cow<'b, [u8]>> {
+        encryption::open(
+            self.encryption.as_deref(),
+            Purpose::State,
+            bytes,
+            &self.location(),
+        )
     }
 
     /// A backend using `client` (with a mocked HTTP layer in unit tests).
@@ -172,6 +191,7 @@ impl S3Backend {
             settings,
             client: OnceCell::new_with(Some(client)),
             rebuildable: false,
+            encryption: None,
         }
     }
 
@@ -265,7 +285,8 @@ impl S3Backend {
             lineage: String,
         }
         let location = self.location();
-        let probe: Probe = serde_json::from_slice(bytes)
+        let bytes = self.plaintext(bytes)?;
+        let probe: Probe = serde_json::from_slice(&bytes)
             .map_err(|error| StateError::corrupt("state JSON", &location, &error))?;
         if probe.version == 0 || probe.version > STATE_FORMAT_VERSION {
             return Err(StateError::UnsupportedVersion {
@@ -282,7 +303,11 @@ impl S3Backend {
     }
 
     async fn write_checked(&self, state: &State, expected: Option<&StateStamp>) -> Result<()> {
-        let bytes = state.to_json_bytes()?;
+        let bytes = encryption::seal_if_configured(
+            self.encryption.as_deref(),
+            Purpose::State,
+            state.to_json_bytes()?,
+        )?;
         let new = state.stamp();
         let stored = self.get(&self.settings.key).await?;
         let stored_stamp = match &stored {
@@ -474,9 +499,11 @@ impl Backend for S3Backend {
     fn read(&self) -> BoxFuture<'_, Result<Option<State>>> {
         Box::pin(async move {
             match self.get(&self.settings.key).await? {
-                Some(object) => {
-                    State::from_json_bytes(&object.bytes, Path::new(&self.location())).map(Some)
-                }
+                Some(object) => State::from_json_bytes(
+                    &self.plaintext(&object.bytes)?,
+                    Path::new(&self.location()),
+                )
+                .map(Some),
                 None => Ok(None),
             }
         })

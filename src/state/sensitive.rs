@@ -178,6 +178,11 @@ impl HashKey {
         Ok(HashKey { bytes, origin })
     }
 
+    /// The raw key, for deriving the encryption key from a key given in the same text form.
+    pub(crate) fn bytes_for_encryption(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn origin(&self) -> &KeyOrigin {
         &self.origin
     }
@@ -197,6 +202,19 @@ impl HashKey {
             "{HASH_PREFIX}{}",
             hex::encode(self.mac(canonical.as_bytes()))
         )))
+    }
+
+    /// A keyed hash of a value that may be partly unknown (a sensitive value built from an
+    /// attribute known only after apply): the known parts in canonical JSON, each unknown part
+    /// as `?`, under a label of its own so it never equals a [`HashKey::hash`]. Saved plans
+    /// use it instead of a bare digest, which would let a weak secret be guessed offline.
+    pub fn hash_partly_unknown(&self, value: &Value) -> SensitiveHash {
+        let mut canonical = String::from("partly unknown:");
+        write_canonical(value, &mut canonical, Unknowns::AsQuestionMark);
+        SensitiveHash(format!(
+            "{HASH_PREFIX}{}",
+            hex::encode(self.mac(canonical.as_bytes()))
+        ))
     }
 
     fn mac(&self, message: &[u8]) -> [u8; 32] {
@@ -265,10 +283,10 @@ impl KeySettings {
 /// up with the same key: the file is published with a no-clobber hard link, and the loser
 /// reads the winner's key.
 fn load_or_create_key_file(path: &Path) -> Result<HashKey> {
-    match fs::read_to_string(path) {
+    match read_private_key_file(path) {
         Ok(text) => return HashKey::parse(&text, KeyOrigin::File(path.to_path_buf())),
-        Err(error) if error.kind() == ErrorKind::NotFound => {}
-        Err(error) => return Err(StateError::io("read state key file", path, error)),
+        Err(StateError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
     }
     let directory = platform::parent_directory(path);
     create_private_directory(&directory)?;
@@ -296,10 +314,37 @@ fn load_or_create_key_file(path: &Path) -> Result<HashKey> {
         platform::sync_directory(&directory)?;
         Ok(key)
     } else {
-        let text = fs::read_to_string(path)
-            .map_err(|error| StateError::io("read state key file", path, error))?;
+        let text = read_private_key_file(path)?;
         HashKey::parse(&text, KeyOrigin::File(path.to_path_buf()))
     }
+}
+
+/// The text of a key file, refused (as ssh refuses a private key) when its group or others
+/// have any access to it; the mode is the one of the file opened, not of a path re-checked.
+pub(crate) fn read_private_key_file(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let mut file =
+        fs::File::open(path).map_err(|error| StateError::io("read state key file", path, error))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file
+            .metadata()
+            .map_err(|error| StateError::io("read state key file", path, error))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StateError::KeyFileNotPrivate {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|error| StateError::io("read state key file", path, error))?;
+    Ok(text)
 }
 
 fn create_private_directory(directory: &Path) -> Result<()> {
@@ -514,11 +559,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `None` when part of the value is unknown.
 pub fn canonical_json(value: &Value) -> Option<String> {
     let mut out = String::new();
-    write_canonical(value, &mut out)?;
+    write_canonical(value, &mut out, Unknowns::Refuse)?;
     Some(out)
 }
 
-fn write_canonical(value: &Value, out: &mut String) -> Option<()> {
+/// What [`write_canonical`] does with an unknown part.
+#[derive(Clone, Copy)]
+enum Unknowns {
+    Refuse,
+    /// `?`, which no JSON text contains outside a string.
+    AsQuestionMark,
+}
+
+fn write_canonical(value: &Value, out: &mut String, unknowns: Unknowns) -> Option<()> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
@@ -530,7 +583,7 @@ fn write_canonical(value: &Value, out: &mut String) -> Option<()> {
                 if position > 0 {
                     out.push(',');
                 }
-                write_canonical(item, out)?;
+                write_canonical(item, out, unknowns)?;
             }
             out.push(']');
         }
@@ -543,12 +596,15 @@ fn write_canonical(value: &Value, out: &mut String) -> Option<()> {
                 }
                 out.push_str(&serde_json::Value::String(name.clone()).to_string());
                 out.push(':');
-                write_canonical(item, out)?;
+                write_canonical(item, out, unknowns)?;
             }
             out.push('}');
         }
-        Value::Unknown => return None,
-        Value::Sensitive(inner) => write_canonical(inner, out)?,
+        Value::Unknown => match unknowns {
+            Unknowns::Refuse => return None,
+            Unknowns::AsQuestionMark => out.push('?'),
+        },
+        Value::Sensitive(inner) => write_canonical(inner, out, unknowns)?,
     }
     Some(())
 }
@@ -766,6 +822,35 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.key"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused_with_the_chmod_to_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("mode");
+        let path = dir.join("state.key");
+        fs::write(&path, format!("{}\n", "ab".repeat(32))).unwrap();
+        for mode in [0o644, 0o640, 0o604] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let settings = KeySettings {
+                key_file: Some(path.clone()),
+                ..KeySettings::default()
+            };
+            let message = HashKey::resolve(&settings).unwrap_err().to_string();
+            assert!(
+                message.contains(&format!("run `chmod 600 {}`", path.display()))
+                    && message.contains(&format!("mode {mode:03o}")),
+                "{message}"
+            );
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        let settings = KeySettings {
+            key_file: Some(path.clone()),
+            ..KeySettings::default()
+        };
+        assert_eq!(HashKey::resolve(&settings).unwrap().bytes, vec![0xab; 32]);
         fs::remove_dir_all(dir).unwrap();
     }
 

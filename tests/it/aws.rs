@@ -55,6 +55,7 @@ impl Harness {
             registry: Arc::new(Registry::builtin()),
             backend: Arc::new(LocalBackend::in_directory(&dir)),
             key: HashKey::parse(STATE_KEY_HEX, KeyOrigin::Explicit).unwrap(),
+            encryption: None,
             parallelism: 4,
             lock_timeout: Duration::ZERO,
             lock_enabled: true,

@@ -30,11 +30,18 @@ impl Workspace {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with(&[], args)
+    }
+
+    fn run_with(&self, environment: &[(&str, &str)], args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_cutover"))
             .args(args)
             .current_dir(&self.dir)
             .env("CUTOVER_STATE_KEY", STATE_KEY)
             .env_remove("CUTOVER_STATE_KEY_FILE")
+            .env_remove("CUTOVER_ENCRYPTION_KEY")
+            .env_remove("CUTOVER_ENCRYPTION_KEY_FILE")
+            .envs(environment.iter().copied())
             .output()
             .expect("run cutover")
     }
@@ -216,6 +223,181 @@ fn saved_plan_applies_once_and_a_stale_one_is_refused() {
         "{}",
         text(&changed)
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn saved_plan_file_is_written_like_the_state() {
+    use std::os::unix::fs::PermissionsExt;
+    let workspace = Workspace::new("saved-private");
+    workspace.write("main.hcl", &config("one", "t1"));
+    // An existing plan file readable by everyone is replaced by a private one.
+    workspace.write("first.plan", "old");
+    std::fs::set_permissions(
+        workspace.path("first.plan"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let saved = workspace.run(&["plan", "-out", "first.plan"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    assert!(
+        text(&saved)
+            .contains("The plan file stores every non-sensitive root variable value in plaintext"),
+        "{}",
+        text(&saved)
+    );
+    let mode = std::fs::metadata(workspace.path("first.plan"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let leftovers: Vec<String> = std::fs::read_dir(&workspace.dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A symbolic link is refused, and what it points to is left alone.
+    workspace.write("elsewhere.txt", "keep me");
+    std::os::unix::fs::symlink("elsewhere.txt", workspace.path("linked.plan")).unwrap();
+    let refused = workspace.run(&["plan", "-out", "linked.plan"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("linked.plan: it is a symbolic link"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        std::fs::symlink_metadata(workspace.path("linked.plan"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path("elsewhere.txt")).unwrap(),
+        "keep me"
+    );
+
+    // Reading a plan is bounded: a device is refused before anything is read.
+    let endless = workspace.run(&["apply", "/dev/zero"]);
+    assert_eq!(endless.status.code(), Some(1), "{}", text(&endless));
+    assert!(
+        text(&endless).contains("/dev/zero: it is not a regular file"),
+        "{}",
+        text(&endless)
+    );
+}
+
+#[test]
+fn state_and_saved_plans_are_encrypted_with_a_configured_key() {
+    let workspace = Workspace::new("encrypted");
+    workspace.write("main.hcl", &config("visible-input-value", "t1"));
+    let key = "5e".repeat(32);
+    let with_key = [("CUTOVER_ENCRYPTION_KEY", key.as_str())];
+    let saved = workspace.run_with(&with_key, &["plan", "-out", "encrypted.plan"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    assert!(
+        text(&saved).contains("The plan file is encrypted with key enc:"),
+        "{}",
+        text(&saved)
+    );
+    let plan_file = std::fs::read_to_string(workspace.path("encrypted.plan")).unwrap();
+    assert!(
+        plan_file.starts_with("{\"cutover_encrypted\":1"),
+        "{plan_file}"
+    );
+    assert!(!plan_file.contains("cutover_data"), "{plan_file}");
+
+    // Without the key neither the plan nor (later) the state can be read.
+    let refused = workspace.run(&["apply", "encrypted.plan"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("it is encrypted (key enc:"),
+        "{}",
+        text(&refused)
+    );
+
+    let applied = workspace.run_with(&with_key, &["apply", "encrypted.plan"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let state = workspace.state_text();
+    assert!(state.starts_with("{\"cutover_encrypted\":1"), "{state}");
+    assert!(
+        !state.contains("visible-input-value") && !state.contains("lineage"),
+        "{state}"
+    );
+
+    let shown = workspace.run_with(&with_key, &["state", "list"]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown));
+    assert!(
+        text(&shown).contains("cutover_data.base"),
+        "{}",
+        text(&shown)
+    );
+    let no_key = workspace.run(&["state", "list"]);
+    assert_eq!(no_key.status.code(), Some(1), "{}", text(&no_key));
+    assert!(
+        text(&no_key).contains("set CUTOVER_ENCRYPTION_KEY or CUTOVER_ENCRYPTION_KEY_FILE"),
+        "{}",
+        text(&no_key)
+    );
+    let other_key = "77".repeat(32);
+    let wrong = workspace.run_with(&[("CUTOVER_ENCRYPTION_KEY", other_key.as_str())], &["plan"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("but the configured key"),
+        "{}",
+        text(&wrong)
+    );
+    // The next apply with the key keeps it encrypted (and the backup is the encrypted one).
+    workspace.write("main.hcl", &config("changed-input-value", "t1"));
+    let again = workspace.run_with(&with_key, &["apply", "-auto-approve"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(!workspace.state_text().contains("changed-input-value"));
+    let backup = std::fs::read_to_string(workspace.path("cutover.state.json.backup")).unwrap();
+    assert!(backup.starts_with("{\"cutover_encrypted\":1"), "{backup}");
+}
+
+#[test]
+fn weakened_transport_security_is_warned_in_validate_and_plan() {
+    let workspace = Workspace::new("insecure");
+    workspace.write(
+        "main.hcl",
+        r#"
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = "hunter2-SECRET"
+}
+
+cluster "legacy" {
+  bootstrap_servers = ["10.0.1.10:9092"]
+  security_protocol = "SASL_PLAINTEXT"
+  sasl_mechanism    = "PLAIN"
+  sasl_username     = "app"
+  sasl_password     = var.password
+  properties = {
+    "enable.ssl.certificate.verification" = "false"
+  }
+}
+
+resource "cutover_data" "x" {
+  input = "x"
+}
+"#,
+    );
+    for command in [&["validate"][..], &["plan"][..]] {
+        let output = workspace.run(command);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(0), "{command:?}: {shown}");
+        assert!(
+            shown.contains("warning: sasl_mechanism PLAIN over security_protocol SASL_PLAINTEXT sends the password in clear")
+                && shown.contains("main.hcl:11:23")
+                && shown.contains("warning: TLS certificate verification is turned off"),
+            "{command:?}: {shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{command:?}: {shown}");
+    }
 }
 
 #[test]

@@ -388,6 +388,7 @@ fn harness(name: &str, parallelism: usize, behaviour: Behaviour) -> Harness {
         registry: Arc::new(registry),
         backend: Arc::new(LocalBackend::in_directory(&dir)),
         key: key(),
+        encryption: None,
         parallelism,
         lock_timeout: Duration::ZERO,
         lock_enabled: true,

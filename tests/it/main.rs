@@ -12,6 +12,7 @@ mod fixtures;
 mod fuzz;
 mod fuzz_support;
 mod kafka;
+mod limits;
 mod mirror;
 mod mirror_restart;
 mod mirror_workers;

@@ -76,6 +76,28 @@ pub fn provider_schema() -> Schema {
             description: "assume this role with the base credentials before any call",
         }],
     )
+    .with_advice(provider_advice)
+}
+
+/// An `http://` endpoint sends every signed request, and what it returns (secret values from
+/// Secrets Manager), in clear; only a local emulator on this machine is exempt.
+fn provider_advice(
+    settings: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::AdviceItem> {
+    let Some(url) = settings
+        .get("endpoint_url")
+        .and_then(|value| value.peel().as_str())
+    else {
+        return Vec::new();
+    };
+    if crate::config::schema::is_cleartext_remote_url(url) {
+        vec![(
+            "endpoint_url",
+            "endpoint_url uses http:// to a host that is not this machine: AWS requests and responses, secret values included, cross the network unencrypted; use https://".to_owned(),
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `assume_role { ... }` of the provider block.

@@ -47,6 +47,54 @@ pub fn cluster_schema() -> Schema {
         ],
         Vec::new(),
     )
+    .with_advice(cluster_advice)
+}
+
+/// Allowed, but worth a warning: TLS that does not verify the brokers, and a SASL password
+/// sent in clear. Messages name settings, never their values (they may be sensitive).
+fn cluster_advice(
+    cluster: &std::collections::BTreeMap<String, crate::config::value::Value>,
+) -> Vec<crate::config::schema::AdviceItem> {
+    let text = |name: &str| {
+        cluster
+            .get(name)
+            .and_then(|value| value.peel().as_str())
+            .map(str::to_owned)
+    };
+    let property = |name: &str| {
+        cluster
+            .get("properties")
+            .and_then(|value| value.peel().as_map())
+            .and_then(|properties| properties.get(name))
+            .and_then(|value| value.peel().as_str())
+            .map(|value| value.trim().to_ascii_lowercase())
+    };
+    let mut advice = Vec::new();
+    if property("enable.ssl.certificate.verification").as_deref() == Some("false") {
+        advice.push((
+            "properties",
+            "TLS certificate verification is turned off (enable.ssl.certificate.verification = \"false\"): anyone on the network path can pose as the brokers and read or change the data".to_owned(),
+        ));
+    }
+    if let Some(algorithm) = property("ssl.endpoint.identification.algorithm")
+        && (algorithm.is_empty() || algorithm == "none")
+    {
+        advice.push((
+            "properties",
+            "TLS host name verification is turned off (ssl.endpoint.identification.algorithm): any certificate from the trusted CAs is accepted for any broker".to_owned(),
+        ));
+    }
+    let plain_mechanism = text("sasl_mechanism")
+        .is_some_and(|mechanism| mechanism.trim().eq_ignore_ascii_case("PLAIN"));
+    let in_clear = text("security_protocol")
+        .is_some_and(|protocol| protocol.trim().eq_ignore_ascii_case("SASL_PLAINTEXT"));
+    if plain_mechanism && in_clear {
+        advice.push((
+            "sasl_mechanism",
+            "sasl_mechanism PLAIN over security_protocol SASL_PLAINTEXT sends the password in clear to the brokers: use SASL_SSL, or a SCRAM mechanism".to_owned(),
+        ));
+    }
+    advice
 }
 
 /// Adds the Kafka types to the registry.
