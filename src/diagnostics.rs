@@ -183,7 +183,7 @@ impl Diagnostic {
             let _ = writeln!(out, "{indent}--> {path}:{}:{}", start.line, start.column);
             let line = span.file.line_text(start.line);
             let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", start.line, line.replace('\t', " "));
+            let _ = writeln!(out, "{} | {}", start.line, printable(line));
             let caret_count = if end.line == start.line {
                 (end.column.saturating_sub(start.column)).max(1)
             } else {
@@ -203,6 +203,20 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// A source line as it can be shown on a terminal: a tab is one space (so the caret lines
+/// up) and another control character its visible symbol (`␀` for NUL), one column each.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('?'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() || c == '\u{feff}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
 }
 
 /// Paths in diagnostics are shown relative to the working directory when they are inside it,

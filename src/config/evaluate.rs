@@ -84,6 +84,9 @@ pub struct ResourceInstance {
     /// Objects this instance depends on (references and `depends_on`), as display strings of
     /// their module-qualified addresses (`module.m.aws_x.y`, `assert.caught_up`).
     pub dependencies: BTreeSet<String>,
+    /// Evaluating the body found errors (already reported at their spans): the engine does
+    /// not plan the instance, so the same mistake is not reported again by the provider.
+    pub invalid: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1729,14 +1732,15 @@ impl<'t> Evaluator<'t, '_> {
             } else {
                 Repetition::Count(0)
             };
-            self.instance_value(slot, resource, schema, &context, &repetition);
+            let _ = self.instance_value(slot, resource, schema, &context, &repetition);
             return Value::Unknown;
         };
         let mut list = Vec::new();
         let mut map = BTreeMap::new();
         let mut single = Value::Null;
         for (key, repetition) in repetitions {
-            let config = self.instance_value(slot, resource, schema, &context, &repetition);
+            let (config, invalid) =
+                self.instance_value(slot, resource, schema, &context, &repetition);
             let instance = ResourceInstance {
                 address: ResourceAddress {
                     module: self.slots[slot].path.clone(),
@@ -1749,6 +1753,7 @@ impl<'t> Evaluator<'t, '_> {
                 span: resource.span.clone(),
                 lifecycle: resource.lifecycle.clone(),
                 dependencies: dependencies.clone(),
+                invalid,
             };
             let value = self.hook.instance_value(&instance);
             self.configuration.resources.push(instance);
@@ -1776,7 +1781,7 @@ impl<'t> Evaluator<'t, '_> {
         schema: &super::schema::Schema,
         context: &str,
         repetition: &Repetition,
-    ) -> Value {
+    ) -> (Value, bool) {
         let scope = Scope {
             base_dir: &self.slots[0].module.dir,
             namespaces: &self.slots[slot].namespaces,
@@ -1792,8 +1797,9 @@ impl<'t> Evaluator<'t, '_> {
             &resource.span,
             &mut diagnostics,
         );
+        let invalid = diagnostics.has_errors();
         self.diagnostics.extend(diagnostics);
-        value
+        (value, invalid)
     }
 
     /// `ignore_changes` may only name arguments the type has; checked once per block.

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod connections;
+pub mod decode;
 pub mod eval;
 pub mod evaluate;
 pub mod format;
@@ -16,6 +17,7 @@ pub mod parse;
 pub mod references;
 pub mod schema;
 pub mod types;
+pub mod validate;
 pub mod value;
 
 use std::path::Path;

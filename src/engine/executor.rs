@@ -884,6 +884,13 @@ fn refreshed_change(
         &instance.lifecycle,
         &engine.key,
     );
+    // Values unknown at plan time are known now: the schema's validators judge them with the
+    // words `validate` uses for values known earlier.
+    if let Some(message) =
+        crate::config::validate::check_object(provider.schema(), &instance.config).first()
+    {
+        return Err(format!("planning {}: {message}", change.address));
+    }
     let mut diff = diff;
     let planned = provider
         .plan(change.before.as_ref(), std::mem::take(&mut diff.planned))

@@ -3,6 +3,7 @@
 
 mod aws;
 mod cli;
+mod docs;
 mod connect;
 mod e2e;
 mod engine;

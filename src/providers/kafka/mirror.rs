@@ -13,6 +13,7 @@ use super::connect;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::validate::{Pattern, Validator};
 use crate::config::value::Value;
 use crate::kafka::admin::{list_topics, topic_configs};
 use crate::kafka::connection::{Cluster, blocking};
@@ -36,27 +37,58 @@ impl KafkaMirror {
                     AttributeSchema::required("target", Type::Any)
                         .describe("the cluster to copy to; the topics must exist there"),
                     AttributeSchema::required("topics", Type::list_of(Type::String))
-                        .describe("the topics to mirror (same names on both sides)"),
+                        .describe("the topics to mirror (same names on both sides)")
+                        .pattern(Pattern::TopicName),
                     AttributeSchema::optional("engine", Type::String)
-                        .describe("\"embedded\" (default) or \"connect\" (MirrorMaker 2 on Kafka Connect)"),
+                        .describe("\"embedded\" or \"connect\" (MirrorMaker 2 on Kafka Connect)")
+                        .default_value(Value::string("embedded"))
+                        .validate(Validator::one_of_or(
+                            &["embedded", "connect"],
+                            &[("mm2", "connect"), ("mirrormaker", "connect"), ("mirrormaker2", "connect"), ("kafka_connect", "connect")],
+                        )),
                     AttributeSchema::optional("connect_url", Type::String)
-                        .describe("engine = \"connect\": the Kafka Connect REST endpoint"),
-                    AttributeSchema::optional("tasks_max", Type::Number).describe(
-                        "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
-                    ),
+                        .describe("engine = \"connect\": the Kafka Connect REST endpoint")
+                        .pattern(Pattern::HttpUrl)
+                        .only_when("engine", &["connect"], "the embedded engine copies by itself")
+                        .required_when("engine", &["connect"], "the Kafka Connect REST endpoint (e.g. \"http://connect.internal:8083\")"),
+                    AttributeSchema::optional("tasks_max", Type::Number)
+                        .describe(
+                            "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
+                        )
+                        .int_range(1, 1024)
+                        .only_when("engine", &["connect"], "the embedded engine copies every partition itself"),
                     AttributeSchema::optional("name", Type::String)
-                        .describe("engine = \"connect\": the prefix of the connector names (default cutover-mirror)"),
-                    AttributeSchema::optional("offsets", Type::String).describe(
-                        "\"preserve\" (default): target offsets equal the source's; \"translate\": an exact offset map",
-                    ),
+                        .describe("engine = \"connect\": the prefix of the connector names")
+                        .default_value(Value::string("cutover-mirror"))
+                        .pattern(Pattern::Name { max: 200 }),
+                    AttributeSchema::optional("offsets", Type::String)
+                        .describe(
+                            "\"preserve\": target offsets equal the source's; \"translate\": an exact offset map",
+                        )
+                        .default_value(Value::string("preserve"))
+                        .validate(Validator::one_of_or(
+                            &["preserve", "translate"],
+                            &[("exact", "translate"), ("map", "translate"), ("keep", "preserve"), ("same", "preserve"), ("identity", "preserve")],
+                        ))
+                        .only_when(
+                            "engine",
+                            &["embedded"],
+                            "MirrorMaker 2 writes at the target's own offsets and translates consumer offsets approximately (checkpoints)",
+                        ),
                     AttributeSchema::optional("compression", Type::String)
-                        .describe("the target producer's compression: lz4 (default), zstd, snappy, gzip, none"),
-                    AttributeSchema::optional("max_in_flight_mb", Type::Number).describe(
-                        "memory cap: megabytes sent but not yet acknowledged (default 64)",
-                    ),
-                    AttributeSchema::optional("max_lag", Type::Number).describe(
-                        "apply returns once every partition is within this many records (default 0)",
-                    ),
+                        .describe("the target producer's compression")
+                        .default_value(Value::string("lz4"))
+                        .one_of(&["lz4", "zstd", "snappy", "gzip", "none"])
+                        .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
+                    AttributeSchema::optional("max_in_flight_mb", Type::Number)
+                        .describe("memory cap: megabytes sent but not yet acknowledged")
+                        .default_value(Value::int(64))
+                        .int_range(1, 4096)
+                        .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
+                    AttributeSchema::optional("max_lag", Type::Number)
+                        .describe("apply returns once every partition is within this many records")
+                        .default_value(Value::int(0))
+                        .int_range(0, i64::MAX),
                     AttributeSchema::computed("positions", Type::Any).describe(
                         "by topic/partition: the next source offset to copy, as of the last apply",
                     ),
