@@ -80,16 +80,20 @@ pub fn decode_body(
                 let value = match evaluate(&expr, scope) {
                     Ok(value) => match attribute_schema.ty.convert(value) {
                         Ok(value) => {
-                            let problems = validate::check(name, &value, &attribute_schema.validators);
+                            let problems =
+                                validate::check(name, &value, &attribute_schema.validators);
                             if problems.is_empty() {
                                 value
                             } else {
                                 for problem in problems {
                                     let span = problem
                                         .element
-                                        .and_then(|index| element_span(&expr, &attribute_schema.ty, index))
+                                        .and_then(|index| {
+                                            element_span(&expr, &attribute_schema.ty, index)
+                                        })
                                         .unwrap_or_else(|| expr.span());
-                                    let mut diagnostic = Diagnostic::error(problem.message).at(span);
+                                    let mut diagnostic =
+                                        Diagnostic::error(problem.message).at(span);
                                     if let Some(hint) = problem.hint {
                                         diagnostic = diagnostic.with_hint(hint);
                                     }
@@ -188,7 +192,13 @@ pub fn decode_body(
             }
         }
     }
-    check_rules(schema, &mut object, &value_spans, &mut reported, diagnostics);
+    check_rules(
+        schema,
+        &mut object,
+        &value_spans,
+        &mut reported,
+        diagnostics,
+    );
     for attribute in &schema.attributes {
         if object.contains_key(attribute.name) {
             continue;
@@ -243,7 +253,10 @@ fn element_span(expr: &Expr, ty: &Type, index: usize) -> Option<Span> {
         return None;
     }
     match &expr.expression {
-        Expression::Array(items) => items.iter().nth(index).map(|item| expr.span_of(item.span())),
+        Expression::Array(items) => items
+            .iter()
+            .nth(index)
+            .map(|item| expr.span_of(item.span())),
         _ => None,
     }
 }
@@ -272,7 +285,11 @@ fn check_rules(
         };
         match value {
             Some(value) if value.is_unknown() => None,
-            Some(value) => Some(value.as_str().is_some_and(|text| condition.equals.contains(&text))),
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .is_some_and(|text| condition.equals.contains(&text)),
+            ),
             None => Some(false),
         }
     };

@@ -248,7 +248,11 @@ impl AttributeSchema {
         };
         flag(&mut object, "required", self.required);
         flag(&mut object, "optional", !self.required && self.settable());
-        flag(&mut object, "computed", self.computed || self.optional_computed);
+        flag(
+            &mut object,
+            "computed",
+            self.computed || self.optional_computed,
+        );
         flag(&mut object, "sensitive", self.sensitive);
         flag(&mut object, "forces_replacement", self.forces_replacement);
         if let Some(default) = self.default.as_ref().and_then(Value::to_json) {
@@ -288,11 +292,18 @@ impl AttributeSchema {
         if let Some(default) = &self.default {
             lines.push(format!("default `{default}`"));
         }
-        for other in &self.conflicts_with {
-            lines.push(format!("conflicts with `{other}`"));
+        let names = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.conflicts_with.is_empty() {
+            lines.push(format!("conflicts with {}", names(&self.conflicts_with)));
         }
-        for other in &self.requires {
-            lines.push(format!("requires `{other}`"));
+        if !self.requires.is_empty() {
+            lines.push(format!("requires {}", names(&self.requires)));
         }
         if let Some(condition) = &self.only_when {
             lines.push(format!("only when `{condition}`"));
@@ -364,10 +375,17 @@ impl Schema {
             self.attributes.iter().filter(|a| !a.settable()).collect();
         if !arguments.is_empty() {
             let _ = writeln!(out, "{heading} Arguments\n");
-            let _ = writeln!(out, "| argument | type | | description | allowed values and rules |");
+            let _ = writeln!(
+                out,
+                "| argument | type | kind | description | allowed values and rules |"
+            );
             let _ = writeln!(out, "|---|---|---|---|---|");
             for attribute in arguments {
-                let mut marks = vec![if attribute.required { "required" } else { "optional" }];
+                let mut marks = vec![if attribute.required {
+                    "required"
+                } else {
+                    "optional"
+                }];
                 if attribute.optional_computed {
                     marks.push("computed");
                 }
@@ -397,7 +415,11 @@ impl Schema {
                     attribute.name,
                     attribute.ty,
                     cell(attribute.description),
-                    if attribute.sensitive { " (sensitive)" } else { "" }
+                    if attribute.sensitive {
+                        " (sensitive)"
+                    } else {
+                        ""
+                    }
                 );
             }
             out.push('\n');

@@ -22,16 +22,25 @@ pub enum Validator {
         ignore_case: bool,
     },
     /// A whole number from `min` to `max`, both included.
-    IntRange { min: i64, max: i64 },
+    IntRange {
+        min: i64,
+        max: i64,
+    },
     /// A whole number in one of these inclusive ranges.
     IntRanges(&'static [(i64, i64)]),
     /// A number (not necessarily whole) of at least `min`.
     AtLeast(f64),
     /// A number (not necessarily whole) above `above` and at most `at_most`.
-    Above { above: f64, at_most: f64 },
+    Above {
+        above: f64,
+        at_most: f64,
+    },
     Pattern(Pattern),
     /// The number of elements of a list, set or map.
-    Length { min: usize, max: usize },
+    Length {
+        min: usize,
+        max: usize,
+    },
 }
 
 /// Named patterns for strings, each with its own explanation.
@@ -184,21 +193,32 @@ impl fmt::Display for Pattern {
             Pattern::TopicName => f.write_str(
                 "a topic name: 1 to 249 characters of a-z A-Z 0-9 . _ - (not \".\" or \"..\")",
             ),
-            Pattern::Arn { service: "" } => f.write_str("an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"),
+            Pattern::Arn { service: "" } => {
+                f.write_str("an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)")
+            }
             Pattern::Arn { service } => {
-                write!(f, "an ARN of {service} (arn:aws:{service}:REGION:ACCOUNT:RESOURCE)")
+                write!(
+                    f,
+                    "an ARN of {service} (arn:aws:{service}:REGION:ACCOUNT:RESOURCE)"
+                )
             }
-            Pattern::Duration => {
-                f.write_str("a duration: a number and a unit, like \"30s\", \"5m\", \"1h30m\" or \"250ms\"")
-            }
+            Pattern::Duration => f.write_str(
+                "a duration: a number and a unit, like \"30s\", \"5m\", \"1h30m\" or \"250ms\"",
+            ),
             Pattern::HostPort { .. } => f.write_str("host:port (e.g. \"10.0.1.10:9092\")"),
             Pattern::Regex => f.write_str("a regular expression"),
             Pattern::HttpUrl => f.write_str("an http:// or https:// URL with a host"),
             Pattern::Name { max } => write!(f, "1 to {max} characters of a-z A-Z 0-9 . _ -"),
             Pattern::MskVersion => f.write_str("an MSK Kafka version, like \"3.9.x\" or \"2.8.1\""),
-            Pattern::MskClusterName => f.write_str("1 to 64 letters, digits and hyphens, starting with a letter or digit"),
-            Pattern::Ec2InstanceId => f.write_str("an EC2 instance id: i- and 8 or 17 hexadecimal digits"),
-            Pattern::Version => f.write_str("a version of dot-separated numbers, like \"0.8.2\" or \"3.9\""),
+            Pattern::MskClusterName => {
+                f.write_str("1 to 64 letters, digits and hyphens, starting with a letter or digit")
+            }
+            Pattern::Ec2InstanceId => {
+                f.write_str("an EC2 instance id: i- and 8 or 17 hexadecimal digits")
+            }
+            Pattern::Version => {
+                f.write_str("a version of dot-separated numbers, like \"0.8.2\" or \"3.9\"")
+            }
         }
     }
 }
@@ -345,7 +365,11 @@ fn check_scalar(
         Validator::IntRanges(ranges) => {
             let number = value.as_number()?.as_f64()?;
             let whole = number as i64;
-            if number.fract() == 0.0 && ranges.iter().any(|(min, max)| (*min..=*max).contains(&whole)) {
+            if number.fract() == 0.0
+                && ranges
+                    .iter()
+                    .any(|(min, max)| (*min..=*max).contains(&whole))
+            {
                 return None;
             }
             let nearest = ranges
@@ -432,14 +456,20 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
         }
         Pattern::MskClusterName => {
             let valid = text.len() <= 64
-                && text.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && text
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
                 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             let fixed: String = text
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .take(64)
                 .collect();
-            let fixed_valid = fixed.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+            let fixed_valid = fixed
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric());
             (!valid).then_some((None, fixed_valid.then_some(fixed)))
         }
         Pattern::Ec2InstanceId => {
@@ -457,7 +487,9 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
             let suggestion = text
                 .trim()
                 .strip_prefix('v')
-                .filter(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                .filter(|rest| {
+                    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+                })
                 .map(str::to_owned);
             (!valid).then_some((None, suggestion))
         }
@@ -484,9 +516,8 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
                 return None;
             }
             let trimmed = text.trim();
-            let suggestion = (!trimmed.is_empty()
-                && trimmed.chars().all(|c| c.is_ascii_digit()))
-            .then(|| format!("{trimmed}s"));
+            let suggestion = (!trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit()))
+                .then(|| format!("{trimmed}s"));
             Some((None, suggestion))
         }
         Pattern::HostPort { default_port } => {
@@ -508,6 +539,7 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
             Err(error) => {
                 let detail = error.to_string();
                 let last = detail.lines().last().unwrap_or_default().trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
                 Some((
                     Some(format!("is not a valid regular expression: {last}")),
                     None,
@@ -668,13 +700,19 @@ mod tests {
         );
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].element, Some(1));
-        assert_eq!(problems[0].hint.as_deref(), Some("did you mean \"b:9092\"?"));
+        assert_eq!(
+            problems[0].hint.as_deref(),
+            Some("did you mean \"b:9092\"?")
+        );
         assert!(is_topic_name("orders.v1-eu_2"));
         assert!(!is_topic_name(".."));
         assert_eq!(
-            messages(Value::string("my topic"), Validator::Pattern(Pattern::TopicName))[0]
-                .1
-                .as_deref(),
+            messages(
+                Value::string("my topic"),
+                Validator::Pattern(Pattern::TopicName)
+            )[0]
+            .1
+            .as_deref(),
             Some("did you mean \"my_topic\"?")
         );
         assert_eq!(

@@ -235,12 +235,16 @@ impl Registry {
 
     /// The check blocks of `assert`, by name.
     pub fn assertion_checks(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
-        self.assertion_checks.iter().map(|(name, schema)| (*name, schema))
+        self.assertion_checks
+            .iter()
+            .map(|(name, schema)| (*name, schema))
     }
 
     /// The settings of `provider` blocks, by provider name.
     pub fn provider_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
-        self.provider_schemas.iter().map(|(name, schema)| (*name, schema))
+        self.provider_schemas
+            .iter()
+            .map(|(name, schema)| (*name, schema))
     }
 }
 

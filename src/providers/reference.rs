@@ -35,15 +35,15 @@ pub fn schemas_json(registry: &Registry) -> Json {
     }
     for data in registry.data_sources() {
         entry(&mut providers, data.provider_name());
-        providers.get_mut(data.provider_name()).unwrap()["data_source_schemas"]
-            [data.type_name()] = json!({"version": 0, "block": data.schema().to_json()});
+        providers.get_mut(data.provider_name()).unwrap()["data_source_schemas"][data.type_name()] =
+            json!({"version": 0, "block": data.schema().to_json()});
     }
     for (name, schema) in registry.provider_schemas() {
         entry(&mut providers, name);
-        providers
-            .get_mut(name)
-            .unwrap()
-            .insert("provider".into(), json!({"version": 0, "block": schema.to_json()}));
+        providers.get_mut(name).unwrap().insert(
+            "provider".into(),
+            json!({"version": 0, "block": schema.to_json()}),
+        );
     }
     entry(&mut providers, super::kafka::PROVIDER);
     providers.get_mut(super::kafka::PROVIDER).unwrap().insert(
@@ -53,7 +53,12 @@ pub fn schemas_json(registry: &Registry) -> Json {
     entry(&mut providers, super::builtin::PROVIDER);
     let checks: serde_json::Map<String, Json> = registry
         .assertion_checks()
-        .map(|(name, schema)| (name.to_owned(), json!({"version": 0, "block": schema.to_json()})))
+        .map(|(name, schema)| {
+            (
+                name.to_owned(),
+                json!({"version": 0, "block": schema.to_json()}),
+            )
+        })
         .collect();
     providers
         .get_mut(super::builtin::PROVIDER)
@@ -69,18 +74,17 @@ pub fn schemas_json(registry: &Registry) -> Json {
 }
 
 /// The first line of every generated page: the docs test knows generated pages by it.
-pub const GENERATED_MARK: &str =
-    "<!-- generated from the provider schemas by `CUTOVER_UPDATE_DOCS=1 cargo test --test it docs`: do not edit -->";
+pub const GENERATED_MARK: &str = "<!-- generated from the provider schemas by `CUTOVER_UPDATE_DOCS=1 cargo test --test it docs`: do not edit -->";
 
 /// The generated reference pages: file name (in `docs/resources/`) and text, one page per
 /// provider.
 pub fn reference_pages(registry: &Registry) -> Vec<(String, String)> {
     let mut pages: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
     for (name, schema) in registry.provider_schemas() {
-        pages.entry(name).or_default().push((
-            format!("`provider \"{name}\"`"),
-            schema.to_markdown(3),
-        ));
+        pages
+            .entry(name)
+            .or_default()
+            .push((format!("`provider \"{name}\"`"), schema.to_markdown(3)));
     }
     pages.entry(super::kafka::PROVIDER).or_default().push((
         "`cluster \"NAME\"`: a Kafka connection".to_owned(),
@@ -99,10 +103,10 @@ pub fn reference_pages(registry: &Registry) -> Vec<(String, String)> {
         ));
     }
     for (name, schema) in registry.assertion_checks() {
-        pages
-            .entry(super::builtin::PROVIDER)
-            .or_default()
-            .push((format!("`assert` check `{name} {{ ... }}`"), schema.to_markdown(3)));
+        pages.entry(super::builtin::PROVIDER).or_default().push((
+            format!("`assert` check `{name} {{ ... }}`"),
+            schema.to_markdown(3),
+        ));
     }
     pages
         .into_iter()

@@ -38,8 +38,8 @@ fn generated_reference_docs_match_the_schemas() {
     for entry in std::fs::read_dir(&dir).expect("docs/resources exists") {
         let path = entry.expect("a directory entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let generated = std::fs::read_to_string(&path)
-            .is_ok_and(|text| text.starts_with(GENERATED_MARK));
+        let generated =
+            std::fs::read_to_string(&path).is_ok_and(|text| text.starts_with(GENERATED_MARK));
         if generated && !pages.iter().any(|(page, _)| *page == name) {
             if update {
                 std::fs::remove_file(&path).expect("remove a stale page");
@@ -65,8 +65,7 @@ fn providers_schema_json_has_terraforms_shape_and_the_validators() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(json["format_version"], "1.0");
     let kafka = &json["provider_schemas"]["cutover/kafka"];
-    let offsets =
-        &kafka["resource_schemas"]["kafka_mirror"]["block"]["attributes"]["offsets"];
+    let offsets = &kafka["resource_schemas"]["kafka_mirror"]["block"]["attributes"]["offsets"];
     assert_eq!(offsets["type"], "string");
     assert_eq!(offsets["optional"], true);
     assert_eq!(offsets["default"], "preserve");
@@ -74,8 +73,7 @@ fn providers_schema_json_has_terraforms_shape_and_the_validators() {
         offsets["validators"][0]["one_of"],
         serde_json::json!(["preserve", "translate"])
     );
-    let partitions =
-        &kafka["resource_schemas"]["kafka_topic"]["block"]["attributes"]["partitions"];
+    let partitions = &kafka["resource_schemas"]["kafka_topic"]["block"]["attributes"]["partitions"];
     assert_eq!(partitions["required"], true);
     assert_eq!(
         partitions["validators"][0]["int_range"],
@@ -86,7 +84,9 @@ fn providers_schema_json_has_terraforms_shape_and_the_validators() {
     assert!(aws["provider"]["block"]["block_types"]["assume_role"]["nesting_mode"] == "single");
     assert!(aws["data_source_schemas"]["aws_msk_cluster"].is_object());
     let builtin = &json["provider_schemas"]["cutover/builtin"];
-    assert!(builtin["assertion_check_schemas"]["lag"]["block"]["attributes"]["stable_for"].is_object());
+    assert!(
+        builtin["assertion_check_schemas"]["lag"]["block"]["attributes"]["stable_for"].is_object()
+    );
 
     let without_json = Command::new(env!("CARGO_BIN_EXE_cutover"))
         .args(["providers", "schema"])

@@ -3,8 +3,8 @@
 
 mod aws;
 mod cli;
-mod docs;
 mod connect;
+mod docs;
 mod e2e;
 mod engine;
 mod engine_core;

@@ -719,7 +719,14 @@ pub fn instances_data_schema() -> Schema {
                 .describe("tags the instances must have (all of them, exact values)"),
             AttributeSchema::optional("instance_state_names", Type::list_of(Type::String))
                 .describe("states to include (default [\"running\"])")
-                .one_of(&["pending", "running", "shutting-down", "terminated", "stopping", "stopped"]),
+                .one_of(&[
+                    "pending",
+                    "running",
+                    "shutting-down",
+                    "terminated",
+                    "stopping",
+                    "stopped",
+                ]),
             AttributeSchema::computed("ids", Type::list_of(Type::String))
                 .describe("instance ids, sorted"),
             AttributeSchema::computed("private_ips", Type::list_of(Type::String))

@@ -485,7 +485,11 @@ impl ResourceType for KafkaTopic {
     }
 
     fn requires_replace(&self, prior: &Value, planned: &Value) -> Vec<String> {
-        let partitions = |value| TopicSpec::from_value(value).ok().and_then(|spec| spec.partitions);
+        let partitions = |value| {
+            TopicSpec::from_value(value)
+                .ok()
+                .and_then(|spec| spec.partitions)
+        };
         match (partitions(prior), partitions(planned)) {
             (Some(before), Some(after)) if after < before => vec!["partitions".to_owned()],
             _ => Vec::new(),
