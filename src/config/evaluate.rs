@@ -84,9 +84,11 @@ pub struct ResourceInstance {
     /// Objects this instance depends on (references and `depends_on`), as display strings of
     /// their module-qualified addresses (`module.m.aws_x.y`, `assert.caught_up`).
     pub dependencies: BTreeSet<String>,
-    /// Evaluating the body found errors (already reported at their spans): the engine does
-    /// not plan the instance, so the same mistake is not reported again by the provider.
-    pub invalid: bool,
+    /// The errors evaluating the body found (already reported at their spans, with them):
+    /// the engine does not plan such an instance, so the provider does not report the same
+    /// mistake again, and an apply that finds one (a value unknown at plan time, known and
+    /// wrong now) stops with the message `validate` would have given.
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1739,7 +1741,7 @@ impl<'t> Evaluator<'t, '_> {
         let mut map = BTreeMap::new();
         let mut single = Value::Null;
         for (key, repetition) in repetitions {
-            let (config, invalid) =
+            let (config, errors) =
                 self.instance_value(slot, resource, schema, &context, &repetition);
             let instance = ResourceInstance {
                 address: ResourceAddress {
@@ -1753,7 +1755,7 @@ impl<'t> Evaluator<'t, '_> {
                 span: resource.span.clone(),
                 lifecycle: resource.lifecycle.clone(),
                 dependencies: dependencies.clone(),
-                invalid,
+                errors,
             };
             let value = self.hook.instance_value(&instance);
             self.configuration.resources.push(instance);
@@ -1781,7 +1783,7 @@ impl<'t> Evaluator<'t, '_> {
         schema: &super::schema::Schema,
         context: &str,
         repetition: &Repetition,
-    ) -> (Value, bool) {
+    ) -> (Value, Vec<String>) {
         let scope = Scope {
             base_dir: &self.slots[0].module.dir,
             namespaces: &self.slots[slot].namespaces,
@@ -1797,9 +1799,13 @@ impl<'t> Evaluator<'t, '_> {
             &resource.span,
             &mut diagnostics,
         );
-        let invalid = diagnostics.has_errors();
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
         self.diagnostics.extend(diagnostics);
-        (value, invalid)
+        (value, errors)
     }
 
     /// `ignore_changes` may only name arguments the type has; checked once per block.

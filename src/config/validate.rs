@@ -615,36 +615,6 @@ fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-/// Every validator of `schema` over an evaluated object, nested blocks included: what apply
-/// runs on values that were unknown at plan time, with the messages `validate` gives.
-pub fn check_object(schema: &super::schema::Schema, value: &Value) -> Vec<String> {
-    let mut messages = Vec::new();
-    let Some(map) = value.as_map() else {
-        return messages;
-    };
-    for attribute in &schema.attributes {
-        if let Some(value) = map.get(attribute.name) {
-            messages.extend(
-                check(attribute.name, value, &attribute.validators)
-                    .into_iter()
-                    .map(|problem| problem.message),
-            );
-        }
-    }
-    for block in &schema.blocks {
-        match map.get(block.name).map(Value::peel) {
-            Some(Value::List(items)) => {
-                for item in items {
-                    messages.extend(check_object(&block.schema, item));
-                }
-            }
-            Some(object @ Value::Map(_)) => messages.extend(check_object(&block.schema, object)),
-            _ => {}
-        }
-    }
-    messages
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

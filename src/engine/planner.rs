@@ -436,7 +436,7 @@ impl ResourceHook for PlanHook<'_> {
         }
         // Its arguments were reported where they are written; planning it would only report
         // the same mistake again, at the block.
-        if instance.invalid {
+        if !instance.errors.is_empty() {
             return Value::Unknown;
         }
         // The prior is borrowed; `before` is its one copy (made by the helper thread when

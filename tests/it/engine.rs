@@ -548,7 +548,10 @@ resource "kafka_mirror" "orders" {
         ),
         "{shown}"
     );
-    assert!(shown.contains("= hint: did you mean \"translate\"?"), "{shown}");
+    assert!(
+        shown.contains("= hint: did you mean \"translate\"?"),
+        "{shown}"
+    );
     assert!(
         shown.contains("error: invalid value for \"partitions\": 0 is out of range"),
         "{shown}"
