@@ -95,6 +95,9 @@ pub enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Rewrite configuration files in the canonical format
     Fmt(commands::fmt::FmtArgs),
+    /// Show what the providers accept: schema -json prints every schema with its validators
+    #[command(subcommand)]
+    Providers(commands::providers::ProvidersCommand),
     /// Print the version of cutover and of the bundled librdkafka
     Version,
 }
@@ -247,6 +250,7 @@ pub fn run(cli: Cli, settings: &Settings) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => commands::verify::run(args, settings),
         Command::Validate(args) => commands::validate::run(args, settings),
         Command::Fmt(args) => commands::fmt::run(args),
+        Command::Providers(command) => commands::providers::run(command),
         Command::Version => {
             let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
             println!("cutover {}", env!("CARGO_PKG_VERSION"));

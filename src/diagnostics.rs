@@ -190,7 +190,7 @@ impl Diagnostic {
                     .max(1)
             };
             let (shown, caret_column, caret_count) =
-                snippet_window(&line.replace('\t', " "), start.column, caret_count);
+                snippet_window(&printable(line), start.column, caret_count);
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{} | {}", start.line, shown);
             let _ = writeln!(
@@ -232,6 +232,20 @@ fn snippet_window(line: &str, column: usize, carets: usize) -> (String, usize, u
     let caret_column = column - first + usize::from(first > 0);
     let carets = carets.min(last + 1 - column.min(last)).max(1);
     (shown, caret_column, carets)
+}
+
+/// A source line as it can be shown on a terminal: a tab is one space (so the caret lines
+/// up) and another control character its visible symbol (`␀` for NUL), one column each.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('?'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() || c == '\u{feff}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
 }
 
 /// Paths in diagnostics are shown relative to the working directory when they are inside it,

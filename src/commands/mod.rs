@@ -7,6 +7,7 @@ pub mod fmt;
 pub mod graph;
 pub mod mirror;
 pub mod plan;
+pub mod providers;
 pub mod rollback;
 pub mod show;
 pub mod state;

@@ -10,7 +10,11 @@ use hcl_edit::structure::{Block, Body, Structure};
 
 use super::eval::{Scope, evaluate};
 use super::model::{Expr, span_of};
+use hcl_edit::expr::Expression;
+
 use super::schema::{Nesting, Schema, suggest};
+use super::types::Type;
+use super::validate::{self, Condition};
 use super::value::Value;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
 
@@ -32,6 +36,10 @@ pub fn decode_body(
     let mut suggested: Vec<&'static str> = Vec::new();
     // Where each argument's expression is, for the schema's warnings.
     let mut expression_spans: BTreeMap<&'static str, Span> = BTreeMap::new();
+    // Where each written argument's value is, for the rules between arguments; and the
+    // arguments already reported, so a rule does not report them a second time.
+    let mut value_spans: BTreeMap<&'static str, Span> = BTreeMap::new();
+    let mut reported: Vec<&'static str> = Vec::new();
     for structure in body.iter() {
         match structure {
             Structure::Attribute(attribute) => {
@@ -70,10 +78,37 @@ pub fn decode_body(
                     expression: attribute.value.clone(),
                     file: std::sync::Arc::clone(file),
                 };
+                value_spans.insert(attribute_schema.name, expr.span());
                 let value = match evaluate(&expr, scope) {
                     Ok(value) => match attribute_schema.ty.convert(value) {
-                        Ok(value) => value,
+                        Ok(value) => {
+                            let problems =
+                                validate::check(name, &value, &attribute_schema.validators);
+                            if problems.is_empty() {
+                                value
+                            } else {
+                                for problem in problems {
+                                    let span = problem
+                                        .element
+                                        .and_then(|index| {
+                                            element_span(&expr, &attribute_schema.ty, index)
+                                        })
+                                        .unwrap_or_else(|| expr.span());
+                                    let mut diagnostic =
+                                        Diagnostic::error(problem.message).at(span);
+                                    if let Some(hint) = problem.hint {
+                                        diagnostic = diagnostic.with_hint(hint);
+                                    }
+                                    diagnostics.push(diagnostic);
+                                }
+                                // Reported: what depends on the value sees it as unknown, so
+                                // nothing downstream reports the same mistake again.
+                                reported.push(attribute_schema.name);
+                                Value::Unknown
+                            }
+                        }
                         Err(message) => {
+                            reported.push(attribute_schema.name);
                             diagnostics.push(
                                 Diagnostic::error(format!("wrong type for \"{name}\": {message}"))
                                     .at(expr.span())
@@ -87,6 +122,7 @@ pub fn decode_body(
                     },
                     Err(diagnostic) => {
                         diagnostics.push(*diagnostic);
+                        reported.push(attribute_schema.name);
                         Value::Unknown
                     }
                 };
@@ -159,6 +195,13 @@ pub fn decode_body(
             }
         }
     }
+    check_rules(
+        schema,
+        &mut object,
+        &value_spans,
+        &mut reported,
+        diagnostics,
+    );
     for attribute in &schema.attributes {
         if object.contains_key(attribute.name) {
             continue;
@@ -210,6 +253,142 @@ pub fn decode_body(
         }
     }
     Value::Map(object)
+}
+
+/// The span of element `index` of a list written as a literal `[...]` (a set's elements are
+/// sorted, so their positions say nothing about the source).
+fn element_span(expr: &Expr, ty: &Type, index: usize) -> Option<Span> {
+    if matches!(ty, Type::Set(_)) {
+        return None;
+    }
+    match &expr.expression {
+        Expression::Array(items) => items
+            .iter()
+            .nth(index)
+            .map(|item| expr.span_of(item.span())),
+        _ => None,
+    }
+}
+
+/// The rules between arguments of one block: conflicts, requirements and arguments that apply
+/// only when another has some value. An argument a rule rejects becomes unknown, as a value a
+/// validator rejects does.
+fn check_rules(
+    schema: &Schema,
+    object: &mut BTreeMap<String, Value>,
+    value_spans: &BTreeMap<&'static str, Span>,
+    reported: &mut Vec<&'static str>,
+    diagnostics: &mut Diagnostics,
+) {
+    let is_set = |object: &BTreeMap<String, Value>, name: &str| {
+        value_spans.contains_key(name) && object.get(name).is_some_and(|v| !v.is_null())
+    };
+    // The value a condition looks at: as written, or the default when unset. `None` while it
+    // is unknown (checked again when it is known).
+    let condition_holds = |object: &BTreeMap<String, Value>, condition: &Condition| {
+        let value = match object.get(condition.attribute) {
+            Some(value) if !value.is_null() => Some(value.clone()),
+            _ => schema
+                .attribute(condition.attribute)
+                .and_then(|a| a.default.clone()),
+        };
+        match value {
+            Some(value) if value.is_unknown() => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .is_some_and(|text| condition.equals.contains(&text)),
+            ),
+            None => Some(false),
+        }
+    };
+    // A conflicting pair is reported once, at the argument written second.
+    let mut conflicts_reported: Vec<(&str, &str)> = Vec::new();
+    for attribute in &schema.attributes {
+        let name = attribute.name;
+        // (the argument at fault, where, message, hint)
+        let mut problems: Vec<(&'static str, Span, String, Option<String>)> = Vec::new();
+        if is_set(object, name) && !reported.contains(&name) {
+            let span = value_spans[name].clone();
+            for &other in &attribute.conflicts_with {
+                if !is_set(object, other)
+                    || reported.contains(&other)
+                    || conflicts_reported.contains(&(other, name))
+                {
+                    continue;
+                }
+                conflicts_reported.push((name, other));
+                let other_span = value_spans[other].clone();
+                let (at, at_span, first) = if other_span.start > span.start {
+                    (other, other_span, name)
+                } else {
+                    (name, span.clone(), other)
+                };
+                problems.push((
+                    at,
+                    at_span,
+                    format!("\"{at}\" conflicts with \"{first}\": set one or the other"),
+                    Some(format!("remove {at} or {first}")),
+                ));
+            }
+            for &other in &attribute.requires {
+                if !is_set(object, other) && object.get(other).is_none_or(|v| !v.is_unknown()) {
+                    problems.push((
+                        name,
+                        span.clone(),
+                        format!("\"{name}\" requires \"{other}\" to be set"),
+                        Some(format!("add {other} = ..., or remove {name}")),
+                    ));
+                }
+            }
+            if let Some(condition) = &attribute.only_when
+                && condition_holds(object, condition) == Some(false)
+            {
+                let because = if condition.because.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", condition.because)
+                };
+                problems.push((
+                    name,
+                    span.clone(),
+                    format!("\"{name}\" applies only when {condition}{because}"),
+                    Some(format!("remove {name}, or set {condition}")),
+                ));
+            }
+        }
+        if let Some(condition) = &attribute.required_when
+            && !value_spans.contains_key(name)
+            && condition_holds(object, condition) == Some(true)
+            && let Some(span) = value_spans.get(condition.attribute)
+        {
+            let because = if condition.because.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", condition.because)
+            };
+            problems.push((
+                name,
+                span.clone(),
+                format!("{condition} requires \"{name}\"{because}"),
+                Some(format!("add {name} = ...")),
+            ));
+        }
+        for (at, span, message, hint) in problems {
+            let mut diagnostic = Diagnostic::error(message).at(span);
+            if let Some(hint) = hint {
+                diagnostic = diagnostic.with_hint(hint);
+            }
+            diagnostics.push(diagnostic);
+            if !reported.contains(&at) {
+                reported.push(at);
+            }
+            if value_spans.contains_key(at) {
+                let sensitive = schema.attribute(at).is_some_and(|a| a.sensitive);
+                object.insert(at.to_owned(), Value::Unknown.marked(sensitive));
+            }
+        }
+    }
 }
 
 fn decode_block(
@@ -264,7 +443,6 @@ mod tests {
     use super::*;
     use crate::config::eval::{Namespaces, Repetition};
     use crate::config::schema::AttributeSchema;
-    use crate::config::types::Type;
 
     fn problems(text: &str) -> Vec<String> {
         let file = Arc::new(SourceFile::new(PathBuf::from("main.hcl"), text.to_owned()));

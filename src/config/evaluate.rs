@@ -84,6 +84,11 @@ pub struct ResourceInstance {
     /// Objects this instance depends on (references and `depends_on`), as display strings of
     /// their module-qualified addresses (`module.m.aws_x.y`, `assert.caught_up`).
     pub dependencies: BTreeSet<String>,
+    /// The errors evaluating the body found (already reported at their spans, with them):
+    /// the engine does not plan such an instance, so the provider does not report the same
+    /// mistake again, and an apply that finds one (a value unknown at plan time, known and
+    /// wrong now) stops with the message `validate` would have given.
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1758,7 +1763,7 @@ impl<'t> Evaluator<'t, '_> {
             } else {
                 Repetition::Count(0)
             };
-            self.instance_value(slot, resource, schema, &context, &repetition);
+            let _ = self.instance_value(slot, resource, schema, &context, &repetition);
             return Value::Unknown;
         };
         if let Err(message) = super::budget::charge_instances(repetitions.len() as u64) {
@@ -1774,7 +1779,8 @@ impl<'t> Evaluator<'t, '_> {
         let mut map = BTreeMap::new();
         let mut single = Value::Null;
         for (key, repetition) in repetitions {
-            let config = self.instance_value(slot, resource, schema, &context, &repetition);
+            let (config, errors) =
+                self.instance_value(slot, resource, schema, &context, &repetition);
             let instance = ResourceInstance {
                 address: ResourceAddress {
                     module: self.slots[slot].path.clone(),
@@ -1787,6 +1793,7 @@ impl<'t> Evaluator<'t, '_> {
                 span: resource.span.clone(),
                 lifecycle: resource.lifecycle.clone(),
                 dependencies: dependencies.clone(),
+                errors,
             };
             let value = self.hook.instance_value(&instance);
             self.configuration.resources.push(instance);
@@ -1814,7 +1821,7 @@ impl<'t> Evaluator<'t, '_> {
         schema: &super::schema::Schema,
         context: &str,
         repetition: &Repetition,
-    ) -> Value {
+    ) -> (Value, Vec<String>) {
         let scope = Scope {
             base_dir: &self.slots[0].module.dir,
             namespaces: &self.slots[slot].namespaces,
@@ -1830,8 +1837,13 @@ impl<'t> Evaluator<'t, '_> {
             &resource.span,
             &mut diagnostics,
         );
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
         self.diagnostics.extend(diagnostics);
-        value
+        (value, errors)
     }
 
     /// `ignore_changes` may only name arguments the type has; checked once per block.

@@ -58,7 +58,13 @@ pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
         None => bytes,
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(Arc::new(SourceFile::new(path.to_path_buf(), text))),
+        Ok(text) => {
+            let file = Arc::new(SourceFile::new(path.to_path_buf(), text));
+            match control_character(&file) {
+                Some(diagnostic) => Err(Box::new(diagnostic)),
+                None => Ok(file),
+            }
+        }
         Err(error) => {
             let valid_up_to = error.utf8_error().valid_up_to();
             let bad_byte = error.as_bytes()[valid_up_to];
@@ -81,6 +87,33 @@ pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A NUL byte or another control character (tab, CR and LF aside) anywhere in the file, as
+/// HCL's own scanner refuses them: inside a string it must be written as an escape (`\u0000`).
+/// Reported at the first one, with how many there are.
+fn control_character(file: &Arc<SourceFile>) -> Option<Diagnostic> {
+    let is_forbidden =
+        |c: char| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{feff}';
+    let (offset, character) = file.text.char_indices().find(|(_, c)| is_forbidden(*c))?;
+    let count = file.text.chars().filter(|c| is_forbidden(*c)).count();
+    let name = match character {
+        '\0' => "a NUL byte".to_owned(),
+        '\u{feff}' => "a byte order mark inside the file".to_owned(),
+        other => format!("the control character U+{:04X}", u32::from(other)),
+    };
+    let more = if count > 1 {
+        format!(" (and {} more in this file)", count - 1)
+    } else {
+        String::new()
+    };
+    Some(
+        Diagnostic::error(format!("invalid character: {name}{more}"))
+            .at(Span::new(file, offset..offset + character.len_utf8()))
+            .with_hint(
+                "configuration files hold text: tabs, line breaks and printable characters; inside a string write an escape such as \\u0000",
+            ),
+    )
+}
 
 fn next_char_boundary(text: &str, offset: usize) -> usize {
     text.get(offset..)

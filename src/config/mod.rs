@@ -6,6 +6,7 @@
 pub mod body;
 pub mod budget;
 pub mod connections;
+pub mod decode;
 pub mod eval;
 pub mod evaluate;
 pub mod format;
@@ -17,6 +18,7 @@ pub mod parse;
 pub mod references;
 pub mod schema;
 pub mod types;
+pub mod validate;
 pub mod value;
 
 use std::path::Path;

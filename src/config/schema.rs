@@ -3,6 +3,8 @@
 //! knowing anything else about the provider.
 
 use super::types::Type;
+use super::validate::{Condition, Validator};
+use super::value::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
@@ -51,6 +53,19 @@ pub struct AttributeSchema {
     /// A change to this argument cannot be made in place: the resource is replaced.
     pub forces_replacement: bool,
     pub description: &'static str,
+    /// What the value may be, checked as soon as it is known (see [`super::validate`]).
+    pub validators: Vec<Validator>,
+    /// The value the provider uses when the argument is unset. Documentation and the typed
+    /// decode use it; the evaluated value stays null, so plans and state show what was written.
+    pub default: Option<Value>,
+    /// Arguments that cannot be set together with this one.
+    pub conflicts_with: Vec<&'static str>,
+    /// Arguments that must be set when this one is.
+    pub requires: Vec<&'static str>,
+    /// The argument may be set only when another argument has one of some values.
+    pub only_when: Option<Condition>,
+    /// The argument must be set when another argument has one of some values.
+    pub required_when: Option<Condition>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +96,12 @@ impl AttributeSchema {
             sensitive: false,
             forces_replacement: false,
             description: "",
+            validators: Vec::new(),
+            default: None,
+            conflicts_with: Vec::new(),
+            requires: Vec::new(),
+            only_when: None,
+            required_when: None,
         }
     }
 
@@ -119,6 +140,68 @@ impl AttributeSchema {
 
     pub fn describe(mut self, description: &'static str) -> Self {
         self.description = description;
+        self
+    }
+
+    pub fn validate(mut self, validator: Validator) -> Self {
+        self.validators.push(validator);
+        self
+    }
+
+    /// Shorthand for a [`Validator::OneOf`] without aliases.
+    pub fn one_of(self, values: &'static [&'static str]) -> Self {
+        self.validate(Validator::one_of(values))
+    }
+
+    /// Shorthand for a [`Validator::IntRange`].
+    pub fn int_range(self, min: i64, max: i64) -> Self {
+        self.validate(Validator::IntRange { min, max })
+    }
+
+    pub fn pattern(self, pattern: super::validate::Pattern) -> Self {
+        self.validate(Validator::Pattern(pattern))
+    }
+
+    pub fn default_value(mut self, value: Value) -> Self {
+        self.default = Some(value);
+        self
+    }
+
+    pub fn conflicts_with(mut self, names: &[&'static str]) -> Self {
+        self.conflicts_with.extend_from_slice(names);
+        self
+    }
+
+    pub fn requires(mut self, names: &[&'static str]) -> Self {
+        self.requires.extend_from_slice(names);
+        self
+    }
+
+    pub fn only_when(
+        mut self,
+        attribute: &'static str,
+        equals: &'static [&'static str],
+        because: &'static str,
+    ) -> Self {
+        self.only_when = Some(Condition {
+            attribute,
+            equals,
+            because,
+        });
+        self
+    }
+
+    pub fn required_when(
+        mut self,
+        attribute: &'static str,
+        equals: &'static [&'static str],
+        because: &'static str,
+    ) -> Self {
+        self.required_when = Some(Condition {
+            attribute,
+            equals,
+            because,
+        });
         self
     }
 
@@ -162,6 +245,242 @@ impl Schema {
             .map(|a| a.name)
             .chain(self.blocks.iter().map(|b| b.name))
             .collect()
+    }
+}
+
+/// A type as `terraform providers schema -json` writes it (cty's JSON form: `"string"`,
+/// `["list", "string"]`, `"dynamic"` for any).
+pub fn type_json(ty: &Type) -> serde_json::Value {
+    use serde_json::json;
+    match ty {
+        Type::Any => json!("dynamic"),
+        Type::String => json!("string"),
+        Type::Number => json!("number"),
+        Type::Bool => json!("bool"),
+        Type::List(inner) => json!(["list", type_json(inner)]),
+        Type::Set(inner) => json!(["set", type_json(inner)]),
+        Type::Map(inner) => json!(["map", type_json(inner)]),
+        Type::Tuple(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        Type::Object(attributes) => json!([
+            "object",
+            attributes
+                .iter()
+                .map(|(name, attribute)| (name.clone(), type_json(&attribute.ty)))
+                .collect::<serde_json::Map<_, _>>()
+        ]),
+    }
+}
+
+impl AttributeSchema {
+    /// The attribute in the shape of `terraform providers schema -json`, with cutover's
+    /// additions (validators, default, rules) under their own keys.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        object.insert("type".into(), type_json(&self.ty));
+        if !self.description.is_empty() {
+            object.insert("description".into(), self.description.into());
+            object.insert("description_kind".into(), "plain".into());
+        }
+        let flag = |object: &mut serde_json::Map<String, serde_json::Value>, name: &str, on| {
+            if on {
+                object.insert(name.into(), true.into());
+            }
+        };
+        flag(&mut object, "required", self.required);
+        flag(&mut object, "optional", !self.required && self.settable());
+        flag(
+            &mut object,
+            "computed",
+            self.computed || self.optional_computed,
+        );
+        flag(&mut object, "sensitive", self.sensitive);
+        flag(&mut object, "forces_replacement", self.forces_replacement);
+        if let Some(default) = self.default.as_ref().and_then(Value::to_json) {
+            object.insert("default".into(), default);
+        }
+        if !self.validators.is_empty() {
+            object.insert(
+                "validators".into(),
+                self.validators.iter().map(Validator::to_json).collect(),
+            );
+        }
+        if !self.conflicts_with.is_empty() {
+            object.insert("conflicts_with".into(), self.conflicts_with.clone().into());
+        }
+        if !self.requires.is_empty() {
+            object.insert("requires".into(), self.requires.clone().into());
+        }
+        let condition = |condition: &Condition| {
+            serde_json::json!({
+                "attribute": condition.attribute,
+                "equals": condition.equals,
+                "because": condition.because,
+            })
+        };
+        if let Some(only_when) = &self.only_when {
+            object.insert("only_when".into(), condition(only_when));
+        }
+        if let Some(required_when) = &self.required_when {
+            object.insert("required_when".into(), condition(required_when));
+        }
+        serde_json::Value::Object(object)
+    }
+
+    /// Everything the schema says about the value, in words, for the reference docs.
+    pub fn constraints_text(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.validators.iter().map(Validator::allowed).collect();
+        if let Some(default) = &self.default {
+            lines.push(format!("default `{default}`"));
+        }
+        let names = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.conflicts_with.is_empty() {
+            lines.push(format!("conflicts with {}", names(&self.conflicts_with)));
+        }
+        if !self.requires.is_empty() {
+            lines.push(format!("requires {}", names(&self.requires)));
+        }
+        if let Some(condition) = &self.only_when {
+            lines.push(format!("only when `{condition}`"));
+        }
+        if let Some(condition) = &self.required_when {
+            lines.push(format!("required when `{condition}`"));
+        }
+        if self.forces_replacement {
+            lines.push("a change replaces the object".to_owned());
+        }
+        lines
+    }
+}
+
+impl Schema {
+    /// The block in the shape of `terraform providers schema -json` (`attributes`,
+    /// `block_types` with `nesting_mode`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let attributes: serde_json::Map<String, serde_json::Value> = self
+            .attributes
+            .iter()
+            .map(|a| (a.name.to_owned(), a.to_json()))
+            .collect();
+        let blocks: serde_json::Map<String, serde_json::Value> = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let mut block = serde_json::json!({
+                    "nesting_mode": match b.nesting {
+                        Nesting::Single => "single",
+                        Nesting::List => "list",
+                    },
+                    "block": b.schema.to_json(),
+                });
+                if b.required {
+                    block["min_items"] = 1.into();
+                }
+                if b.nesting == Nesting::Single {
+                    block["max_items"] = 1.into();
+                }
+                if !b.description.is_empty() {
+                    block["block"]["description"] = b.description.into();
+                    block["block"]["description_kind"] = "plain".into();
+                }
+                (b.name.to_owned(), block)
+            })
+            .collect();
+        let mut object = serde_json::Map::new();
+        if !attributes.is_empty() {
+            object.insert("attributes".into(), attributes.into());
+        }
+        if !blocks.is_empty() {
+            object.insert("block_types".into(), blocks.into());
+        }
+        object.insert("description_kind".into(), "plain".into());
+        serde_json::Value::Object(object)
+    }
+
+    /// The reference tables of the block (arguments, attributes, nested blocks) as markdown,
+    /// headings at `level`.
+    pub fn to_markdown(&self, level: usize) -> String {
+        use std::fmt::Write as _;
+        let heading = "#".repeat(level);
+        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+        let mut out = String::new();
+        let arguments: Vec<&AttributeSchema> =
+            self.attributes.iter().filter(|a| a.settable()).collect();
+        let computed: Vec<&AttributeSchema> =
+            self.attributes.iter().filter(|a| !a.settable()).collect();
+        if !arguments.is_empty() {
+            let _ = writeln!(out, "{heading} Arguments\n");
+            let _ = writeln!(
+                out,
+                "| argument | type | kind | description | allowed values and rules |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            for attribute in arguments {
+                let mut marks = vec![if attribute.required {
+                    "required"
+                } else {
+                    "optional"
+                }];
+                if attribute.optional_computed {
+                    marks.push("computed");
+                }
+                if attribute.sensitive {
+                    marks.push("sensitive");
+                }
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | {} | {} | {} |",
+                    attribute.name,
+                    attribute.ty,
+                    marks.join(", "),
+                    cell(attribute.description),
+                    cell(&attribute.constraints_text().join("; "))
+                );
+            }
+            out.push('\n');
+        }
+        if !computed.is_empty() {
+            let _ = writeln!(out, "{heading} Attributes (computed)\n");
+            let _ = writeln!(out, "| attribute | type | description |");
+            let _ = writeln!(out, "|---|---|---|");
+            for attribute in computed {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` | {}{} |",
+                    attribute.name,
+                    attribute.ty,
+                    cell(attribute.description),
+                    if attribute.sensitive {
+                        " (sensitive)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            out.push('\n');
+        }
+        for block in &self.blocks {
+            let _ = writeln!(
+                out,
+                "{heading} Block `{}` ({}{})\n",
+                block.name,
+                match block.nesting {
+                    Nesting::Single => "at most one",
+                    Nesting::List => "any number",
+                },
+                if block.required { ", required" } else { "" }
+            );
+            if !block.description.is_empty() {
+                let _ = writeln!(out, "{}\n", block.description);
+            }
+            out.push_str(&block.schema.to_markdown(level + 1));
+        }
+        out
     }
 }
 

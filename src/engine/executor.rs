@@ -884,6 +884,11 @@ fn refreshed_change(
         &instance.lifecycle,
         &engine.key,
     );
+    // Values unknown at plan time are known now: the schema's validators judged them while
+    // the body was evaluated, with the words `validate` uses for values known earlier.
+    if let Some(message) = instance.errors.first() {
+        return Err(format!("planning {}: {message}", change.address));
+    }
     let mut diff = diff;
     let planned = provider
         .plan(change.before.as_ref(), std::mem::take(&mut diff.planned))

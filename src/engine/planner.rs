@@ -430,6 +430,15 @@ impl ResourceHook for PlanHook<'_> {
             return Value::Unknown;
         };
         let state_position = self.state_index.position(address);
+        // Configured, whatever else is wrong with it: never planned for deletion.
+        if let Some(position) = state_position {
+            self.configured_in_state[position] = true;
+        }
+        // Its arguments were reported where they are written; planning it would only report
+        // the same mistake again, at the block.
+        if !instance.errors.is_empty() {
+            return Value::Unknown;
+        }
         // The prior is borrowed; `before` is its one copy (made by the helper thread when
         // planning without a refresh).
         let (prior, before, deleted_outside) = match &self.priors {
@@ -473,7 +482,9 @@ impl ResourceHook for PlanHook<'_> {
                     Diagnostic::error(format!("planning {address}: {error}"))
                         .at(instance.span.clone()),
                 );
-                Value::Unknown
+                // One cause, one diagnostic: the preview of an object that cannot be planned
+                // would fail again on what the plan could not give it.
+                return Value::Unknown;
             }
         };
         if let Some(prior) = &prior {

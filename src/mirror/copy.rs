@@ -244,6 +244,9 @@ type Delivery = Box<(usize, i64, u64)>;
 /// The task index of an offset map record.
 const MAP_RECORD: usize = usize::MAX;
 
+/// How often a following lane commits while records keep coming (the latency of its records).
+const FOLLOW_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// What a record costs in the in-flight count beyond its key and value.
 const RECORD_OVERHEAD: u64 = 64;
 
@@ -424,15 +427,17 @@ impl Transactions<'_> {
         Ok(())
     }
 
-    fn due(&self, settings: &CopySettings, at_end: bool) -> bool {
+    fn due(&self, settings: &CopySettings, at_end: bool, follow: bool) -> bool {
         let Some(opened) = self.opened else {
             return false;
         };
-        // Caught up with the source: commit soon, so followers see the records quickly.
+        // Caught up with the source, or following it: commit soon, so that readers of the
+        // target (read_committed) see the records quickly; a backlog commits by size or time.
         let age = opened.elapsed();
         self.bytes >= settings.commit_bytes
             || age >= settings.commit_interval
             || (at_end && age >= Duration::from_millis(50))
+            || (follow && age >= FOLLOW_COMMIT_INTERVAL)
     }
 
     /// Flushes the records, adds their map chunks and positions, and commits.
@@ -784,7 +789,7 @@ impl Lane<'_> {
                 shared.count(self.stats);
             }
             if let Some(t) = transactions.as_deref_mut()
-                && t.due(settings, at_end)
+                && t.due(settings, at_end, follow)
             {
                 t.commit(shared, tasks, &positions, self.stats)?;
             }

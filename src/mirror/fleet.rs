@@ -107,7 +107,7 @@ impl LocalWorkers {
             );
             let handle = std::thread::Builder::new()
                 .name("mirror-worker".to_owned())
-                .spawn(move || worker::work(spec, stops, &flag, caught, lane_stats, progress))
+                .spawn(move || worker::work(spec, stops, 1, &flag, caught, lane_stats, progress))
                 .map_err(|e| OperationError::Failed(format!("cannot start the worker: {e}")))?;
             return Ok(LocalWorkers {
                 local: Local::InProcess { cancel, handle },
@@ -123,6 +123,7 @@ impl LocalWorkers {
                 spec,
                 stops.as_ref(),
                 number,
+                count,
                 &caught_up,
                 progress,
             )?);
@@ -248,6 +249,8 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
 struct WorkerInput {
     spec: SpecWire,
     stops: Option<BTreeMap<String, i64>>,
+    /// Workers started together with this one (they wait for each other before copying).
+    together: usize,
 }
 
 fn spawn_child(
@@ -255,6 +258,7 @@ fn spawn_child(
     spec: &MirrorSpec,
     stops: Option<&BTreeMap<String, i64>>,
     number: usize,
+    together: usize,
     caught_up: &CaughtUp,
     progress: &Arc<dyn Fn(&str) + Send + Sync>,
 ) -> OperationResult<ChildWorker> {
@@ -273,6 +277,7 @@ fn spawn_child(
     let input = WorkerInput {
         spec: spec.to_wire(),
         stops: stops.cloned(),
+        together,
     };
     let mut stdin = child.stdin.take();
     let line = serde_json::to_string(&input)
@@ -399,6 +404,7 @@ pub fn worker_main() -> i32 {
     match worker::work(
         spec,
         input.stops,
+        input.together,
         &cancel,
         caught_up.clone(),
         stats,

@@ -98,7 +98,12 @@ impl Lanes {
             return; // a shard with none of this mirror's partitions
         };
         let control = Arc::new(LaneControl::default());
+        // The worker's in-flight cap is shared by the lanes it may run (at least 4 MB each).
+        let lanes = self.by_shard.len().max(1) as u64;
+        let mut settings = self.spec.settings.clone();
+        settings.max_in_flight_bytes = (settings.max_in_flight_bytes / lanes).max(4 << 20);
         let context = LaneThread {
+            settings,
             spec: self.spec.clone(),
             shard,
             shards: self.shards,
@@ -196,6 +201,8 @@ type StaleSegments = BTreeMap<String, Vec<i64>>;
 /// One lane's thread: surveys its partitions, copies, and retries transient failures.
 struct LaneThread {
     spec: Arc<MirrorSpec>,
+    /// The spec's settings with this lane's share of the worker's memory cap.
+    settings: super::copy::CopySettings,
     shard: i32,
     shards: i32,
     partitions: Vec<(String, i32)>,
@@ -248,7 +255,7 @@ impl LaneThread {
                     let lane = Lane {
                         source: &self.spec.source,
                         target: &self.spec.target,
-                        settings: &self.spec.settings,
+                        settings: &self.settings,
                         writer: &writer,
                         lease: matches!(writer, Writer::Preserve).then_some(self.lease.as_ref()),
                         control: &self.control,
@@ -302,10 +309,7 @@ impl LaneThread {
 
     /// The lane's partitions as they stand, with the stop offsets of a run that ends once
     /// caught up, and (translate) the stale segments an earlier version wrote ahead.
-    fn tasks(
-        &self,
-        writer: &Writer,
-    ) -> OperationResult<(Vec<PartitionTask>, StaleSegments)> {
+    fn tasks(&self, writer: &Writer) -> OperationResult<(Vec<PartitionTask>, StaleSegments)> {
         let (source, target) = (&self.spec.source, &self.spec.target);
         let map = match writer {
             Writer::Translate {
@@ -386,6 +390,7 @@ pub fn ensure_work_topic(spec: &MirrorSpec) -> OperationResult<i32> {
 pub fn work(
     spec: Arc<MirrorSpec>,
     stops: Option<BTreeMap<String, i64>>,
+    expected_members: usize,
     cancel: &AtomicBool,
     caught_up: CaughtUp,
     stats: Arc<LaneStats>,
@@ -498,6 +503,15 @@ pub fn work(
                 last_renewal = Some(sent);
             }
         }
+        if !assigned.is_empty() && waiting_for_members(&spec, &group, expected_members, started) {
+            // Workers started together: the group rebalances as each joins, so lanes start
+            // once all have joined (or after a few seconds), not on the first member's
+            // assignment of everything.
+            if let Ok(mut pending) = lanes.assigned.lock() {
+                pending.extend(assigned);
+            }
+            continue;
+        }
         for shard in assigned {
             lanes.start(shard);
         }
@@ -535,6 +549,19 @@ pub fn work(
         padding: stats.padding.load(Ordering::Relaxed),
         transactions: stats.transactions.load(Ordering::Relaxed),
     })
+}
+
+/// How long workers started together wait for each other before starting lanes.
+const JOIN_WAIT: Duration = Duration::from_secs(8);
+
+/// Whether fewer than `expected` workers are in the group yet, within [`JOIN_WAIT`].
+fn waiting_for_members(spec: &MirrorSpec, group: &str, expected: usize, started: Instant) -> bool {
+    if expected <= 1 || started.elapsed() >= JOIN_WAIT {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    crate::kafka::admin::group_members(&spec.target, group)
+        .is_ok_and(|members| members.len() < expected)
 }
 
 fn hostname() -> String {

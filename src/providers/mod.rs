@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod builtin;
 pub mod kafka;
+pub mod reference;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -231,6 +232,30 @@ impl Registry {
 
     pub fn data_source(&self, type_name: &str) -> Option<&Arc<dyn DataSourceType>> {
         self.data_sources.get(type_name)
+    }
+
+    /// Every resource type, by name.
+    pub fn resources(&self) -> impl Iterator<Item = &Arc<dyn ResourceType>> {
+        self.resources.values()
+    }
+
+    /// Every data source type, by name.
+    pub fn data_sources(&self) -> impl Iterator<Item = &Arc<dyn DataSourceType>> {
+        self.data_sources.values()
+    }
+
+    /// The check blocks of `assert`, by name.
+    pub fn assertion_checks(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
+        self.assertion_checks
+            .iter()
+            .map(|(name, schema)| (*name, schema))
+    }
+
+    /// The settings of `provider` blocks, by provider name.
+    pub fn provider_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
+        self.provider_schemas
+            .iter()
+            .map(|(name, schema)| (*name, schema))
     }
 }
 

@@ -43,16 +43,21 @@ pub fn schema() -> Schema {
             AttributeSchema::optional("cluster", Type::Any)
                 .describe("with groups: the cluster whose consumer-group lag is measured"),
             AttributeSchema::optional("groups", Type::list_of(Type::String))
-                .describe("consumer groups whose lag is measured on cluster"),
+                .describe("consumer groups whose lag is measured on cluster")
+                .requires(&["cluster"]),
             AttributeSchema::optional("topics", Type::list_of(Type::String))
-                .describe("limit to these topics (default: the mirror's, or every topic)"),
-            AttributeSchema::optional("max_records", Type::Number).describe(
-                "the most records behind that still holds (default 0), summed over partitions",
-            ),
+                .describe("limit to these topics (default: the mirror's, or every topic)")
+                .pattern(crate::config::validate::Pattern::TopicName),
+            AttributeSchema::optional("max_records", Type::Number)
+                .describe("the most records behind that still holds, summed over partitions")
+                .default_value(crate::config::value::Value::int(0))
+                .int_range(0, i64::MAX),
             AttributeSchema::optional("max_seconds", Type::Number)
-                .describe("the oldest unmirrored source record may be at most this old"),
+                .describe("the oldest unmirrored source record may be at most this old")
+                .validate(crate::config::validate::Validator::AtLeast(0.0)),
             AttributeSchema::optional("stable_for", Type::String)
-                .describe("the lag must stay within bounds this long, e.g. \"30s\""),
+                .describe("the lag must stay within bounds this long, e.g. \"30s\"")
+                .pattern(crate::config::validate::Pattern::Duration),
         ],
         Vec::new(),
     )

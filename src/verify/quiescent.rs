@@ -25,11 +25,14 @@ pub fn schema() -> Schema {
             AttributeSchema::required("cluster", Type::Any)
                 .describe("the cluster that must be quiet, e.g. cluster.legacy"),
             AttributeSchema::optional("topics", Type::list_of(Type::String))
-                .describe("topics that must see no writes (default: every non-internal topic)"),
+                .describe("topics that must see no writes (default: every non-internal topic)")
+                .pattern(crate::config::validate::Pattern::TopicName),
             AttributeSchema::optional("groups", Type::list_of(Type::String))
                 .describe("consumer groups that must have no members (default: every group; [] checks none, for a cluster whose consumers have not moved yet)"),
             AttributeSchema::optional("for", Type::String)
-                .describe("how long it must stay quiet, e.g. \"5m\" (default 1m)"),
+                .describe("how long it must stay quiet, e.g. \"5m\"")
+                .default_value(crate::config::value::Value::string("1m"))
+                .pattern(crate::config::validate::Pattern::Duration),
         ],
         Vec::new(),
     )

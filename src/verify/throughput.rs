@@ -28,6 +28,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::{CheckRun, attribute, duration};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::validate::Validator;
 use crate::config::value::Value;
 use crate::kafka::admin::{admin, list_topics};
 use crate::kafka::connection::{Cluster, Feature, KafkaContext, blocking};
@@ -67,22 +68,35 @@ pub fn schema() -> Schema {
             AttributeSchema::required("cluster", Type::Any)
                 .describe("the cluster to load, e.g. cluster.target"),
             AttributeSchema::optional("min_mb_per_s", Type::Number)
-                .describe("the produced MB/s (acknowledged payload, 2^20 bytes) must be at least this"),
-            AttributeSchema::optional("max_p99_ms", Type::Number).describe(
-                "the 99th percentile of the end-to-end latency (send to consume) must be at most this",
-            ),
+                .describe("the produced MB/s (acknowledged payload, 2^20 bytes) must be at least this")
+                .validate(Validator::AtLeast(0.0)),
+            AttributeSchema::optional("max_p99_ms", Type::Number)
+                .describe(
+                    "the 99th percentile of the end-to-end latency (send to consume) must be at most this",
+                )
+                .validate(Validator::Above { above: 0.0, at_most: f64::INFINITY }),
             AttributeSchema::optional("duration", Type::String)
-                .describe("how long to produce, e.g. \"30s\" (default 30s)"),
+                .describe("how long to produce, from 1s to 1h")
+                .default_value(Value::string("30s"))
+                .pattern(crate::config::validate::Pattern::Duration),
             AttributeSchema::optional("record_size", Type::Number)
-                .describe("the payload size of each record in bytes (default 1024)"),
+                .describe("the payload size of each record in bytes")
+                .default_value(Value::int(DEFAULT_RECORD_SIZE))
+                .int_range(*RECORD_SIZE_RANGE.start(), *RECORD_SIZE_RANGE.end()),
             AttributeSchema::optional("partitions", Type::Number)
-                .describe("partitions of the scratch topic (default 6)"),
+                .describe("partitions of the scratch topic")
+                .default_value(Value::int(DEFAULT_PARTITIONS))
+                .int_range(*PARTITIONS_RANGE.start(), *PARTITIONS_RANGE.end()),
             AttributeSchema::optional("replication_factor", Type::Number)
-                .describe("replication factor of the scratch topic (default: the broker default)"),
+                .describe("replication factor of the scratch topic (default: the broker default)")
+                .int_range(1, 32767),
             AttributeSchema::optional("acks", Type::String)
-                .describe("the producer's acks: \"all\" (default), \"1\" or \"0\""),
+                .describe("the producer's acks")
+                .default_value(Value::string(DEFAULT_ACKS))
+                .one_of(&["all", "-1", "1", "0"]),
             AttributeSchema::optional("rate_mb_per_s", Type::Number)
-                .describe("cap the produced MB/s at this (default: as fast as the cluster takes)"),
+                .describe("cap the produced MB/s at this (default: as fast as the cluster takes)")
+                .validate(Validator::Above { above: 0.0, at_most: f64::INFINITY }),
         ],
         Vec::new(),
     )

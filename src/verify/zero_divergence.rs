@@ -40,16 +40,28 @@ pub fn schema() -> Schema {
             AttributeSchema::optional("mirror", Type::Any)
                 .describe("the kafka_mirror whose source and target are compared"),
             AttributeSchema::optional("source", Type::Any)
-                .describe("without mirror: the source cluster, e.g. cluster.legacy"),
+                .describe("without mirror: the source cluster, e.g. cluster.legacy")
+                .conflicts_with(&["mirror"])
+                .requires(&["target"]),
             AttributeSchema::optional("target", Type::Any)
-                .describe("without mirror: the target cluster"),
+                .describe("without mirror: the target cluster")
+                .conflicts_with(&["mirror"])
+                .requires(&["source"]),
             AttributeSchema::optional("topics", Type::list_of(Type::String))
-                .describe("the topics to compare (default: the mirror's)"),
+                .describe("the topics to compare (default: the mirror's)")
+                .pattern(crate::config::validate::Pattern::TopicName),
             AttributeSchema::optional("mode", Type::String)
-                .describe("\"full\" (default) or \"sample\""),
-            AttributeSchema::optional("sample_fraction", Type::Number).describe(
-                "mode = \"sample\": the fraction of each partition compared (default 0.1)",
-            ),
+                .describe("compare every record, or a sample of each partition")
+                .default_value(Value::string("full"))
+                .validate(crate::config::validate::Validator::one_of_or(
+                    &["full", "sample"],
+                    &[("all", "full"), ("complete", "full"), ("sampled", "sample"), ("partial", "sample")],
+                )),
+            AttributeSchema::optional("sample_fraction", Type::Number)
+                .describe("mode = \"sample\": the fraction of each partition compared")
+                .default_value(Value::Number(crate::config::value::Number::from_f64(0.1).expect("0.1 is finite")))
+                .validate(crate::config::validate::Validator::Above { above: 0.0, at_most: 1.0 })
+                .only_when("mode", &["sample"], "a full comparison reads every record"),
             AttributeSchema::optional("allow_target_ahead", Type::Bool).describe(
                 "records on the target past the source's end are writes made there after the producers moved: not compared, not extra (default false)",
             ),

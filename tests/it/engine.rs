@@ -758,3 +758,62 @@ fn disabled_assertions_gate_nothing_and_dropped_instances_wait_for_enabled_ones(
     assert!(held < destroyed, "{output}");
     assert!(!workspace.state_text().contains("\"fleet\""));
 }
+
+/// Issue 16: a value known only at plan time (here a -var; validate saw it unknown) is judged
+/// there with validate's words, at the value, once: no second error at the block from the
+/// provider, and no "cluster must be a cluster reference ... not a null" follow-on. The
+/// cluster is unreachable on purpose: nothing about the rejected objects is looked up.
+#[test]
+fn a_value_known_at_plan_is_judged_once_at_its_span() {
+    let workspace = Workspace::new("validators");
+    workspace.write(
+        "main.hcl",
+        r#"variable "offsets" {
+  type = string
+}
+
+variable "partitions" {
+  type = number
+}
+
+cluster "target" {
+  bootstrap_servers = ["127.0.0.1:1"]
+  timeout           = "1s"
+}
+
+resource "kafka_topic" "orders" {
+  cluster    = cluster.target
+  name       = "orders"
+  partitions = var.partitions
+}
+
+resource "kafka_mirror" "orders" {
+  source  = cluster.target
+  target  = cluster.target
+  topics  = ["orders"]
+  offsets = var.offsets
+}
+"#,
+    );
+    let validated = workspace.run(&["validate"]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated));
+    let planned = workspace.run(&["plan", "-var", "offsets=exact", "-var", "partitions=0"]);
+    let shown = text(&planned);
+    assert_eq!(planned.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(
+            "error: invalid value for \"offsets\": \"exact\" is not one of \"preserve\", \"translate\"\n   --> main.hcl:24:13"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("= hint: did you mean \"translate\"?"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("error: invalid value for \"partitions\": 0 is out of range"),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("error:").count(), 2, "{shown}");
+    assert!(!shown.contains("cluster reference"), "{shown}");
+}

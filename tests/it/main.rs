@@ -4,6 +4,7 @@
 mod aws;
 mod cli;
 mod connect;
+mod docs;
 mod e2e;
 mod engine;
 mod engine_core;

@@ -46,6 +46,7 @@ pub fn instance_schema() -> Schema {
         vec![
             AttributeSchema::optional("instance_id", Type::String)
                 .forces_replacement()
+                .pattern(crate::config::validate::Pattern::Ec2InstanceId)
                 .describe("adopt this existing instance (e.g. one found by data \"aws_ec2_instances\"): applying the new object reads it, never launches one"),
             AttributeSchema::optional("ami", Type::String)
                 .also_computed()
@@ -61,7 +62,8 @@ pub fn instance_schema() -> Schema {
                 .also_computed()
                 .describe("tags; unset: the instance's tags are not managed"),
             AttributeSchema::optional("stop_before_terminate", Type::Bool)
-                .describe("stop the instance (and wait for stopped) before terminating it"),
+                .describe("stop the instance (and wait for stopped) before terminating it")
+                .default_value(crate::config::value::Value::Bool(false)),
             AttributeSchema::computed("id", Type::String),
             AttributeSchema::computed("instance_state", Type::String)
                 .describe("pending, running, stopping, stopped, ..."),
@@ -716,7 +718,15 @@ pub fn instances_data_schema() -> Schema {
             AttributeSchema::optional("instance_tags", Type::map_of(Type::String))
                 .describe("tags the instances must have (all of them, exact values)"),
             AttributeSchema::optional("instance_state_names", Type::list_of(Type::String))
-                .describe("states to include (default [\"running\"])"),
+                .describe("states to include (default [\"running\"])")
+                .one_of(&[
+                    "pending",
+                    "running",
+                    "shutting-down",
+                    "terminated",
+                    "stopping",
+                    "stopped",
+                ]),
             AttributeSchema::computed("ids", Type::list_of(Type::String))
                 .describe("instance ids, sorted"),
             AttributeSchema::computed("private_ips", Type::list_of(Type::String))

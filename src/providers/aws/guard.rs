@@ -42,17 +42,25 @@ pub fn guard_block() -> BlockSchema {
                 AttributeSchema::required("cluster", Type::Any)
                     .describe("the Kafka cluster these instances serve, e.g. cluster.legacy"),
                 AttributeSchema::optional("observe_for", Type::String)
-                    .describe("how long to watch for writes before terminating (default \"30s\")"),
-                AttributeSchema::optional("topics", Type::list_of(Type::String)).describe(
-                    "regular expressions of the topics to watch (default: every topic); for a cluster shared with topics that stay",
-                ),
+                    .describe("how long to watch for writes before terminating")
+                    .default_value(crate::config::value::Value::string("30s"))
+                    .pattern(crate::config::validate::Pattern::Duration),
+                AttributeSchema::optional("topics", Type::list_of(Type::String))
+                    .describe(
+                        "regular expressions of the topics to watch (default: every topic); for a cluster shared with topics that stay",
+                    )
+                    .pattern(crate::config::validate::Pattern::Regex),
                 AttributeSchema::optional("groups", Type::list_of(Type::String))
-                    .describe("regular expressions of the consumer groups to check (default: every group)"),
-                AttributeSchema::optional("ignore_topics", Type::list_of(Type::String)).describe(
-                    "regular expressions of topics whose writes do not count (internal __ topics never count)",
-                ),
+                    .describe("regular expressions of the consumer groups to check (default: every group)")
+                    .pattern(crate::config::validate::Pattern::Regex),
+                AttributeSchema::optional("ignore_topics", Type::list_of(Type::String))
+                    .describe(
+                        "regular expressions of topics whose writes do not count (internal __ topics never count)",
+                    )
+                    .pattern(crate::config::validate::Pattern::Regex),
                 AttributeSchema::optional("ignore_groups", Type::list_of(Type::String))
-                    .describe("regular expressions of consumer groups that do not count"),
+                    .describe("regular expressions of consumer groups that do not count")
+                    .pattern(crate::config::validate::Pattern::Regex),
                 AttributeSchema::optional("require_reachable", Type::Bool).describe(
                     "refuse when the cluster cannot be reached (default true); false treats an unreachable cluster as quiet",
                 ),

@@ -48,15 +48,23 @@ pub fn provider_schema() -> Schema {
                 .describe("the AWS region (default: AWS_REGION or the profile's region)"),
             AttributeSchema::optional("profile", Type::String)
                 .describe("a named profile of ~/.aws/config and ~/.aws/credentials"),
-            AttributeSchema::optional("endpoint_url", Type::String).describe(
-                "send every request to this endpoint (a local emulator, a VPC endpoint); default AWS_ENDPOINT_URL or the public endpoints",
-            ),
-            AttributeSchema::optional("max_attempts", Type::Number).describe(
-                "attempts per request, retries of throttled and transient failures included (default 3)",
-            ),
-            AttributeSchema::optional("poll_interval", Type::String).describe(
-                "how often long operations (MSK create/update/delete, EC2 state changes) are polled (default \"15s\")",
-            ),
+            AttributeSchema::optional("endpoint_url", Type::String)
+                .describe(
+                    "send every request to this endpoint (a local emulator, a VPC endpoint); default AWS_ENDPOINT_URL or the public endpoints",
+                )
+                .pattern(crate::config::validate::Pattern::HttpUrl),
+            AttributeSchema::optional("max_attempts", Type::Number)
+                .describe(
+                    "attempts per request, retries of throttled and transient failures included",
+                )
+                .default_value(crate::config::value::Value::int(3))
+                .int_range(1, 100),
+            AttributeSchema::optional("poll_interval", Type::String)
+                .describe(
+                    "how often long operations (MSK create/update/delete, EC2 state changes) are polled",
+                )
+                .default_value(crate::config::value::Value::string("15s"))
+                .pattern(crate::config::validate::Pattern::Duration),
         ],
         vec![BlockSchema {
             name: "assume_role",
@@ -65,9 +73,11 @@ pub fn provider_schema() -> Schema {
             schema: Schema::new(
                 vec![
                     AttributeSchema::required("role_arn", Type::String)
-                        .describe("the role to assume with STS AssumeRole"),
+                        .describe("the role to assume with STS AssumeRole")
+                        .pattern(crate::config::validate::Pattern::Arn { service: "iam" }),
                     AttributeSchema::optional("session_name", Type::String)
-                        .describe("the role session name (default \"cutover\")"),
+                        .describe("the role session name")
+                        .default_value(crate::config::value::Value::string("cutover")),
                     AttributeSchema::optional("external_id", Type::String)
                         .describe("the external id the role's trust policy requires"),
                 ],

@@ -59,7 +59,8 @@ pub fn configuration_schema() -> Schema {
                 .describe("the configuration's name, unique in the account and region"),
             AttributeSchema::optional("kafka_versions", Type::list_of(Type::String))
                 .forces_replacement()
-                .describe("the Kafka versions the configuration may be used with"),
+                .describe("the Kafka versions the configuration may be used with")
+                .pattern(crate::config::validate::Pattern::MskVersion),
             AttributeSchema::required("server_properties", Type::String)
                 .describe("broker properties, one per line; a change makes a new revision"),
             AttributeSchema::optional("description", Type::String)
@@ -405,19 +406,29 @@ fn imported(config: &Value, live: Value) -> Value {
 pub fn cluster_schema() -> Schema {
     Schema::new(
         vec![
-            AttributeSchema::required("cluster_name", Type::String).forces_replacement(),
+            AttributeSchema::required("cluster_name", Type::String)
+                .forces_replacement()
+                .describe("the cluster's name: letters, digits and hyphens, starting with a letter")
+                .pattern(crate::config::validate::Pattern::MskClusterName),
             AttributeSchema::required("kafka_version", Type::String)
-                .describe("e.g. \"3.9.x\"; an upgrade is an UpdateClusterKafkaVersion"),
+                .describe("e.g. \"3.9.x\"; an upgrade is an UpdateClusterKafkaVersion")
+                .pattern(crate::config::validate::Pattern::MskVersion),
             AttributeSchema::required("number_of_broker_nodes", Type::Number)
-                .describe("a multiple of the number of client subnets"),
+                .describe("a multiple of the number of client subnets")
+                .int_range(1, 1000),
             AttributeSchema::optional("configuration_arn", Type::String)
-                .describe("an aws_msk_configuration's arn"),
-            AttributeSchema::optional("configuration_revision", Type::Number).describe(
-                "the revision to use; unset: the latest one when the cluster is created or configuration_arn changes, not followed later (write aws_msk_configuration.NAME.latest_revision to follow new revisions)",
-            ),
+                .describe("an aws_msk_configuration's arn")
+                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" }),
+            AttributeSchema::optional("configuration_revision", Type::Number)
+                .describe(
+                    "the revision to use; unset: the latest one when the cluster is created or configuration_arn changes, not followed later (write aws_msk_configuration.NAME.latest_revision to follow new revisions)",
+                )
+                .int_range(1, i64::MAX)
+                .requires(&["configuration_arn"]),
             AttributeSchema::optional("enhanced_monitoring", Type::String)
                 .also_computed()
-                .describe("DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER or PER_TOPIC_PER_PARTITION"),
+                .describe("how much CloudWatch monitoring MSK does")
+                .one_of(MONITORING_LEVELS),
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
                 .describe("tags; unset: the cluster's tags are not managed"),
@@ -436,12 +447,15 @@ pub fn cluster_schema() -> Schema {
                         AttributeSchema::required("instance_type", Type::String)
                             .describe("e.g. kafka.m5.large; a change is an UpdateBrokerType"),
                         AttributeSchema::required("client_subnets", Type::list_of(Type::String))
-                            .describe("one subnet per availability zone; a change replaces the cluster"),
+                            .describe("one subnet per availability zone; a change replaces the cluster")
+                            .validate(crate::config::validate::Validator::Length { min: 1, max: 3 }),
                         AttributeSchema::optional("security_groups", Type::list_of(Type::String))
                             .describe("a change replaces the cluster"),
-                        AttributeSchema::optional("storage_gb", Type::Number).describe(
-                            "EBS storage per broker in GiB; it can grow (UpdateBrokerStorage), never shrink",
-                        ),
+                        AttributeSchema::optional("storage_gb", Type::Number)
+                            .describe(
+                                "EBS storage per broker in GiB; it can grow (UpdateBrokerStorage), never shrink",
+                            )
+                            .int_range(1, 16384),
                     ],
                     Vec::new(),
                 ),
@@ -454,9 +468,11 @@ pub fn cluster_schema() -> Schema {
                 schema: Schema::new(
                     vec![
                         AttributeSchema::optional("encryption_at_rest_kms_key_arn", Type::String)
-                            .describe("a change replaces the cluster"),
+                            .describe("a change replaces the cluster")
+                            .pattern(crate::config::validate::Pattern::Arn { service: "kms" }),
                         AttributeSchema::optional("client_broker", Type::String)
-                            .describe("TLS, TLS_PLAINTEXT or PLAINTEXT (UpdateSecurity)"),
+                            .describe("encryption between clients and brokers (UpdateSecurity)")
+                            .one_of(CLIENT_BROKER_MODES),
                         AttributeSchema::optional("in_cluster", Type::Bool)
                             .describe("TLS between brokers; a change replaces the cluster"),
                     ],
@@ -476,7 +492,8 @@ pub fn cluster_schema() -> Schema {
                             "tls_certificate_authority_arns",
                             Type::list_of(Type::String),
                         )
-                        .describe("ACM Private CA ARNs for mutual TLS"),
+                        .describe("ACM Private CA ARNs for mutual TLS")
+                        .pattern(crate::config::validate::Pattern::Arn { service: "acm-pca" }),
                         AttributeSchema::optional("unauthenticated", Type::Bool),
                     ],
                     Vec::new(),
@@ -1831,7 +1848,9 @@ pub fn cluster_data_schema() -> Schema {
     Schema::new(
         [
             AttributeSchema::optional("arn", Type::String)
-                .describe("the cluster's ARN; give either arn or cluster_name"),
+                .describe("the cluster's ARN; give either arn or cluster_name")
+                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" })
+                .conflicts_with(&["cluster_name"]),
             AttributeSchema::optional("cluster_name", Type::String).describe(
                 "the cluster's exact name, which one cluster of the region must have; give either arn or cluster_name",
             ),

@@ -57,9 +57,12 @@ pub fn secret_schema() -> Schema {
             AttributeSchema::optional("description", Type::String),
             AttributeSchema::optional("kms_key_id", Type::String)
                 .describe("the KMS key that encrypts the secret (default: aws/secretsmanager)"),
-            AttributeSchema::optional("recovery_window_in_days", Type::Number).describe(
-                "days a destroyed secret can still be restored: 7 to 30 (default 30), or 0 to delete it at once",
-            ),
+            AttributeSchema::optional("recovery_window_in_days", Type::Number)
+                .describe(
+                    "days a destroyed secret can still be restored: 7 to 30, or 0 to delete it at once",
+                )
+                .default_value(crate::config::value::Value::int(30))
+                .validate(crate::config::validate::Validator::IntRanges(&[(0, 0), (7, 30)])),
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
                 .describe("tags; unset: the secret's tags are not managed"),
@@ -854,7 +857,8 @@ impl SecretVersionData {
                     AttributeSchema::required("secret_id", Type::String)
                         .describe("the secret's name or ARN"),
                     AttributeSchema::optional("version_stage", Type::String)
-                        .describe("a staging label (default AWSCURRENT)"),
+                        .describe("a staging label")
+                        .default_value(crate::config::value::Value::string("AWSCURRENT")),
                     AttributeSchema::optional("version_id", Type::String),
                     AttributeSchema::computed("secret_string", Type::String).sensitive(),
                     AttributeSchema::computed("arn", Type::String),

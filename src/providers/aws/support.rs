@@ -196,11 +196,14 @@ pub fn timeouts_block(description: &'static str) -> BlockSchema {
         schema: Schema::new(
             vec![
                 AttributeSchema::optional("create", Type::String)
-                    .describe("how long a creation may take, e.g. \"90m\""),
+                    .describe("how long a creation may take, e.g. \"90m\"")
+                    .pattern(crate::config::validate::Pattern::Duration),
                 AttributeSchema::optional("update", Type::String)
-                    .describe("how long an update may take"),
+                    .describe("how long an update may take")
+                    .pattern(crate::config::validate::Pattern::Duration),
                 AttributeSchema::optional("delete", Type::String)
-                    .describe("how long a deletion may take"),
+                    .describe("how long a deletion may take")
+                    .pattern(crate::config::validate::Pattern::Duration),
             ],
             Vec::new(),
         ),

@@ -14,6 +14,7 @@ use super::mirror_estimate::achieved_rate;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::validate::{Pattern, Validator};
 use crate::config::value::Value;
 use crate::kafka::admin::topic_configs;
 use crate::kafka::connection::{Cluster, blocking};
@@ -38,37 +39,73 @@ impl KafkaMirror {
                     AttributeSchema::required("target", Type::Any)
                         .describe("the cluster to copy to; the topics must exist there"),
                     AttributeSchema::required("topics", Type::list_of(Type::String))
-                        .describe("the topics to mirror (same names on both sides)"),
+                        .describe("the topics to mirror (same names on both sides)")
+                        .pattern(Pattern::TopicName),
                     AttributeSchema::optional("engine", Type::String)
-                        .describe("\"embedded\" (default) or \"connect\" (MirrorMaker 2 on Kafka Connect)"),
+                        .describe("\"embedded\" or \"connect\" (MirrorMaker 2 on Kafka Connect)")
+                        .default_value(Value::string("embedded"))
+                        .validate(Validator::one_of_or(
+                            &["embedded", "connect"],
+                            &[("mm2", "connect"), ("mirrormaker", "connect"), ("mirrormaker2", "connect"), ("kafka_connect", "connect")],
+                        )),
                     AttributeSchema::optional("connect_url", Type::String)
-                        .describe("engine = \"connect\": the Kafka Connect REST endpoint"),
-                    AttributeSchema::optional("tasks_max", Type::Number).describe(
-                        "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
-                    ),
-                    AttributeSchema::optional("name", Type::String).describe(
-                        "names the mirror's internal topics, groups and connectors on the target (default cutover-mirror; give each mirror of one target its own)",
-                    ),
-                    AttributeSchema::optional("offsets", Type::String).describe(
-                        "\"preserve\" (default): target offsets equal the source's; \"translate\": an exact offset map",
-                    ),
+                        .describe("engine = \"connect\": the Kafka Connect REST endpoint")
+                        .pattern(Pattern::HttpUrl)
+                        .only_when("engine", &["connect"], "the embedded engine copies by itself")
+                        .required_when("engine", &["connect"], "the Kafka Connect REST endpoint (e.g. \"http://connect.internal:8083\")"),
+                    AttributeSchema::optional("tasks_max", Type::Number)
+                        .describe(
+                            "engine = \"connect\": the source connector's tasks.max (default one per partition, at most 32)",
+                        )
+                        .int_range(1, 1024)
+                        .only_when("engine", &["connect"], "the embedded engine copies every partition itself"),
+                    AttributeSchema::optional("name", Type::String)
+                        .describe("names the mirror's internal topics, groups and connectors on the target (give each mirror of one target its own)")
+                        .default_value(Value::string("cutover-mirror"))
+                        .pattern(Pattern::Name { max: 200 }),
+                    AttributeSchema::optional("offsets", Type::String)
+                        .describe(
+                            "\"preserve\": target offsets equal the source's; \"translate\": an exact offset map",
+                        )
+                        .default_value(Value::string("preserve"))
+                        .validate(Validator::one_of_or(
+                            &["preserve", "translate"],
+                            &[("exact", "translate"), ("map", "translate"), ("keep", "preserve"), ("same", "preserve"), ("identity", "preserve")],
+                        ))
+                        .only_when(
+                            "engine",
+                            &["embedded"],
+                            "MirrorMaker 2 writes at the target's own offsets and translates consumer offsets approximately (checkpoints)",
+                        ),
                     AttributeSchema::optional("compression", Type::String)
-                        .describe("the target producer's compression: lz4 (default), zstd, snappy, gzip, none"),
-                    AttributeSchema::optional("max_in_flight_mb", Type::Number).describe(
-                        "memory cap: megabytes sent but not yet acknowledged (default 64)",
-                    ),
-                    AttributeSchema::optional("max_lag", Type::Number).describe(
-                        "apply returns once every partition is within this many records (default 0)",
-                    ),
-                    AttributeSchema::optional("workers", Type::Number).describe(
-                        "local worker processes an apply or mirror run starts (default 1: in the cutover process itself)",
-                    ),
-                    AttributeSchema::optional("shards", Type::Number).also_computed().describe(
-                        "how many parts the partitions are divided into among workers (default one per partition, at most 16; fixed once the mirror exists)",
-                    ),
-                    AttributeSchema::optional("session_timeout", Type::String).describe(
-                        "how long a dead worker's shards wait before another worker takes them over (default 10s, at least 6s)",
-                    ),
+                        .describe("the target producer's compression")
+                        .default_value(Value::string("lz4"))
+                        .one_of(&["lz4", "zstd", "snappy", "gzip", "none"])
+                        .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
+                    AttributeSchema::optional("max_in_flight_mb", Type::Number)
+                        .describe("memory cap: megabytes sent but not yet acknowledged")
+                        .default_value(Value::int(64))
+                        .int_range(1, 4096)
+                        .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
+                    AttributeSchema::optional("max_lag", Type::Number)
+                        .describe("apply returns once every partition is within this many records")
+                        .default_value(Value::int(0))
+                        .int_range(0, i64::MAX),
+                    AttributeSchema::optional("workers", Type::Number)
+                        .describe("local worker processes an apply or mirror run starts (1: in the cutover process itself)")
+                        .default_value(Value::int(1))
+                        .int_range(1, 64)
+                        .only_when("engine", &["embedded"], "MirrorMaker 2 runs in the Kafka Connect workers"),
+                    AttributeSchema::optional("shards", Type::Number)
+                        .also_computed()
+                        .describe("how many parts the partitions are divided into among workers (default one per partition, at most 16; fixed once the mirror exists)")
+                        .int_range(1, 256)
+                        .only_when("engine", &["embedded"], "MirrorMaker 2 divides partitions by its tasks_max"),
+                    AttributeSchema::optional("session_timeout", Type::String)
+                        .describe("how long a dead worker's shards wait before another worker takes them over (at least 6s, the brokers' group.min.session.timeout.ms)")
+                        .default_value(Value::string("10s"))
+                        .pattern(Pattern::Duration)
+                        .only_when("engine", &["embedded"], "MirrorMaker 2 runs in the Kafka Connect workers"),
                     AttributeSchema::computed("positions", Type::Any).describe(
                         "by topic/partition: the next source offset to copy, as of the last apply",
                     ),

@@ -14,34 +14,69 @@ pub const PROVIDER: &str = "kafka";
 use super::Registry;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::validate::{Pattern, Validator};
+use crate::config::value::Value;
+
+/// `host:port` of Kafka brokers, with the port suggested when it is left out.
+pub const BROKERS: Pattern = Pattern::HostPort { default_port: 9092 };
 
 /// The arguments of a `cluster "name" { ... }` block (a Kafka connection).
 pub fn cluster_schema() -> Schema {
     Schema::new(
         vec![
             AttributeSchema::required("bootstrap_servers", Type::Any)
-                .describe("a list of host:port, or one comma-separated string"),
-            AttributeSchema::optional("broker_version", Type::String).describe(
-                "the brokers' version, e.g. \"0.8.2\"; below 0.10 disables API version requests",
-            ),
+                .describe("a list of host:port, or one comma-separated string")
+                .pattern(BROKERS)
+                .validate(Validator::Length {
+                    min: 1,
+                    max: usize::MAX,
+                }),
+            AttributeSchema::optional("broker_version", Type::String)
+                .describe(
+                    "the brokers' version, e.g. \"0.8.2\"; below 0.10 disables API version requests",
+                )
+                .pattern(Pattern::Version),
             AttributeSchema::optional("zookeeper", Type::String)
                 .describe("ZooKeeper connect string, where 0.8-era consumers keep offsets"),
-            AttributeSchema::optional("client_id", Type::String),
+            AttributeSchema::optional("client_id", Type::String)
+                .default_value(Value::string("cutover")),
             AttributeSchema::optional("security_protocol", Type::String)
-                .describe("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+                .describe("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+                .validate(Validator::one_of_any_case(&[
+                    "PLAINTEXT",
+                    "SSL",
+                    "SASL_PLAINTEXT",
+                    "SASL_SSL",
+                ])),
             AttributeSchema::optional("auth", Type::String)
-                .describe("\"aws_msk_iam\" for IAM authentication"),
+                .describe("\"aws_msk_iam\" for IAM authentication")
+                .validate(Validator::one_of_or(
+                    &["aws_msk_iam"],
+                    &[("iam", "aws_msk_iam"), ("aws_iam", "aws_msk_iam"), ("msk_iam", "aws_msk_iam")],
+                ))
+                .conflicts_with(&["sasl_mechanism", "sasl_username", "sasl_password"]),
             AttributeSchema::optional("sasl_mechanism", Type::String)
-                .describe("SCRAM-SHA-256 or SCRAM-SHA-512"),
-            AttributeSchema::optional("sasl_username", Type::String),
-            AttributeSchema::optional("sasl_password", Type::String).sensitive(),
+                .describe("SCRAM-SHA-256 or SCRAM-SHA-512")
+                .validate(Validator::one_of_any_case(&[
+                    "SCRAM-SHA-256",
+                    "SCRAM-SHA-512",
+                    "PLAIN",
+                ]))
+                .requires(&["sasl_username", "sasl_password"]),
+            AttributeSchema::optional("sasl_username", Type::String)
+                .requires(&["sasl_mechanism"]),
+            AttributeSchema::optional("sasl_password", Type::String)
+                .sensitive()
+                .requires(&["sasl_mechanism"]),
             AttributeSchema::optional("tls_ca_file", Type::String),
             AttributeSchema::optional("tls_cert_file", Type::String),
             AttributeSchema::optional("tls_key_file", Type::String),
             AttributeSchema::optional("properties", Type::map_of(Type::String))
                 .describe("librdkafka properties passed through, checked by name"),
             AttributeSchema::optional("timeout", Type::String)
-                .describe("how long connecting and each request may take (default \"30s\")"),
+                .describe("how long connecting and each request may take")
+                .default_value(Value::string("30s"))
+                .pattern(Pattern::Duration),
             AttributeSchema::optional("aws_region", Type::String)
                 .describe("the region MSK IAM tokens are signed for (default AWS_REGION)"),
         ],

@@ -74,15 +74,27 @@ impl KafkaConsumerGroupOffsets {
                     AttributeSchema::optional("groups", Type::list_of(Type::String))
                         .describe("group ids to copy"),
                     AttributeSchema::optional("group_regex", Type::String)
-                        .describe("copy every source group whose whole id matches"),
+                        .describe("copy every source group whose whole id matches")
+                        .pattern(crate::config::validate::Pattern::Regex),
                     AttributeSchema::required("topics", Type::list_of(Type::String))
-                        .describe("the mirrored topics whose offsets are copied"),
+                        .describe("the mirrored topics whose offsets are copied")
+                        .pattern(crate::config::validate::Pattern::TopicName)
+                        .validate(crate::config::validate::Validator::Length {
+                            min: 1,
+                            max: usize::MAX,
+                        }),
                     AttributeSchema::optional("mirror", Type::Any).describe(
                         "the kafka_mirror that copied the topics; with offsets = \"translate\" its exact offset map translates",
                     ),
-                    AttributeSchema::optional("strategy", Type::String).describe(
-                        "translate (default: same offsets, the mirror preserved them), earliest, latest or timestamp",
-                    ),
+                    AttributeSchema::optional("strategy", Type::String)
+                        .describe(
+                            "translate: the same offsets (the mirror preserved them) or through the mirror's offset map; earliest, latest or timestamp",
+                        )
+                        .default_value(Value::string("translate"))
+                        .validate(crate::config::validate::Validator::one_of_or(
+                            &["translate", "earliest", "latest", "timestamp"],
+                            &[("exact", "translate"), ("preserve", "translate"), ("beginning", "earliest"), ("smallest", "earliest"), ("largest", "latest"), ("end", "latest"), ("time", "timestamp")],
+                        )),
                     AttributeSchema::computed("offsets", Type::Any).describe(
                         "by group and topic/partition: the offsets committed on the target",
                     ),

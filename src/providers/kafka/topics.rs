@@ -11,6 +11,7 @@ use regex::Regex;
 
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
+use crate::config::validate::Pattern;
 use crate::config::value::Value;
 use crate::kafka::admin::{
     PartitionOffsets, admin, is_internal, list_topics, options, partition_offsets, topic_configs,
@@ -21,6 +22,8 @@ use crate::providers::{
 };
 
 pub const KAFKA_TOPIC: &str = "kafka_topic";
+const MAX_PARTITIONS: i64 = 100_000;
+const MAX_REPLICATION_FACTOR: i64 = 32;
 pub const KAFKA_TOPICS: &str = "kafka_topics";
 
 /// What a topic looks like on a cluster.
@@ -73,9 +76,24 @@ fn string_list(config: &Value, name: &str) -> ProviderResult<Vec<String>> {
     }
 }
 
+/// The arguments of `data "kafka_topics"`, decoded once.
+#[derive(Debug, serde::Deserialize)]
+struct TopicsSpec {
+    #[serde(default, deserialize_with = "crate::config::decode::null_as_default")]
+    include: Vec<String>,
+    #[serde(default, deserialize_with = "crate::config::decode::null_as_default")]
+    exclude: Vec<String>,
+    include_internal: Option<bool>,
+    offsets: Option<bool>,
+}
+
 /// Regexes matched against whole names (`orders.*` matches `orders-eu`, not `old-orders`).
 pub fn whole_name_patterns(config: &Value, name: &str) -> ProviderResult<Vec<Regex>> {
-    string_list(config, name)?
+    whole_name_regexes(name, &string_list(config, name)?)
+}
+
+fn whole_name_regexes(name: &str, patterns: &[String]) -> ProviderResult<Vec<Regex>> {
+    patterns
         .iter()
         .map(|pattern| {
             Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
@@ -87,21 +105,6 @@ pub fn whole_name_patterns(config: &Value, name: &str) -> ProviderResult<Vec<Reg
 
 fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     value.as_map().and_then(|m| m.get(name))
-}
-
-fn int_attribute(value: &Value, name: &str) -> Option<i64> {
-    attribute(value, name).and_then(Value::as_i64)
-}
-
-fn config_map(value: &Value) -> BTreeMap<String, String> {
-    attribute(value, "config")
-        .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn strings_value(map: &BTreeMap<String, String>) -> Value {
@@ -127,14 +130,16 @@ impl KafkaTopicsData {
                     AttributeSchema::required("cluster", Type::Any)
                         .describe("the cluster to list, e.g. cluster.source"),
                     AttributeSchema::optional("include", Type::list_of(Type::String))
-                        .describe("regexes a topic name must match (whole name); all when unset"),
+                        .describe("regexes a topic name must match (whole name); all when unset")
+                        .pattern(Pattern::Regex),
                     AttributeSchema::optional("exclude", Type::list_of(Type::String))
-                        .describe("regexes of names to leave out"),
+                        .describe("regexes of names to leave out")
+                        .pattern(Pattern::Regex),
                     AttributeSchema::optional("include_internal", Type::Bool)
                         .describe("list internal topics (__consumer_offsets, *.internal) too"),
-                    AttributeSchema::optional("offsets", Type::Bool).describe(
-                        "read per-partition log start and end offsets (default true)",
-                    ),
+                    AttributeSchema::optional("offsets", Type::Bool)
+                        .describe("read per-partition log start and end offsets")
+                        .default_value(Value::Bool(true)),
                     AttributeSchema::computed("names", Type::list_of(Type::String))
                         .describe("the matching topic names, sorted"),
                     AttributeSchema::computed("topics", Type::Any).describe(
@@ -174,14 +179,12 @@ impl DataSourceType for KafkaTopicsData {
         Box::pin(async move {
             let cluster_value = attribute(config, "cluster").cloned().unwrap_or(Value::Null);
             let cluster = Cluster::resolve(&context.connections, &cluster_value)?;
-            let include = whole_name_patterns(config, "include")?;
-            let exclude = whole_name_patterns(config, "exclude")?;
-            let internal = attribute(config, "include_internal")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let with_offsets = attribute(config, "offsets")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
+            let spec: TopicsSpec = crate::config::decode::decode(KAFKA_TOPICS, config)
+                .map_err(ProviderError::Invalid)?;
+            let include = whole_name_regexes("include", &spec.include)?;
+            let exclude = whole_name_regexes("exclude", &spec.exclude)?;
+            let internal = spec.include_internal.unwrap_or(false);
+            let with_offsets = spec.offsets.unwrap_or(true);
             let (topics, offsets) = {
                 let cluster = cluster.clone();
                 blocking(move || {
@@ -266,14 +269,20 @@ impl KafkaTopic {
                     AttributeSchema::required("cluster", Type::Any)
                         .forces_replacement()
                         .describe("the cluster the topic lives on, e.g. cluster.target"),
-                    AttributeSchema::required("name", Type::String).forces_replacement(),
-                    AttributeSchema::required("partitions", Type::Number).describe(
-                        "the partition count; an increase is made in place, a decrease replaces the topic",
-                    ),
+                    AttributeSchema::required("name", Type::String)
+                        .forces_replacement()
+                        .describe("the topic's name")
+                        .pattern(Pattern::TopicName),
+                    AttributeSchema::required("partitions", Type::Number)
+                        .describe(
+                            "the partition count; an increase is made in place, a decrease replaces the topic",
+                        )
+                        .int_range(1, MAX_PARTITIONS),
                     AttributeSchema::optional("replication_factor", Type::Number)
                         .also_computed()
                         .forces_replacement()
-                        .describe("replicas per partition; the broker default when unset"),
+                        .describe("replicas per partition; the broker default when unset")
+                        .int_range(1, MAX_REPLICATION_FACTOR),
                     AttributeSchema::optional("config", Type::map_of(Type::String)).describe(
                         "topic configs; the complete set: configs set on the topic but not listed are removed",
                     ),
@@ -337,11 +346,23 @@ fn cluster_of(context: &ProviderContext, value: &Value) -> ProviderResult<Cluste
     Cluster::resolve(&context.connections, &cluster)
 }
 
-fn topic_name(value: &Value) -> ProviderResult<String> {
-    attribute(value, "name")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| ProviderError::Invalid("the topic has no name".to_owned()))
+/// A `kafka_topic` as planned or stored, decoded once. Its values were checked against the
+/// schema's validators (name pattern, partition and replication ranges) before it got here.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct TopicSpec {
+    name: String,
+    /// `None` in a prior from an import that could not read it (never in a plan).
+    partitions: Option<i32>,
+    /// `None`: the broker's default (unset, so unknown until created).
+    replication_factor: Option<i32>,
+    #[serde(default, deserialize_with = "crate::config::decode::null_as_default")]
+    config: BTreeMap<String, String>,
+}
+
+impl TopicSpec {
+    fn from_value(value: &Value) -> ProviderResult<TopicSpec> {
+        crate::config::decode::decode(KAFKA_TOPIC, value).map_err(ProviderError::Invalid)
+    }
 }
 
 /// Waits until metadata shows the topic with `partitions` partitions, each with a leader (a
@@ -463,50 +484,13 @@ impl ResourceType for KafkaTopic {
         Some(Value::Map(map))
     }
 
-    fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
-        if let Some(partitions) = attribute(&planned, "partitions")
-            && !partitions.is_unknown()
-        {
-            match partitions.as_i64() {
-                Some(count) if (1..=100_000).contains(&count) => {}
-                _ => {
-                    return Err(ProviderError::Invalid(format!(
-                        "partitions must be a whole number from 1 to 100000, not {partitions}"
-                    )));
-                }
-            }
-        }
-        if let Some(replication) = attribute(&planned, "replication_factor")
-            && !replication.is_unknown()
-            && !replication.is_null()
-            && !replication.as_i64().is_some_and(|r| (1..=32).contains(&r))
-        {
-            return Err(ProviderError::Invalid(format!(
-                "replication_factor must be a whole number from 1 to 32, not {replication}"
-            )));
-        }
-        if let Some(name) = attribute(&planned, "name").and_then(Value::as_str) {
-            let valid = !name.is_empty()
-                && name.len() <= 249
-                && name != "."
-                && name != ".."
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !valid {
-                return Err(ProviderError::Invalid(format!(
-                    "{name:?} is not a valid topic name (1 to 249 of a-z A-Z 0-9 . _ -)"
-                )));
-            }
-        }
-        Ok(planned)
-    }
-
     fn requires_replace(&self, prior: &Value, planned: &Value) -> Vec<String> {
-        match (
-            int_attribute(prior, "partitions"),
-            int_attribute(planned, "partitions"),
-        ) {
+        let partitions = |value| {
+            TopicSpec::from_value(value)
+                .ok()
+                .and_then(|spec| spec.partitions)
+        };
+        match (partitions(prior), partitions(planned)) {
             (Some(before), Some(after)) if after < before => vec!["partitions".to_owned()],
             _ => Vec::new(),
         }
@@ -541,7 +525,7 @@ impl ResourceType for KafkaTopic {
     ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
         Box::pin(async move {
             let cluster = cluster_of(context, prior)?;
-            let name = topic_name(prior)?;
+            let name = TopicSpec::from_value(prior)?.name;
             Ok(describe_topic(&cluster, &name)
                 .await?
                 .map(|topic| topic_value(&cluster.address, &topic)))
@@ -556,12 +540,15 @@ impl ResourceType for KafkaTopic {
         Box::pin(async move {
             let cluster = cluster_of(context, planned)?;
             cluster.require(Feature::TopicAdmin)?;
-            let name = topic_name(planned)?;
-            let partitions = int_attribute(planned, "partitions")
-                .ok_or_else(|| ProviderError::Invalid("partitions is required".to_owned()))?
-                as i32;
-            let replication = int_attribute(planned, "replication_factor").map_or(-1, |r| r as i32);
-            let config = config_map(planned);
+            let TopicSpec {
+                name,
+                partitions,
+                replication_factor,
+                config,
+            } = TopicSpec::from_value(planned)?;
+            let partitions = partitions
+                .ok_or_else(|| ProviderError::Invalid("partitions is required".to_owned()))?;
+            let replication = replication_factor.unwrap_or(-1);
             let admin = admin(&cluster)?;
             let mut topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(replication));
             for (key, value) in &config {
@@ -587,9 +574,11 @@ impl ResourceType for KafkaTopic {
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             let cluster = cluster_of(context, planned)?;
-            let name = topic_name(planned)?;
-            let before = int_attribute(prior, "partitions").unwrap_or(0);
-            let after = int_attribute(planned, "partitions").unwrap_or(before);
+            let wanted = TopicSpec::from_value(planned)?;
+            let had = TopicSpec::from_value(prior)?;
+            let name = wanted.name.clone();
+            let before = i64::from(had.partitions.unwrap_or(0));
+            let after = wanted.partitions.map_or(before, i64::from);
             if after > before {
                 cluster.require(Feature::CreatePartitions)?;
                 let admin = admin(&cluster)?;
@@ -605,9 +594,8 @@ impl ResourceType for KafkaTopic {
                 }
                 wait_for_topic(context, &cluster, &name, Some(after as i32)).await?;
             }
-            let wanted = config_map(planned);
-            if wanted != config_map(prior) {
-                alter_topic_configs(&cluster, &name, &wanted).await?;
+            if wanted.config != had.config {
+                alter_topic_configs(&cluster, &name, &wanted.config).await?;
             }
             read_topic(&cluster, &name).await
         })
@@ -621,7 +609,7 @@ impl ResourceType for KafkaTopic {
         Box::pin(async move {
             let cluster = cluster_of(context, prior)?;
             cluster.require(Feature::TopicAdmin)?;
-            let name = topic_name(prior)?;
+            let name = TopicSpec::from_value(prior)?.name;
             let admin = admin(&cluster)?;
             let results = admin
                 .delete_topics(&[name.as_str()], &options(&cluster))
