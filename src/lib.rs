@@ -26,7 +26,8 @@
 //!   `kafka_mirror` resource is a thin adapter over [`mirror`]; its `engine = "connect"`
 //!   (MirrorMaker 2 on Kafka Connect) lives in `providers/kafka/connect.rs` for now.
 //! - [`mirror`]: the embedded mirror, below the providers and the engine (it imports neither):
-//!   `survey` (partitions and where each resumes), `copy` (a lane: one shard copied, preserve
+//!   `survey` (partitions and where each resumes), `estimate` (what a plan says a mirror will
+//!   copy), `copy` (a lane: one shard copied, preserve
 //!   or translate), `offset_map` (the exact map and positions of a translating mirror),
 //!   `worker` (one member of the mirror's worker group on the target), `fleet` (local worker
 //!   processes, the wait until caught up, and [`mirror::run`], the one entry point of `apply`

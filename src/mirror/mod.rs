@@ -2,6 +2,7 @@
 //! preserved or translated through an exact offset map, on any number of workers.
 //!
 //! - [`survey`]: the partitions to copy and where each resumes.
+//! - [`estimate`]: what a plan says a mirror will copy (records, bytes, time).
 //! - [`copy`]: a lane, the copy of one shard's partitions (preserve or translate).
 //! - [`offset_map`]: the exact offset map of a translating mirror and its positions.
 //! - [`worker`]: a worker, one member of the mirror's worker group on the target cluster.
@@ -12,6 +13,7 @@
 //! providers: it takes a [`MirrorSpec`].
 
 pub mod copy;
+pub mod estimate;
 pub mod fleet;
 pub mod offset_map;
 pub mod survey;

@@ -5,7 +5,7 @@
 //! markdown forms.
 
 pub mod diff;
-pub mod estimate;
+pub use crate::mirror::estimate;
 pub mod render;
 
 use std::collections::BTreeSet;

@@ -141,7 +141,7 @@ pub trait ResourceType: Send + Sync {
         &'a self,
         _context: &'a ProviderContext,
         _planned: &'a Value,
-    ) -> Option<BoxFuture<'a, Option<crate::plan::estimate::CopyEstimate>>> {
+    ) -> Option<BoxFuture<'a, Option<crate::mirror::estimate::CopyEstimate>>> {
         None
     }
 

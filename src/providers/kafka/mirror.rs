@@ -18,9 +18,9 @@ use crate::config::validate::{Pattern, Validator};
 use crate::config::value::Value;
 use crate::kafka::admin::topic_configs;
 use crate::kafka::connection::{Cluster, blocking};
+use crate::mirror::estimate::CopyEstimate;
 use crate::mirror::survey::PartitionTask;
 use crate::mirror::{self, CopySettings, MirrorSpec, Offsets, RunMode};
-use crate::plan::estimate::CopyEstimate;
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 pub const KAFKA_MIRROR: &str = "kafka_mirror";

@@ -18,7 +18,7 @@ use rdkafka::consumer::Consumer as _;
 
 use crate::config::value::Value;
 use crate::kafka::connection::{Cluster, Feature, blocking};
-use crate::plan::estimate::{CopyEstimate, RateSource};
+use crate::mirror::estimate::{CopyEstimate, RateSource};
 use crate::providers::{Connections, ProviderContext};
 
 /// The rate a mirror is assumed to copy at before an apply has measured it: well below what
