@@ -49,7 +49,9 @@ use crate::kafka::connection::{Cluster, KafkaContext};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopySettings {
     pub compression: String,
-    /// Bytes sent to the target but not yet acknowledged, at most, per worker.
+    /// The memory for records, per worker (per lane once a worker divides it among its
+    /// lanes, see [`CopySettings::lane_budget`]): two thirds for records sent to the target
+    /// but not yet acknowledged, one third for the source consumer's prefetch queue.
     pub max_in_flight_bytes: u64,
     pub linger_ms: u32,
     /// How often a progress line is reported.
@@ -60,6 +62,29 @@ pub struct CopySettings {
     pub commit_interval: Duration,
     /// ...or once it holds this many bytes.
     pub commit_bytes: u64,
+}
+
+/// The least memory for records a lane gets, whatever the number of lanes.
+pub const MIN_LANE_BUDGET: u64 = 3 << 20;
+
+impl CopySettings {
+    /// The settings of one of `lanes` lanes: the worker's budget divided among them (at least
+    /// [`MIN_LANE_BUDGET`] each).
+    pub fn lane_budget(&self, lanes: u64) -> CopySettings {
+        let mut settings = self.clone();
+        settings.max_in_flight_bytes = (self.max_in_flight_bytes / lanes.max(1)).max(MIN_LANE_BUDGET);
+        settings
+    }
+
+    /// Bytes sent but not acknowledged, at most: two thirds of the budget.
+    fn producer_bytes(&self) -> u64 {
+        (self.max_in_flight_bytes / 3 * 2).max(1 << 20)
+    }
+
+    /// The source consumer's prefetch queue: the remaining third.
+    fn queued_bytes(&self) -> u64 {
+        (self.max_in_flight_bytes / 3).clamp(1 << 20, 1 << 30)
+    }
 }
 
 impl Default for CopySettings {
@@ -338,7 +363,7 @@ fn producer(
     transactional_id: Option<&str>,
     message_timeout: Duration,
 ) -> OperationResult<BaseProducer<CopyContext>> {
-    let buffering_kb = (settings.max_in_flight_bytes / 1024)
+    let buffering_kb = (settings.producer_bytes() / 1024)
         .clamp(1024, 2_097_151)
         .to_string();
     let linger = settings.linger_ms.to_string();
@@ -406,6 +431,14 @@ struct Transactions<'p> {
     _group_client: BaseConsumer<KafkaContext>,
     timeout: Duration,
     opened: Option<Instant>,
+    /// How long the open transaction may stay open while records flow: the commit interval
+    /// drawn between 3/4 and 5/4 of it afresh for each transaction, so that a worker's lanes,
+    /// started together, do not all stop to commit at the same moment (each commit drains
+    /// its lane's records in flight: in step, the whole target would idle).
+    interval: Duration,
+    base_interval: Duration,
+    /// The state of the generator the intervals are drawn from.
+    jitter: u64,
     bytes: u64,
     /// Partitions whose position changed in the open transaction.
     dirty: Vec<bool>,
@@ -435,7 +468,7 @@ impl Transactions<'_> {
         // target (read_committed) see the records quickly; a backlog commits by size or time.
         let age = opened.elapsed();
         self.bytes >= settings.commit_bytes
-            || age >= settings.commit_interval
+            || age >= self.interval
             || (at_end && age >= Duration::from_millis(50))
             || (follow && age >= FOLLOW_COMMIT_INTERVAL)
     }
@@ -522,6 +555,7 @@ impl Transactions<'_> {
         shared.check()?;
         self.opened = None;
         self.bytes = 0;
+        self.interval = jittered(self.base_interval, &mut self.jitter);
         self.dirty.iter_mut().for_each(|d| *d = false);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         shared.count(stats);
@@ -604,9 +638,23 @@ impl Lane<'_> {
                 let group = client.group_metadata().ok_or_else(|| {
                     LaneError::Retry("no group metadata for the positions group".to_owned())
                 })?;
+                // Seeded by the shard's transactional id and the clock: lanes differ.
+                let mut jitter = transactional_id
+                    .unwrap_or_default()
+                    .bytes()
+                    .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    })
+                    ^ std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos().into());
+                let interval = jittered(self.settings.commit_interval, &mut jitter);
                 Some(Transactions {
                     producer: &producer,
                     map_topic: map_topic.clone(),
+                    interval,
+                    base_interval: self.settings.commit_interval,
+                    jitter,
                     group,
                     _group_client: client,
                     timeout: self.target.timeout.max(Duration::from_secs(60)),
@@ -727,12 +775,12 @@ impl Lane<'_> {
         if pending.is_empty() {
             return Ok(LaneEnd::CaughtUp);
         }
-        // The prefetch queue holds half the in-flight cap, filled by responses of half the
-        // queue at most: a response's buffer lives until its last record is sent, so one far
-        // larger than the queue would overshoot the memory cap. Over the threshold librdkafka
-        // (2.4+) postpones the next fetch by fetch.queue.backoff.ms, 1 s by default, which
-        // idled the copy most of every second; 10 ms keeps the queue fed.
-        let queued_bytes = (settings.max_in_flight_bytes / 2).clamp(1 << 20, 1 << 30);
+        // The prefetch queue holds a third of the lane's budget, filled by responses of half
+        // the queue at most: a response's buffer lives until its last record is sent, so one
+        // far larger than the queue would overshoot the memory cap. Over the threshold
+        // librdkafka (2.4+) postpones the next fetch by fetch.queue.backoff.ms, 1 s by
+        // default, which idled the copy most of every second; 10 ms keeps the queue fed.
+        let queued_bytes = settings.queued_bytes();
         let queued_kb = (queued_bytes / 1024).to_string();
         let fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20).to_string();
         let consumer: BaseConsumer<KafkaContext> = self.source.consumer(&[
@@ -925,7 +973,7 @@ impl Lane<'_> {
     ) -> LaneResult<()> {
         let size =
             (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len)) as u64 + RECORD_OVERHEAD;
-        let max_in_flight = self.settings.max_in_flight_bytes;
+        let max_in_flight = self.settings.producer_bytes();
         let mut waiting = Waiting::new();
         while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
             && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
@@ -983,6 +1031,19 @@ impl Lane<'_> {
             }
         }
     }
+}
+
+/// `base` scaled by a factor between 3/4 and 5/4 drawn from `state` (xorshift64: spreading
+/// commits needs no better randomness).
+fn jittered(base: Duration, state: &mut u64) -> Duration {
+    let mut x = (*state).max(1);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    // 0..=1000 in thousandths
+    let spread = x % 1001;
+    base.mul_f64(0.75 + spread as f64 / 2000.0)
 }
 
 fn keys_of(task: &PartitionTask) -> String {
@@ -1067,6 +1128,37 @@ fn delete_padding(target: &Cluster, tasks: &[&PartitionTask]) -> OperationResult
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workers_memory_for_records_is_divided_among_its_lanes() {
+        let worker = CopySettings::default();
+        let lane = worker.lane_budget(12);
+        assert_eq!(lane.max_in_flight_bytes, (64 << 20) / 12);
+        // The producer's and the consumer's shares stay within the lane's budget.
+        assert!(lane.producer_bytes() + lane.queued_bytes() <= lane.max_in_flight_bytes);
+        // Many lanes: each still gets the least budget a lane can copy with.
+        assert_eq!(worker.lane_budget(1000).max_in_flight_bytes, MIN_LANE_BUDGET);
+        assert_eq!(worker.lane_budget(0).max_in_flight_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn commit_intervals_are_spread_between_three_and_five_quarters() {
+        let base = Duration::from_secs(1);
+        let mut state = 42;
+        let drawn: Vec<Duration> = (0..1000).map(|_| jittered(base, &mut state)).collect();
+        assert!(
+            drawn
+                .iter()
+                .all(|d| *d >= base.mul_f64(0.75) && *d <= base.mul_f64(1.25))
+        );
+        // Spread, not constant: lanes started together commit at different moments.
+        let short = drawn.iter().filter(|d| **d < base.mul_f64(0.9)).count();
+        let long = drawn.iter().filter(|d| **d > base.mul_f64(1.1)).count();
+        assert!(short > 200 && long > 200, "{short} short, {long} long");
+        // A zero state still moves.
+        let mut zero = 0;
+        assert_ne!(jittered(base, &mut zero), jittered(base, &mut zero));
+    }
 
     #[test]
     fn a_lease_is_valid_until_its_deadline() {

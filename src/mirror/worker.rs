@@ -98,10 +98,11 @@ impl Lanes {
             return; // a shard with none of this mirror's partitions
         };
         let control = Arc::new(LaneControl::default());
-        // The worker's in-flight cap is shared by the lanes it may run (at least 4 MB each).
-        let lanes = self.by_shard.len().max(1) as u64;
-        let mut settings = self.spec.settings.clone();
-        settings.max_in_flight_bytes = (settings.max_in_flight_bytes / lanes).max(4 << 20);
+        // The worker's memory for records is shared by the lanes it may run.
+        let settings = self
+            .spec
+            .settings
+            .lane_budget(self.by_shard.len() as u64);
         let context = LaneThread {
             settings,
             spec: self.spec.clone(),

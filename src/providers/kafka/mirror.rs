@@ -83,7 +83,7 @@ impl KafkaMirror {
                         .one_of(&["lz4", "zstd", "snappy", "gzip", "none"])
                         .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
                     AttributeSchema::optional("max_in_flight_mb", Type::Number)
-                        .describe("memory cap: megabytes sent but not yet acknowledged")
+                        .describe("memory for records, megabytes per worker, divided among its lanes (at least 3 each): two thirds for records sent but not yet acknowledged, a third for the source prefetch")
                         .default_value(Value::int(64))
                         .int_range(1, 4096)
                         .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
