@@ -509,7 +509,9 @@ fn consume(args: &ConsumeArgs) -> Result<()> {
                             }
                             next.insert(partition, message.offset() + 1);
                             scan.records += 1;
-                            scan.bytes += (message.payload_len() + message.key().map_or(0, <[u8]>::len)) as u64;
+                            scan.bytes += (message.payload_len()
+                                + message.key().map_or(0, <[u8]>::len))
+                                as u64;
                             idle_since = Instant::now();
                         }
                         Some(Err(KafkaError::PartitionEOF(partition))) => {

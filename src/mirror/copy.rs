@@ -72,7 +72,8 @@ impl CopySettings {
     /// [`MIN_LANE_BUDGET`] each).
     pub fn lane_budget(&self, lanes: u64) -> CopySettings {
         let mut settings = self.clone();
-        settings.max_in_flight_bytes = (self.max_in_flight_bytes / lanes.max(1)).max(MIN_LANE_BUDGET);
+        settings.max_in_flight_bytes =
+            (self.max_in_flight_bytes / lanes.max(1)).max(MIN_LANE_BUDGET);
         settings
     }
 
@@ -272,8 +273,18 @@ const MAP_RECORD: usize = usize::MAX;
 /// How often a following lane commits while records keep coming (the latency of its records).
 const FOLLOW_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What a record costs in the in-flight count beyond its key and value.
-const RECORD_OVERHEAD: u64 = 64;
+/// What a record costs in the in-flight count beyond its key and value: librdkafka's message
+/// (about 200 bytes) and its share of the batch. At 64, a worker copying 100-byte records held
+/// 340 MB for a 64 MB budget (scripts/bench-mirror).
+const RECORD_OVERHEAD: u64 = 256;
+
+/// The prefetch queue's message count per byte of its budget: librdkafka keeps fetching until
+/// either bound is reached, and a small record costs far more than its bytes.
+const QUEUED_BYTES_PER_MESSAGE: u64 = 512;
+
+/// A lane serves delivery reports and checks its commit deadline once per this many records
+/// (and whenever the source has nothing for it).
+const HOUSEKEEPING_EVERY: u32 = 32;
 
 struct CopyContext {
     base: KafkaContext,
@@ -782,6 +793,9 @@ impl Lane<'_> {
         // default, which idled the copy most of every second; 10 ms keeps the queue fed.
         let queued_bytes = settings.queued_bytes();
         let queued_kb = (queued_bytes / 1024).to_string();
+        let queued_messages = (queued_bytes / QUEUED_BYTES_PER_MESSAGE)
+            .max(1000)
+            .to_string();
         let fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20).to_string();
         let consumer: BaseConsumer<KafkaContext> = self.source.consumer(&[
             ("group.id", "cutover-mirror-unused"),
@@ -794,6 +808,7 @@ impl Lane<'_> {
             // raises it by itself.
             ("max.partition.fetch.bytes", fetch_bytes.as_str()),
             ("queued.max.messages.kbytes", queued_kb.as_str()),
+            ("queued.min.messages", queued_messages.as_str()),
             ("fetch.queue.backoff.ms", "10"),
             ("check.crcs", "false"),
         ])?;
@@ -819,6 +834,7 @@ impl Lane<'_> {
         let mut last_record = Instant::now();
         let mut last_position_check = Instant::now();
         let mut at_end = false;
+        let mut housekeeping: u32 = 1;
         while follow || remaining > 0 {
             if self.control.lost.load(Ordering::SeqCst) {
                 return Ok(LaneEnd::Stopped);
@@ -832,16 +848,26 @@ impl Lane<'_> {
                 return Ok(LaneEnd::Stopped);
             }
             shared.check()?;
-            producer.poll(Duration::ZERO);
-            if transactions.is_none() {
-                shared.count(self.stats);
-            }
-            if let Some(t) = transactions.as_deref_mut()
-                && t.due(settings, at_end, follow)
-            {
-                t.commit(shared, tasks, &positions, self.stats)?;
+            // Delivery reports, counts and the commit deadline every few records, not after
+            // each one: each is a lock and a clock read, and per record they cost as much as
+            // the copy itself.
+            housekeeping = housekeeping.saturating_sub(1);
+            if housekeeping == 0 {
+                housekeeping = HOUSEKEEPING_EVERY;
+                producer.poll(Duration::ZERO);
+                if transactions.is_none() {
+                    shared.count(self.stats);
+                }
+                if let Some(t) = transactions.as_deref_mut()
+                    && t.due(settings, at_end, follow)
+                {
+                    t.commit(shared, tasks, &positions, self.stats)?;
+                }
             }
             let polled = consumer.poll(Duration::from_millis(if at_end { 20 } else { 100 }));
+            if !matches!(polled, Some(Ok(_))) {
+                housekeeping = 1; // idle or at an end: at the next turn
+            }
             let end_of_partition = matches!(polled, Some(Err(KafkaError::PartitionEOF(_))));
             if end_of_partition
                 || (polled.is_none() && last_position_check.elapsed() > Duration::from_millis(500))
@@ -974,7 +1000,8 @@ impl Lane<'_> {
         let size =
             (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len)) as u64 + RECORD_OVERHEAD;
         let max_in_flight = self.settings.producer_bytes();
-        let mut waiting = Waiting::new();
+        // Made at the first wait only: the common path reads no clock.
+        let mut waiting: Option<Waiting> = None;
         while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
             && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
         {
@@ -982,7 +1009,9 @@ impl Lane<'_> {
             if shared.failed.load(Ordering::SeqCst) || self.control.lost.load(Ordering::SeqCst) {
                 return shared.check();
             }
-            waiting.tell(shared, self.progress);
+            waiting
+                .get_or_insert_with(Waiting::new)
+                .tell(shared, self.progress);
         }
         shared.in_flight_bytes.fetch_add(size, Ordering::SeqCst);
         let mut record: BaseRecord<'_, [u8], [u8], Delivery> =
@@ -1000,15 +1029,15 @@ impl Lane<'_> {
         if let Some(headers) = headers {
             record = record.headers(headers);
         }
-        let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             match producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     record = returned;
                     producer.poll(Duration::from_millis(10));
-                    waiting.tell(shared, self.progress);
-                    if Instant::now() > deadline {
+                    let waited = waiting.get_or_insert_with(Waiting::new);
+                    waited.tell(shared, self.progress);
+                    if waited.since.elapsed() > Duration::from_secs(300) {
                         return Err(LaneError::Retry(format!(
                             "{}: the target accepted nothing for 5 minutes",
                             task.key()
@@ -1137,7 +1166,10 @@ mod tests {
         // The producer's and the consumer's shares stay within the lane's budget.
         assert!(lane.producer_bytes() + lane.queued_bytes() <= lane.max_in_flight_bytes);
         // Many lanes: each still gets the least budget a lane can copy with.
-        assert_eq!(worker.lane_budget(1000).max_in_flight_bytes, MIN_LANE_BUDGET);
+        assert_eq!(
+            worker.lane_budget(1000).max_in_flight_bytes,
+            MIN_LANE_BUDGET
+        );
         assert_eq!(worker.lane_budget(0).max_in_flight_bytes, 64 << 20);
     }
 

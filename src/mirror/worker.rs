@@ -99,10 +99,7 @@ impl Lanes {
         };
         let control = Arc::new(LaneControl::default());
         // The worker's memory for records is shared by the lanes it may run.
-        let settings = self
-            .spec
-            .settings
-            .lane_budget(self.by_shard.len() as u64);
+        let settings = self.spec.settings.lane_budget(self.by_shard.len() as u64);
         let context = LaneThread {
             settings,
             spec: self.spec.clone(),
