@@ -1849,8 +1849,7 @@ pub fn cluster_data_schema() -> Schema {
         [
             AttributeSchema::optional("arn", Type::String)
                 .describe("the cluster's ARN; give either arn or cluster_name")
-                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" })
-                .conflicts_with(&["cluster_name"]),
+                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" }),
             AttributeSchema::optional("cluster_name", Type::String).describe(
                 "the cluster's exact name, which one cluster of the region must have; give either arn or cluster_name",
             ),
@@ -1862,6 +1861,7 @@ pub fn cluster_data_schema() -> Schema {
         .collect(),
         Vec::new(),
     )
+    .exactly_one_of(&["arn", "cluster_name"])
 }
 
 /// `data "aws_msk_cluster"`: an existing cluster, by ARN or by name, read with the same
