@@ -202,6 +202,7 @@ pub fn decode_body(
         &mut reported,
         diagnostics,
     );
+    check_groups(schema, &object, context, header, &suggested, diagnostics);
     for attribute in &schema.attributes {
         if object.contains_key(attribute.name) {
             continue;
@@ -388,6 +389,49 @@ fn check_rules(
                 object.insert(at.to_owned(), Value::Unknown.marked(sensitive));
             }
         }
+    }
+}
+
+/// The groups of which at least one member must be set ([`Schema::at_least_one_of`],
+/// [`Schema::exactly_one_of`]): one diagnostic at the block when none is. A member whose value
+/// is unknown may turn out set, so the group is checked again once it is known; a misspelled
+/// member offered as a correction already has its diagnostic.
+pub(crate) fn check_groups(
+    schema: &Schema,
+    object: &BTreeMap<String, Value>,
+    context: &str,
+    header: &Span,
+    suggested: &[&'static str],
+    diagnostics: &mut Diagnostics,
+) {
+    for group in &schema.groups {
+        let mut maybe_set = false;
+        for &name in group.names {
+            match object.get(name).map(Value::peel) {
+                None | Some(Value::Null) => {}
+                Some(Value::List(items)) if items.is_empty() => {}
+                Some(_) => maybe_set = true,
+            }
+        }
+        if maybe_set || group.names.iter().any(|name| suggested.contains(name)) {
+            continue;
+        }
+        let assignments: Vec<String> = group
+            .names
+            .iter()
+            .map(|&name| {
+                if schema.block(name).is_some() {
+                    format!("a {name} {{ ... }} block")
+                } else {
+                    format!("{name} = ...")
+                }
+            })
+            .collect();
+        diagnostics.push(
+            Diagnostic::error(format!("{context} needs {}", group.text()))
+                .at(header.clone())
+                .with_hint(format!("add {}", assignments.join(" or "))),
+        );
     }
 }
 

@@ -16,7 +16,7 @@ use super::inputs::{Inputs, RawValue};
 use super::load::ModuleTree;
 use super::model::{Expr, Lifecycle, Mode, Module};
 use super::references::{Reference, Subject, depends_on_subject, references};
-use super::schema::{SchemaKind, SchemaSource, suggest};
+use super::schema::{Schema, SchemaKind, SchemaSource, suggest};
 use super::types::Type;
 use super::value::Value;
 use crate::diagnostics::{Diagnostic, Diagnostics, SourceFile, Span};
@@ -2058,157 +2058,130 @@ impl<'t> Evaluator<'t, '_> {
 
     fn evaluate_assert(&mut self, slot: usize, assertion: &super::model::Assert) -> Value {
         use hcl_edit::Span as _;
-        use hcl_edit::structure::Structure;
+        use hcl_edit::structure::{Body, Structure};
         let file = &assertion.body.file;
-        let mut checks = BTreeMap::new();
-        let mut has_check = false;
-        let mut condition = None;
-        let mut error_message = None;
+        let context = format!("assert \"{}\"", assertion.name);
+        let scope = Scope {
+            base_dir: &self.slots[0].module.dir,
+            namespaces: &self.slots[slot].namespaces,
+            repetition: &Repetition::None,
+        };
+        // The block's own arguments, decoded against its schema like any block's (validators
+        // and rules at the attribute); the check blocks are decoded by their checks' schemas.
+        let schema = self.schemas.assert_schema();
+        let arguments_schema = Schema::new(schema.attributes.clone(), Vec::new());
+        let mut arguments = Body::new();
+        let mut blocks = Vec::new();
+        let mut misspelled = Vec::new();
         for structure in assertion.body.body.iter() {
             match structure {
-                Structure::Attribute(attribute) => {
-                    let name = attribute.key.as_str();
-                    let expr = Expr {
-                        expression: attribute.value.clone(),
-                        file: Arc::clone(file),
-                    };
-                    match name {
-                        "condition" => {
-                            has_check = true;
-                            let value = self.eval(slot, &expr, &Repetition::None);
-                            if !matches!(value.peel(), Value::Bool(_) | Value::Unknown) {
-                                self.diagnostics.push(
-                                    Diagnostic::error(format!(
-                                        "an assertion's condition must be a bool, got {}",
-                                        value.type_name()
-                                    ))
-                                    .at(expr.span()),
-                                );
-                            }
-                            condition = Some(value);
-                        }
-                        "error_message" => {
-                            let value = self.eval(slot, &expr, &Repetition::None);
-                            error_message = Some(value);
-                        }
-                        "enabled" => {
-                            let value = self.eval(slot, &expr, &Repetition::None);
-                            if !matches!(value.peel(), Value::Bool(_)) {
-                                self.diagnostics.push(
-                                    Diagnostic::error(format!(
-                                        "an assertion's enabled must be a bool known when planning, got {}",
-                                        if value.is_unknown() { "a value known only after apply".to_owned() } else { value.type_name().to_string() }
-                                    ))
-                                    .at(expr.span()),
-                                );
-                            }
-                            checks.insert(name.to_owned(), value);
-                        }
-                        "timeout" | "poll_interval" | "stable_for" => {
-                            let value = self.eval(slot, &expr, &Repetition::None);
-                            if let Some(text) = value.as_str()
-                                && parse_duration(text).is_none()
-                            {
-                                self.diagnostics.push(
-                                    Diagnostic::error(format!("\"{name}\" must be a duration like \"30s\", \"5m\" or \"1h30m\", got {text:?}"))
-                                        .at(expr.span()),
-                                );
-                            }
-                            checks.insert(name.to_owned(), value);
-                        }
-                        other => {
-                            let names = [
-                                "condition",
-                                "error_message",
-                                "enabled",
-                                "timeout",
-                                "poll_interval",
-                                "stable_for",
-                            ];
-                            let diagnostic = Diagnostic::error(format!(
-                                "unsupported argument \"{other}\" in assert \"{}\"",
-                                assertion.name
-                            ))
-                            .at(crate::config::model::span_of(file, attribute.key.span()));
-                            self.diagnostics.push(match suggest(other, names) {
-                                Some(suggestion) => {
-                                    diagnostic.with_hint(format!("did you mean \"{suggestion}\"?"))
-                                }
-                                None => diagnostic.with_hint(format!(
-                                    "an assert block accepts {} and check blocks",
-                                    names.join(", ")
-                                )),
-                            });
-                        }
-                    }
-                }
-                Structure::Block(block) => {
-                    has_check = true;
-                    let name = block.ident.as_str();
-                    let Some(schema) = self.schemas.assertion_check(name) else {
-                        let names = self.schemas.assertion_check_names();
-                        let diagnostic = Diagnostic::error(format!(
-                            "unknown check \"{name}\" in assert \"{}\"",
-                            assertion.name
-                        ))
-                        .at(crate::config::model::span_of(file, block.ident.span()));
-                        self.diagnostics
-                            .push(match suggest(name, names.iter().copied()) {
-                                Some(suggestion) => {
-                                    diagnostic.with_hint(format!("did you mean \"{suggestion}\"?"))
-                                }
-                                None if names.is_empty() => diagnostic.with_hint(
-                                    "this build supports only condition = <expression> checks",
-                                ),
-                                None => diagnostic
-                                    .with_hint(format!("available checks: {}", names.join(", "))),
-                            });
-                        continue;
-                    };
-                    let scope = Scope {
-                        base_dir: &self.slots[0].module.dir,
-                        namespaces: &self.slots[slot].namespaces,
-                        repetition: &Repetition::None,
-                    };
-                    let mut diagnostics = Diagnostics::new();
-                    let header = crate::config::model::span_of(file, block.ident.span());
-                    let value = decode_body(
-                        &block.body,
-                        file,
-                        schema,
-                        &scope,
-                        &format!("the {name} check"),
-                        &header,
-                        &mut diagnostics,
-                    );
-                    self.diagnostics.extend(diagnostics);
-                    checks.insert(name.to_owned(), value);
-                }
+                Structure::Attribute(attribute) => arguments.push(attribute.clone()),
+                Structure::Block(block) => blocks.push(block),
             }
         }
-        if !has_check {
-            self.diagnostics.push(
-                Diagnostic::error(format!("assert \"{}\" has no checks", assertion.name))
-                    .at(assertion.span.clone())
-                    .with_hint(
-                        "add condition = <expression> with an error_message, or a check block",
-                    ),
-            );
+        let mut diagnostics = Diagnostics::new();
+        let decoded = decode_body(
+            &arguments,
+            file,
+            &arguments_schema,
+            &scope,
+            &context,
+            &assertion.span,
+            &mut diagnostics,
+        );
+        self.diagnostics.extend(diagnostics);
+        // What was written, as before: unset arguments stay out of the assertion's value.
+        let mut checks: BTreeMap<String, Value> = decoded
+            .as_map()
+            .map(|map| {
+                map.iter()
+                    .filter(|(name, _)| arguments.get_attribute(name).is_some())
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(attribute) = arguments.get_attribute("condition") {
+            let value = &checks["condition"];
+            if !matches!(value.peel(), Value::Bool(_) | Value::Unknown) {
+                self.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "an assertion's condition must be a bool, got {}",
+                        value.type_name()
+                    ))
+                    .at(crate::config::model::span_of(file, attribute.value.span())),
+                );
+            }
         }
-        if condition.is_some() && error_message.is_none() {
-            self.diagnostics.push(
-                Diagnostic::error(format!(
-                    "assert \"{}\" has a condition but no error_message",
+        // `enabled` decides whether the node is planned at all: it must be known now. (A
+        // value of the wrong type has its diagnostic from the schema.)
+        if let Some(attribute) = arguments.get_attribute("enabled") {
+            let expr = Expr {
+                expression: attribute.value.clone(),
+                file: Arc::clone(file),
+            };
+            if checks["enabled"].is_unknown()
+                && evaluate(&expr, &scope).is_ok_and(|value| value.is_unknown())
+            {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "an assertion's enabled must be a bool known when planning, got a value known only after apply",
+                    )
+                    .at(expr.span()),
+                );
+            }
+        }
+        for block in blocks {
+            let name = block.ident.as_str();
+            let Some(check_schema) = self.schemas.assertion_check(name) else {
+                let names = self.schemas.assertion_check_names();
+                let diagnostic = Diagnostic::error(format!(
+                    "unknown check \"{name}\" in assert \"{}\"",
                     assertion.name
                 ))
-                .at(assertion.span.clone()),
+                .at(crate::config::model::span_of(file, block.ident.span()));
+                self.diagnostics
+                    .push(match suggest(name, names.iter().copied()) {
+                        Some(suggestion) => {
+                            diagnostic.with_hint(format!("did you mean \"{suggestion}\"?"))
+                        }
+                        None if names.is_empty() => diagnostic
+                            .with_hint("this build supports only condition = <expression> checks"),
+                        None => {
+                            diagnostic.with_hint(format!("available checks: {}", names.join(", ")))
+                        }
+                    });
+                // Misspelled, not missing: the block counts as a check for the rule below.
+                checks.insert(name.to_owned(), Value::Unknown);
+                misspelled.push(name.to_owned());
+                continue;
+            };
+            let mut diagnostics = Diagnostics::new();
+            let header = crate::config::model::span_of(file, block.ident.span());
+            let value = decode_body(
+                &block.body,
+                file,
+                check_schema,
+                &scope,
+                &format!("the {name} check"),
+                &header,
+                &mut diagnostics,
             );
+            self.diagnostics.extend(diagnostics);
+            checks.insert(name.to_owned(), value);
         }
-        if let Some(condition) = condition {
-            checks.insert("condition".to_owned(), condition);
-        }
-        if let Some(message) = error_message {
-            checks.insert("error_message".to_owned(), message);
+        // At least one check: the schema's at_least_one_of rule, over arguments and blocks.
+        let mut diagnostics = Diagnostics::new();
+        super::body::check_groups(
+            schema,
+            &checks,
+            &context,
+            &assertion.span,
+            &[],
+            &mut diagnostics,
+        );
+        self.diagnostics.extend(diagnostics);
+        for name in misspelled {
+            checks.remove(&name);
         }
         checks.insert("name".to_owned(), Value::String(assertion.name.clone()));
         checks.insert("passed".to_owned(), Value::Unknown);
@@ -2326,12 +2299,13 @@ mod tests {
 
     use super::*;
     use crate::config::inputs::RawInput;
-    use crate::config::schema::{AttributeSchema, Schema};
+    use crate::config::schema::AttributeSchema;
 
     /// A stand-in for the provider registry: one `cutover_data`-like resource type.
     struct TestSchemas {
         data: Schema,
         cluster: Schema,
+        assert: Schema,
     }
 
     impl TestSchemas {
@@ -2348,6 +2322,7 @@ mod tests {
                     vec![AttributeSchema::required("bootstrap_servers", Type::Any)],
                     Vec::new(),
                 ),
+                assert: crate::verify::assert_schema(),
             }
         }
     }
@@ -2370,6 +2345,9 @@ mod tests {
         }
         fn assertion_check_names(&self) -> Vec<&str> {
             Vec::new()
+        }
+        fn assert_schema(&self) -> &Schema {
+            &self.assert
         }
     }
 

@@ -13,6 +13,34 @@ pub struct Schema {
     /// Settings that are allowed but weaken security (TLS verification off, a password in
     /// clear): warnings at the attribute, in `validate` and `plan`.
     pub advice: Option<Advice>,
+    /// Groups of arguments or blocks of which at least (or exactly) one must be set
+    /// (Terraform's `AtLeastOneOf`, `ExactlyOneOf`).
+    pub groups: Vec<Group>,
+}
+
+/// A rule over a group of arguments or nested blocks of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub names: &'static [&'static str],
+    /// At most one may be set, too (each conflicts with the others).
+    pub exactly: bool,
+}
+
+impl Group {
+    /// The rule in words, for messages and the reference docs (`exactly one of "arn",
+    /// "cluster_name"`).
+    pub fn text(&self) -> String {
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .map(|name| format!("\"{name}\""))
+            .collect();
+        format!(
+            "{} one of {}",
+            if self.exactly { "exactly" } else { "at least" },
+            names.join(", ")
+        )
+    }
 }
 
 /// A warning about an allowed but risky setting: the attribute it points at and the message
@@ -217,7 +245,37 @@ impl Schema {
             attributes,
             blocks,
             advice: None,
+            groups: Vec::new(),
         }
+    }
+
+    /// At least one of `names` (arguments or nested blocks) must be set: reported at the
+    /// block when none is.
+    pub fn at_least_one_of(mut self, names: &'static [&'static str]) -> Self {
+        self.groups.push(Group {
+            names,
+            exactly: false,
+        });
+        self
+    }
+
+    /// Exactly one of `names` (arguments) must be set: none is reported at the block, two at
+    /// the one written second (as a conflict).
+    pub fn exactly_one_of(mut self, names: &'static [&'static str]) -> Self {
+        for attribute in &mut self.attributes {
+            if names.contains(&attribute.name) {
+                for &other in names {
+                    if other != attribute.name && !attribute.conflicts_with.contains(&other) {
+                        attribute.conflicts_with.push(other);
+                    }
+                }
+            }
+        }
+        self.groups.push(Group {
+            names,
+            exactly: true,
+        });
+        self
     }
 
     /// Adds the check of risky settings (see [`Advice`]).
@@ -398,6 +456,17 @@ impl Schema {
         if !blocks.is_empty() {
             object.insert("block_types".into(), blocks.into());
         }
+        for (key, exactly) in [("at_least_one_of", false), ("exactly_one_of", true)] {
+            let groups: Vec<serde_json::Value> = self
+                .groups
+                .iter()
+                .filter(|group| group.exactly == exactly)
+                .map(|group| group.names.into())
+                .collect();
+            if !groups.is_empty() {
+                object.insert(key.into(), groups.into());
+            }
+        }
         object.insert("description_kind".into(), "plain".into());
         serde_json::Value::Object(object)
     }
@@ -409,6 +478,15 @@ impl Schema {
         let heading = "#".repeat(level);
         let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
         let mut out = String::new();
+        for group in &self.groups {
+            let names: Vec<String> = group.names.iter().map(|name| format!("`{name}`")).collect();
+            let _ = writeln!(
+                out,
+                "Set {} one of {}.\n",
+                if group.exactly { "exactly" } else { "at least" },
+                names.join(", ")
+            );
+        }
         let arguments: Vec<&AttributeSchema> =
             self.attributes.iter().filter(|a| a.settable()).collect();
         let computed: Vec<&AttributeSchema> =
@@ -501,6 +579,8 @@ pub trait SchemaSource {
     /// The checks an `assert` block may contain, by block name.
     fn assertion_check(&self, name: &str) -> Option<&Schema>;
     fn assertion_check_names(&self) -> Vec<&str>;
+    /// The schema of `assert` blocks: their own arguments and their check blocks.
+    fn assert_schema(&self) -> &Schema;
     /// The schema of a `provider "NAME"` block, when the provider takes settings.
     fn provider_schema(&self, _name: &str) -> Option<&Schema> {
         None

@@ -180,6 +180,7 @@ pub struct Registry {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSourceType>>,
     cluster: Schema,
     assertion_checks: BTreeMap<&'static str, Schema>,
+    assert: Schema,
     provider_schemas: BTreeMap<&'static str, Schema>,
 }
 
@@ -191,6 +192,7 @@ impl Registry {
             data_sources: BTreeMap::new(),
             cluster: kafka::cluster_schema(),
             assertion_checks: BTreeMap::new(),
+            assert: crate::verify::assert_schema(),
             provider_schemas: BTreeMap::new(),
         }
     }
@@ -284,6 +286,10 @@ impl SchemaSource for Registry {
 
     fn assertion_check_names(&self) -> Vec<&str> {
         self.assertion_checks.keys().copied().collect()
+    }
+
+    fn assert_schema(&self) -> &Schema {
+        &self.assert
     }
 
     fn provider_schema(&self, name: &str) -> Option<&Schema> {

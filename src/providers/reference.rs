@@ -16,7 +16,8 @@ fn provider_address(provider: &str) -> String {
 
 /// All schemas, by provider: `provider` (the settings of its `provider` block),
 /// `resource_schemas`, `data_source_schemas`; the `kafka` provider adds `cluster_schema` (the
-/// `cluster` block) and `builtin` adds `assertion_check_schemas` (the checks of `assert`).
+/// `cluster` block) and `builtin` adds `assert_schema` (the `assert` block) and
+/// `assertion_check_schemas` (its checks).
 pub fn schemas_json(registry: &Registry) -> Json {
     let mut providers: BTreeMap<&str, serde_json::Map<String, Json>> = BTreeMap::new();
     let entry = |providers: &mut BTreeMap<&'static str, serde_json::Map<String, Json>>,
@@ -64,6 +65,10 @@ pub fn schemas_json(registry: &Registry) -> Json {
         .get_mut(super::builtin::PROVIDER)
         .unwrap()
         .insert("assertion_check_schemas".into(), checks.into());
+    providers.get_mut(super::builtin::PROVIDER).unwrap().insert(
+        "assert_schema".into(),
+        json!({"version": 0, "block": crate::config::schema::SchemaSource::assert_schema(registry).to_json()}),
+    );
     json!({
         "format_version": "1.0",
         "provider_schemas": providers
@@ -102,6 +107,13 @@ pub fn reference_pages(registry: &Registry) -> Vec<(String, String)> {
             data.schema().to_markdown(3),
         ));
     }
+    // The assert block's own arguments; its check blocks have their sections below.
+    let mut assert = crate::config::schema::SchemaSource::assert_schema(registry).clone();
+    assert.blocks.clear();
+    pages
+        .entry(super::builtin::PROVIDER)
+        .or_default()
+        .push(("`assert \"NAME\"`".to_owned(), assert.to_markdown(3)));
     for (name, schema) in registry.assertion_checks() {
         pages.entry(super::builtin::PROVIDER).or_default().push((
             format!("`assert` check `{name} {{ ... }}`"),

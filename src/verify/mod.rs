@@ -39,13 +39,113 @@ pub fn check_schemas() -> Vec<(&'static str, Schema)> {
     ]
 }
 
+/// The names of the checks an `assert` block may hold: the `condition` argument and the check
+/// blocks. At least one must be there.
+pub const CHECK_NAMES: &[&str] = &[
+    "condition",
+    zero_divergence::NAME,
+    lag::NAME,
+    quiescent::NAME,
+    throughput::NAME,
+];
+
+/// The schema of an `assert "NAME"` block: its own arguments (checked at the attribute, in
+/// `validate` when known, like every other type's) and its check blocks. `depends_on` is
+/// taken out before the body is decoded, as for resources.
+pub fn assert_schema() -> Schema {
+    use crate::config::schema::{AttributeSchema, BlockSchema, Nesting};
+    use crate::config::types::Type;
+    use crate::config::validate::Pattern;
+    let duration = |name: &'static str, description: &'static str, default: &'static str| {
+        AttributeSchema::optional(name, Type::String)
+            .describe(description)
+            .default_value(Value::string(default))
+            .pattern(Pattern::Duration)
+    };
+    Schema::new(
+        vec![
+            AttributeSchema::optional("condition", Type::Any)
+                .describe("a bool expression, evaluated when the assertion runs: holds when true")
+                .requires(&["error_message"]),
+            AttributeSchema::optional("error_message", Type::String)
+                .describe("with condition: the failure message when it is false"),
+            AttributeSchema::optional("enabled", Type::Bool)
+                .describe("false skips the assertion (it must be known when planning)")
+                .default_value(Value::Bool(true)),
+            duration(
+                "timeout",
+                "how long the checks may take to hold before the assertion fails",
+                "5m",
+            ),
+            duration(
+                "poll_interval",
+                "how often the checks are evaluated (at least 50ms)",
+                "5s",
+            ),
+            duration(
+                "stable_for",
+                "every check must hold continuously this long (at most timeout)",
+                "0s",
+            ),
+        ],
+        check_schemas()
+            .into_iter()
+            .map(|(name, schema)| BlockSchema {
+                name,
+                nesting: Nesting::Single,
+                required: false,
+                schema,
+                description: "",
+            })
+            .collect(),
+    )
+    .at_least_one_of(CHECK_NAMES)
+}
+
+/// The `assert` block's own arguments, decoded once (the check blocks are decoded by their
+/// checks). Durations were checked by the schema; unknown ones decode as unset.
+#[derive(Debug, Default, serde::Deserialize)]
+struct AssertArgs {
+    enabled: Option<bool>,
+    timeout: Option<String>,
+    poll_interval: Option<String>,
+    stable_for: Option<String>,
+}
+
+impl AssertArgs {
+    fn of(value: &Value) -> ProviderResult<AssertArgs> {
+        // Only the arguments: the checks' blocks and values are not this struct's.
+        let arguments: std::collections::BTreeMap<String, Value> = value
+            .peel()
+            .as_map()
+            .map(|map| {
+                ["enabled", "timeout", "poll_interval", "stable_for"]
+                    .into_iter()
+                    .filter_map(|name| Some((name.to_owned(), map.get(name)?.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::config::decode::decode(ASSERT, &Value::Map(arguments))
+            .map_err(ProviderError::Invalid)
+    }
+}
+
+/// A duration argument (`"30s"`, `"5m"`), `None` when unset.
+fn parsed_duration(name: &str, text: Option<&str>) -> ProviderResult<Option<Duration>> {
+    text.map(|text| {
+        parse_duration(text).ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "{name} must be a duration like \"30s\", got {text:?}"
+            ))
+        })
+    })
+    .transpose()
+}
+
 /// Whether an evaluated `assert` block is enabled: `enabled = false` turns it off (the
 /// migration module switches its assertions on per phase). Unset or unknown: enabled.
 pub fn enabled(value: &Value) -> bool {
-    !matches!(
-        attribute(value, "enabled").map(Value::peel),
-        Some(Value::Bool(false))
-    )
+    AssertArgs::of(value).map_or(true, |args| args.enabled != Some(false))
 }
 
 /// What one evaluation of one check found.
@@ -194,15 +294,16 @@ pub async fn run_assertion(
     value: &Value,
     prior: Option<&serde_json::Value>,
 ) -> ProviderResult<AssertionRun> {
-    let timeout = duration(value, "timeout")?.unwrap_or(DEFAULT_TIMEOUT);
-    let poll_interval = duration(value, "poll_interval")?
+    let args = AssertArgs::of(value)?;
+    let timeout = parsed_duration("timeout", args.timeout.as_deref())?.unwrap_or(DEFAULT_TIMEOUT);
+    let poll_interval = parsed_duration("poll_interval", args.poll_interval.as_deref())?
         .unwrap_or(DEFAULT_POLL_INTERVAL)
         .max(Duration::from_millis(50));
     let mut checks = build_checks(value, prior)?;
     let stable_for = checks
         .iter()
         .map(Check::stable_for)
-        .chain(duration(value, "stable_for")?)
+        .chain(parsed_duration("stable_for", args.stable_for.as_deref())?)
         .max()
         .unwrap_or(Duration::ZERO);
     if stable_for > timeout {

@@ -82,10 +82,26 @@ fn providers_schema_json_has_terraforms_shape_and_the_validators() {
     assert!(kafka["cluster_schema"]["block"]["attributes"]["bootstrap_servers"].is_object());
     let aws = &json["provider_schemas"]["cutover/aws"];
     assert!(aws["provider"]["block"]["block_types"]["assume_role"]["nesting_mode"] == "single");
-    assert!(aws["data_source_schemas"]["aws_msk_cluster"].is_object());
+    assert_eq!(
+        aws["data_source_schemas"]["aws_msk_cluster"]["block"]["exactly_one_of"],
+        serde_json::json!([["arn", "cluster_name"]])
+    );
+    assert_eq!(
+        kafka["resource_schemas"]["kafka_consumer_group_offsets"]["block"]["at_least_one_of"],
+        serde_json::json!([["groups", "group_regex"]])
+    );
     let builtin = &json["provider_schemas"]["cutover/builtin"];
     assert!(
         builtin["assertion_check_schemas"]["lag"]["block"]["attributes"]["stable_for"].is_object()
+    );
+    let assert_block = &builtin["assert_schema"]["block"];
+    assert_eq!(
+        assert_block["attributes"]["timeout"]["validators"][0]["pattern"],
+        "duration"
+    );
+    assert_eq!(
+        assert_block["at_least_one_of"][0][0], "condition",
+        "{assert_block}"
     );
 
     let without_json = Command::new(env!("CARGO_BIN_EXE_cutover"))

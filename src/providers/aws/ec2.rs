@@ -56,6 +56,7 @@ pub fn instance_schema() -> Schema {
                 .also_computed()
                 .describe("a change stops the instance, modifies it and starts it again"),
             AttributeSchema::optional("subnet_id", Type::String)
+                .describe("the subnet to launch in; read from an adopted instance; a change replaces the instance")
                 .also_computed()
                 .forces_replacement(),
             AttributeSchema::optional("tags", Type::map_of(Type::String))
@@ -64,13 +65,18 @@ pub fn instance_schema() -> Schema {
             AttributeSchema::optional("stop_before_terminate", Type::Bool)
                 .describe("stop the instance (and wait for stopped) before terminating it")
                 .default_value(crate::config::value::Value::Bool(false)),
-            AttributeSchema::computed("id", Type::String),
+            AttributeSchema::computed("id", Type::String)
+                .describe("the instance id"),
             AttributeSchema::computed("instance_state", Type::String)
                 .describe("pending, running, stopping, stopped, ..."),
-            AttributeSchema::computed("availability_zone", Type::String),
-            AttributeSchema::computed("private_ip", Type::String),
-            AttributeSchema::computed("private_dns", Type::String),
-            AttributeSchema::computed("public_ip", Type::String),
+            AttributeSchema::computed("availability_zone", Type::String)
+                .describe("the instance's availability zone"),
+            AttributeSchema::computed("private_ip", Type::String)
+                .describe("the primary private IPv4 address"),
+            AttributeSchema::computed("private_dns", Type::String)
+                .describe("the private DNS name"),
+            AttributeSchema::computed("public_ip", Type::String)
+                .describe("the public IPv4 address, if any"),
             AttributeSchema::computed("volumes", Type::list_of(Type::Any))
                 .describe("attached EBS volumes: device_name, volume_id, size_gb, volume_type, delete_on_termination"),
         ],
@@ -743,7 +749,8 @@ pub fn instances_data_schema() -> Schema {
                 vec![
                     AttributeSchema::required("name", Type::String)
                         .describe("a DescribeInstances filter name, e.g. vpc-id or tag:Role"),
-                    AttributeSchema::required("values", Type::list_of(Type::String)),
+                    AttributeSchema::required("values", Type::list_of(Type::String))
+                        .describe("the values the filter matches (any of them)"),
                 ],
                 Vec::new(),
             ),

@@ -16,7 +16,7 @@ use rdkafka::consumer::Consumer as _;
 use regex::Regex;
 use tokio::sync::{OnceCell, watch};
 
-use super::support::{attributes, boolean, human, sleep_or_cancel, strings, text};
+use super::support::{attributes, human, sleep_or_cancel, text};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -121,10 +121,32 @@ impl Selection {
     }
 }
 
-fn patterns(map: &BTreeMap<String, Value>, name: &str) -> ProviderResult<Vec<Regex>> {
-    strings(map, name)
-        .unwrap_or_default()
+/// The arguments of a `decommission_guard` block, decoded once (the schema checked the
+/// duration and the regular expressions before).
+#[derive(Debug, serde::Deserialize)]
+struct GuardArgs {
+    cluster: Option<ClusterReference>,
+    observe_for: Option<String>,
+    topics: Option<Vec<String>>,
+    groups: Option<Vec<String>>,
+    ignore_topics: Option<Vec<String>>,
+    ignore_groups: Option<Vec<String>>,
+    require_reachable: Option<bool>,
+}
+
+/// What `cluster` holds: the address once stored, the evaluated block in a plan.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ClusterReference {
+    Address(String),
+    Block { address: Option<String> },
+    Other(serde::de::IgnoredAny),
+}
+
+fn patterns(name: &str, texts: &Option<Vec<String>>) -> ProviderResult<Vec<Regex>> {
+    texts
         .iter()
+        .flatten()
         .map(|pattern| {
             Regex::new(pattern).map_err(|error| {
                 ProviderError::Invalid(format!(
@@ -138,17 +160,19 @@ fn patterns(map: &BTreeMap<String, Value>, name: &str) -> ProviderResult<Vec<Reg
 impl GuardSpec {
     /// The guard of an instance's attributes, `None` when it has none.
     pub fn of(instance: &BTreeMap<String, Value>) -> ProviderResult<Option<GuardSpec>> {
-        let Some(guard) = instance.get("decommission_guard").and_then(Value::as_map) else {
+        let Some(guard) = instance
+            .get("decommission_guard")
+            .filter(|g| g.as_map().is_some())
+        else {
             return Ok(None);
         };
-        let cluster = match guard.get("cluster").map(Value::peel) {
-            Some(Value::String(address)) => address.clone(),
-            Some(Value::Map(cluster)) => text(cluster, "address").ok_or_else(|| {
-                ProviderError::Invalid(
-                    "decommission_guard.cluster must be a cluster reference such as cluster.legacy"
-                        .to_owned(),
-                )
-            })?,
+        let args: GuardArgs = crate::config::decode::decode("decommission_guard", guard)
+            .map_err(ProviderError::Invalid)?;
+        let cluster = match args.cluster {
+            Some(ClusterReference::Address(address))
+            | Some(ClusterReference::Block {
+                address: Some(address),
+            }) => address,
             _ => {
                 return Err(ProviderError::Invalid(
                     "decommission_guard.cluster must be a cluster reference such as cluster.legacy"
@@ -156,7 +180,7 @@ impl GuardSpec {
                 ));
             }
         };
-        let observe_for = match text(guard, "observe_for") {
+        let observe_for = match args.observe_for {
             None => DEFAULT_OBSERVE_FOR,
             Some(text) => crate::config::evaluate::parse_duration(&text)
                 .filter(|duration| !duration.is_zero())
@@ -170,12 +194,12 @@ impl GuardSpec {
             cluster,
             observe_for,
             selection: Selection {
-                topics: patterns(guard, "topics")?,
-                groups: patterns(guard, "groups")?,
-                ignore_topics: patterns(guard, "ignore_topics")?,
-                ignore_groups: patterns(guard, "ignore_groups")?,
+                topics: patterns("topics", &args.topics)?,
+                groups: patterns("groups", &args.groups)?,
+                ignore_topics: patterns("ignore_topics", &args.ignore_topics)?,
+                ignore_groups: patterns("ignore_groups", &args.ignore_groups)?,
             },
-            require_reachable: boolean(guard, "require_reachable").unwrap_or(true),
+            require_reachable: args.require_reachable.unwrap_or(true),
         }))
     }
 

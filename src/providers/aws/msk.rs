@@ -65,7 +65,7 @@ pub fn configuration_schema() -> Schema {
                 .describe("broker properties, one per line; a change makes a new revision"),
             AttributeSchema::optional("description", Type::String)
                 .describe("the description of the latest revision"),
-            AttributeSchema::computed("arn", Type::String),
+            AttributeSchema::computed("arn", Type::String).describe("the configuration's ARN"),
             AttributeSchema::computed("latest_revision", Type::Number)
                 .describe("the revision number clusters should use"),
         ],
@@ -432,7 +432,8 @@ pub fn cluster_schema() -> Schema {
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
                 .describe("tags; unset: the cluster's tags are not managed"),
-            AttributeSchema::computed("arn", Type::String),
+            AttributeSchema::computed("arn", Type::String)
+                .describe("the cluster's ARN"),
         ]
         .into_iter()
         .chain(live_attribute_schemas())
@@ -486,15 +487,18 @@ pub fn cluster_schema() -> Schema {
                 required: false,
                 schema: Schema::new(
                     vec![
-                        AttributeSchema::optional("sasl_iam", Type::Bool),
-                        AttributeSchema::optional("sasl_scram", Type::Bool),
+                        AttributeSchema::optional("sasl_iam", Type::Bool)
+                            .describe("IAM access control (cluster { auth = \"aws_msk_iam\" }); a change is an UpdateSecurity"),
+                        AttributeSchema::optional("sasl_scram", Type::Bool)
+                            .describe("SASL/SCRAM with secrets associated to the cluster; a change is an UpdateSecurity"),
                         AttributeSchema::optional(
                             "tls_certificate_authority_arns",
                             Type::list_of(Type::String),
                         )
                         .describe("ACM Private CA ARNs for mutual TLS")
                         .pattern(crate::config::validate::Pattern::Arn { service: "acm-pca" }),
-                        AttributeSchema::optional("unauthenticated", Type::Bool),
+                        AttributeSchema::optional("unauthenticated", Type::Bool)
+                            .describe("clients without authentication allowed; a change is an UpdateSecurity"),
                     ],
                     Vec::new(),
                 ),
@@ -511,13 +515,18 @@ fn live_attribute_schemas() -> [AttributeSchema; 7] {
     [
         AttributeSchema::computed("current_version", Type::String)
             .describe("MSK's version of the cluster's settings, changed by every operation"),
-        AttributeSchema::computed("state", Type::String),
+        AttributeSchema::computed("state", Type::String)
+            .describe("the cluster's state: ACTIVE, UPDATING, ..."),
         AttributeSchema::computed("bootstrap_brokers", Type::String)
             .describe("host:port list of the PLAINTEXT listeners"),
-        AttributeSchema::computed("bootstrap_brokers_tls", Type::String),
-        AttributeSchema::computed("bootstrap_brokers_sasl_iam", Type::String),
-        AttributeSchema::computed("bootstrap_brokers_sasl_scram", Type::String),
-        AttributeSchema::computed("zookeeper_connect_string", Type::String),
+        AttributeSchema::computed("bootstrap_brokers_tls", Type::String)
+            .describe("the TLS bootstrap brokers, host:port,..."),
+        AttributeSchema::computed("bootstrap_brokers_sasl_iam", Type::String)
+            .describe("the SASL/IAM bootstrap brokers, for cluster { auth = \"aws_msk_iam\" }"),
+        AttributeSchema::computed("bootstrap_brokers_sasl_scram", Type::String)
+            .describe("the SASL/SCRAM bootstrap brokers"),
+        AttributeSchema::computed("zookeeper_connect_string", Type::String)
+            .describe("for clusters that still have ZooKeeper"),
     ]
 }
 
@@ -1849,19 +1858,21 @@ pub fn cluster_data_schema() -> Schema {
         [
             AttributeSchema::optional("arn", Type::String)
                 .describe("the cluster's ARN; give either arn or cluster_name")
-                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" })
-                .conflicts_with(&["cluster_name"]),
+                .pattern(crate::config::validate::Pattern::Arn { service: "kafka" }),
             AttributeSchema::optional("cluster_name", Type::String).describe(
                 "the cluster's exact name, which one cluster of the region must have; give either arn or cluster_name",
             ),
-            AttributeSchema::computed("kafka_version", Type::String),
-            AttributeSchema::computed("number_of_broker_nodes", Type::Number),
+            AttributeSchema::computed("kafka_version", Type::String)
+                .describe("the cluster's Kafka version"),
+            AttributeSchema::computed("number_of_broker_nodes", Type::Number)
+                .describe("how many brokers the cluster has"),
         ]
         .into_iter()
         .chain(live_attribute_schemas())
         .collect(),
         Vec::new(),
     )
+    .exactly_one_of(&["arn", "cluster_name"])
 }
 
 /// `data "aws_msk_cluster"`: an existing cluster, by ARN or by name, read with the same

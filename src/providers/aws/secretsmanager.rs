@@ -54,7 +54,8 @@ pub fn secret_schema() -> Schema {
             AttributeSchema::required("name", Type::String)
                 .forces_replacement()
                 .describe("the secret's name, e.g. prod/orders/kafka"),
-            AttributeSchema::optional("description", Type::String),
+            AttributeSchema::optional("description", Type::String)
+                .describe("the secret's description; a change is an UpdateSecret"),
             AttributeSchema::optional("kms_key_id", Type::String)
                 .describe("the KMS key that encrypts the secret (default: aws/secretsmanager)"),
             AttributeSchema::optional("recovery_window_in_days", Type::Number)
@@ -66,7 +67,8 @@ pub fn secret_schema() -> Schema {
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
                 .describe("tags; unset: the secret's tags are not managed"),
-            AttributeSchema::computed("arn", Type::String),
+            AttributeSchema::computed("arn", Type::String)
+                .describe("the secret's ARN"),
         ],
         Vec::new(),
     )
@@ -859,9 +861,10 @@ impl SecretVersionData {
                     AttributeSchema::optional("version_stage", Type::String)
                         .describe("a staging label")
                         .default_value(crate::config::value::Value::string("AWSCURRENT")),
-                    AttributeSchema::optional("version_id", Type::String),
+                    AttributeSchema::optional("version_id", Type::String)
+                        .describe("read this version (default: the one labelled version_stage)"),
                     AttributeSchema::computed("secret_string", Type::String).sensitive(),
-                    AttributeSchema::computed("arn", Type::String),
+                    AttributeSchema::computed("arn", Type::String).describe("the secret's ARN"),
                 ],
                 Vec::new(),
             ),

@@ -135,39 +135,93 @@ impl Default for KafkaMirror {
     }
 }
 
-fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.as_map().and_then(|m| m.get(name))
+/// The arguments of a `kafka_mirror` (and the computed `lag` of a stored one), decoded once.
+/// The schema's validators judged them before the provider sees them; the checks that remain
+/// here guard values the engine did not check (a direct call, an old state). Unknown values
+/// decode as `None`. The `source` and `target` references are resolved from the value by
+/// [`Cluster::resolve`], which knows both the stored address and the evaluated block.
+#[derive(Debug, Default, serde::Deserialize)]
+struct MirrorArgs {
+    /// `None` while unknown (or unset in a direct call); an element unknown until apply is
+    /// `None` too.
+    topics: Option<Vec<Option<String>>>,
+    engine: Option<String>,
+    name: Option<String>,
+    offsets: Option<String>,
+    compression: Option<String>,
+    max_in_flight_mb: Option<serde_json::Number>,
+    max_lag: Option<serde_json::Number>,
+    workers: Option<serde_json::Number>,
+    shards: Option<serde_json::Number>,
+    session_timeout: Option<String>,
+    lag: Option<serde_json::Number>,
 }
 
-fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
-    attribute(value, name).and_then(Value::as_str)
+impl MirrorArgs {
+    fn of(value: &Value) -> ProviderResult<MirrorArgs> {
+        if value.is_null() {
+            return Ok(MirrorArgs::default());
+        }
+        crate::config::decode::decode(KAFKA_MIRROR, value).map_err(ProviderError::Invalid)
+    }
+
+    /// The mirror's id: its `name`, or `cutover-mirror`.
+    fn id(&self) -> String {
+        self.name.as_deref().unwrap_or("cutover-mirror").to_owned()
+    }
+
+    /// The topics known so far.
+    fn topics(&self) -> Vec<String> {
+        self.topics.iter().flatten().flatten().cloned().collect()
+    }
+
+    fn uses_connect(&self) -> bool {
+        self.engine.as_deref() == Some("connect")
+    }
+
+    fn translates(&self) -> bool {
+        self.offsets.as_deref() == Some("translate")
+    }
+}
+
+/// A whole number argument within `range`, `None` when unset or unknown.
+fn whole_number(
+    number: Option<&serde_json::Number>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> ProviderResult<Option<i64>> {
+    match number {
+        None => Ok(None),
+        Some(n) => match n.as_i64() {
+            Some(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ProviderError::Invalid(format!(
+                "{name} must be a whole number from {} to {}, not {n}",
+                range.start(),
+                range.end()
+            ))),
+        },
+    }
 }
 
 fn topics_of(value: &Value) -> Vec<String> {
-    attribute(value, "topics")
-        .and_then(Value::as_items)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect()
-        })
+    MirrorArgs::of(value)
+        .map(|args| args.topics())
         .unwrap_or_default()
 }
 
-fn settings_of(value: &Value) -> ProviderResult<CopySettings> {
+fn settings_of(args: &MirrorArgs) -> ProviderResult<CopySettings> {
     let mut settings = CopySettings::default();
-    if let Some(compression) = text(value, "compression") {
+    if let Some(compression) = &args.compression {
         const KNOWN: &[&str] = &["lz4", "zstd", "snappy", "gzip", "none"];
-        if !KNOWN.contains(&compression) {
+        if !KNOWN.contains(&compression.as_str()) {
             return Err(ProviderError::Invalid(format!(
                 "compression {compression:?} is not one of {}",
                 KNOWN.join(", ")
             )));
         }
-        settings.compression = compression.to_owned();
+        settings.compression = compression.clone();
     }
-    if let Some(megabytes) = attribute(value, "max_in_flight_mb").filter(|v| !v.is_null()) {
+    if let Some(megabytes) = &args.max_in_flight_mb {
         match megabytes.as_i64() {
             Some(mb) if (1..=4096).contains(&mb) => {
                 settings.max_in_flight_bytes = (mb as u64) << 20
@@ -179,7 +233,7 @@ fn settings_of(value: &Value) -> ProviderResult<CopySettings> {
             }
         }
     }
-    if let Some(lag) = attribute(value, "max_lag").filter(|v| !v.is_null()) {
+    if let Some(lag) = &args.max_lag {
         match lag.as_i64() {
             Some(lag) if lag >= 0 => settings.max_lag = lag,
             _ => {
@@ -192,41 +246,18 @@ fn settings_of(value: &Value) -> ProviderResult<CopySettings> {
     Ok(settings)
 }
 
-/// The mirror's id: its `name`, or `cutover-mirror`.
-fn mirror_id(value: &Value) -> String {
-    text(value, "name").unwrap_or("cutover-mirror").to_owned()
-}
-
 /// The offset map topic of a translating mirror, `None` when offsets are preserved.
 fn map_topic(value: &Value) -> Option<String> {
-    (text(value, "offsets") == Some("translate"))
-        .then(|| crate::mirror::offset_map::topic_name(&mirror_id(value)))
-}
-
-fn whole_number(
-    value: &Value,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> ProviderResult<Option<i64>> {
-    match attribute(value, name).filter(|v| !v.is_null()) {
-        None => Ok(None),
-        Some(v) if !v.is_wholly_known() => Ok(None),
-        Some(v) => match v.as_i64() {
-            Some(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(ProviderError::Invalid(format!(
-                "{name} must be a whole number from {} to {}, not {v}",
-                range.start(),
-                range.end()
-            ))),
-        },
-    }
+    let args = MirrorArgs::of(value).ok()?;
+    args.translates()
+        .then(|| crate::mirror::offset_map::topic_name(&args.id()))
 }
 
 /// `workers`, `shards` and `session_timeout`, checked.
-fn fleet_of(value: &Value) -> ProviderResult<(usize, Option<i32>, Duration)> {
-    let workers = whole_number(value, "workers", 1..=64)?.unwrap_or(1) as usize;
-    let shards = whole_number(value, "shards", 1..=256)?.map(|n| n as i32);
-    let session = match text(value, "session_timeout") {
+fn fleet_of(args: &MirrorArgs) -> ProviderResult<(usize, Option<i32>, Duration)> {
+    let workers = whole_number(args.workers.as_ref(), "workers", 1..=64)?.unwrap_or(1) as usize;
+    let shards = whole_number(args.shards.as_ref(), "shards", 1..=256)?.map(|n| n as i32);
+    let session = match &args.session_timeout {
         None => mirror::DEFAULT_SESSION_TIMEOUT,
         Some(text) => {
             let session = crate::config::evaluate::parse_duration(text).ok_or_else(|| {
@@ -245,31 +276,38 @@ fn fleet_of(value: &Value) -> ProviderResult<(usize, Option<i32>, Duration)> {
     Ok((workers, shards, session))
 }
 
+/// A cluster reference (`source`, `target`): resolved by [`Cluster::resolve`] from the stored
+/// address or the evaluated block.
+fn cluster_reference(value: &Value, name: &str) -> Value {
+    value
+        .as_map()
+        .and_then(|map| map.get(name))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 /// The mirror as the workers see it, and how many local workers to run.
 fn spec_of(
     connections: &crate::providers::Connections,
     value: &Value,
 ) -> ProviderResult<(MirrorSpec, usize)> {
-    let cluster = |name: &str| {
-        let value = attribute(value, name).cloned().unwrap_or(Value::Null);
-        Cluster::resolve(connections, &value)
-    };
+    let cluster = |name: &str| Cluster::resolve(connections, &cluster_reference(value, name));
     let (source, target) = (cluster("source")?, cluster("target")?);
-    let (workers, shards, session_timeout) = fleet_of(value)?;
-    let topics = topics_of(value);
+    let args = MirrorArgs::of(value)?;
+    let (workers, shards, session_timeout) = fleet_of(&args)?;
     let spec = MirrorSpec {
-        id: mirror_id(value),
+        id: args.id(),
         source,
         target,
-        offsets: if map_topic(value).is_some() {
+        offsets: if args.translates() {
             Offsets::Translate
         } else {
             Offsets::Preserve
         },
-        settings: settings_of(value)?,
+        settings: settings_of(&args)?,
         shards: shards.unwrap_or(0),
         session_timeout,
-        topics,
+        topics: args.topics(),
     };
     Ok((spec, workers))
 }
@@ -294,11 +332,12 @@ async fn survey_all(spec: &MirrorSpec) -> ProviderResult<Vec<PartitionTask>> {
 }
 
 fn uses_connect(value: &Value) -> bool {
-    text(value, "engine") == Some("connect")
+    MirrorArgs::of(value).is_ok_and(|args| args.uses_connect())
 }
 
 fn check_modes(value: &Value) -> ProviderResult<()> {
-    match text(value, "engine").unwrap_or("embedded") {
+    let args = MirrorArgs::of(value)?;
+    match args.engine.as_deref().unwrap_or("embedded") {
         "embedded" => {}
         // MirrorMaker 2 has its own rules (no offsets mode: it translates approximately).
         "connect" => return connect::check(value),
@@ -308,8 +347,8 @@ fn check_modes(value: &Value) -> ProviderResult<()> {
             )));
         }
     }
-    fleet_of(value)?;
-    match text(value, "offsets").unwrap_or("preserve") {
+    fleet_of(&args)?;
+    match args.offsets.as_deref().unwrap_or("preserve") {
         "preserve" | "translate" => Ok(()),
         other => Err(ProviderError::Invalid(format!(
             "offsets {other:?} is not one of preserve, translate"
@@ -378,10 +417,9 @@ impl ResourceType for KafkaMirror {
 
     fn plan(&self, prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
         check_modes(&planned)?;
-        settings_of(&planned)?;
-        if topics_of(&planned).is_empty()
-            && attribute(&planned, "topics").is_some_and(Value::is_wholly_known)
-        {
+        let args = MirrorArgs::of(&planned)?;
+        settings_of(&args)?;
+        if args.topics.as_ref().is_some_and(Vec::is_empty) {
             return Err(ProviderError::Invalid("topics is empty".to_owned()));
         }
         // Applying catches the mirror up: its lag becomes 0.
@@ -390,10 +428,9 @@ impl ResourceType for KafkaMirror {
     }
 
     fn requires_update(&self, prior: &Value, _planned: &Value) -> Vec<String> {
-        let lag = attribute(prior, "lag").and_then(Value::as_i64).unwrap_or(0);
-        let allowed = attribute(prior, "max_lag")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let args = MirrorArgs::of(prior).unwrap_or_default();
+        let lag = args.lag.and_then(|n| n.as_i64()).unwrap_or(0);
+        let allowed = args.max_lag.and_then(|n| n.as_i64()).unwrap_or(0);
         if lag > allowed {
             vec!["lag".to_owned()]
         } else {
@@ -412,7 +449,7 @@ impl ResourceType for KafkaMirror {
             }
             // The source exists before the plan: its topics' configs are checked whatever the
             // target's state.
-            let source_value = attribute(planned, "source").cloned().unwrap_or(Value::Null);
+            let source_value = cluster_reference(planned, "source");
             match Cluster::resolve(&context.connections, &source_value) {
                 Ok(source) if map_topic(planned).is_none() => {
                     check_compaction(&source, &topics_of(planned)).await?
@@ -680,7 +717,7 @@ mod tests {
             Some("_cutover.mirror.cutover-mirror.offsets")
         );
         let planned = mirror.plan(None, value(vec![topics])).unwrap();
-        assert_eq!(attribute(&planned, "lag"), Some(&Value::int(0)));
+        assert_eq!(MirrorArgs::of(&planned).unwrap().lag, Some(0.into()));
     }
 
     #[test]

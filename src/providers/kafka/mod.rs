@@ -39,6 +39,7 @@ pub fn cluster_schema() -> Schema {
             AttributeSchema::optional("zookeeper", Type::String)
                 .describe("ZooKeeper connect string, where 0.8-era consumers keep offsets"),
             AttributeSchema::optional("client_id", Type::String)
+                .describe("the client.id the brokers see (quotas, logs)")
                 .default_value(Value::string("cutover")),
             AttributeSchema::optional("security_protocol", Type::String)
                 .describe("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
@@ -64,13 +65,18 @@ pub fn cluster_schema() -> Schema {
                 ]))
                 .requires(&["sasl_username", "sasl_password"]),
             AttributeSchema::optional("sasl_username", Type::String)
+                .describe("the SASL user")
                 .requires(&["sasl_mechanism"]),
             AttributeSchema::optional("sasl_password", Type::String)
+                .describe("the SASL password, never printed or stored: read it from a sensitive variable or a Secrets Manager data source")
                 .sensitive()
                 .requires(&["sasl_mechanism"]),
-            AttributeSchema::optional("tls_ca_file", Type::String),
-            AttributeSchema::optional("tls_cert_file", Type::String),
-            AttributeSchema::optional("tls_key_file", Type::String),
+            AttributeSchema::optional("tls_ca_file", Type::String)
+                .describe("a PEM file of the CA certificates the brokers are verified with; must exist"),
+            AttributeSchema::optional("tls_cert_file", Type::String)
+                .describe("a PEM file with the client certificate, for mutual TLS; must exist"),
+            AttributeSchema::optional("tls_key_file", Type::String)
+                .describe("a PEM file with the client certificate's key; must exist"),
             AttributeSchema::optional("properties", Type::map_of(Type::String))
                 .describe("librdkafka properties passed through, checked by name"),
             AttributeSchema::optional("timeout", Type::String)

@@ -103,7 +103,8 @@ impl KafkaConsumerGroupOffsets {
                     ),
                 ],
                 Vec::new(),
-            ),
+            )
+            .at_least_one_of(&["groups", "group_regex"]),
         }
     }
 }
@@ -114,20 +115,64 @@ impl Default for KafkaConsumerGroupOffsets {
     }
 }
 
-fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.as_map().and_then(|m| m.get(name))
+/// The arguments of a `kafka_consumer_group_offsets`, decoded once; the schema's validators
+/// (strategy, the regex, topic names, groups or group_regex) judged them before. Unknown values
+/// decode as `None`. `source` and `target` are cluster references, resolved by
+/// [`Cluster::resolve`].
+#[derive(Debug, Default, serde::Deserialize)]
+struct OffsetsArgs {
+    groups: Option<Vec<Option<String>>>,
+    group_regex: Option<String>,
+    topics: Option<Vec<Option<String>>>,
+    strategy: Option<String>,
+    mirror: Option<MirrorReference>,
 }
 
-fn strings(value: &Value, name: &str) -> Vec<String> {
-    attribute(value, name)
-        .and_then(Value::as_items)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+/// What `mirror` holds: the mirror object as evaluated, or its offset map topic once canonical.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum MirrorReference {
+    OffsetMapTopic(String),
+    Mirror { offset_map_topic: Option<String> },
+    Other(serde::de::IgnoredAny),
+}
+
+impl OffsetsArgs {
+    fn of(value: &Value) -> ProviderResult<OffsetsArgs> {
+        crate::config::decode::decode(KAFKA_CONSUMER_GROUP_OFFSETS, value)
+            .map_err(ProviderError::Invalid)
+    }
+
+    /// The offset map topic the `mirror` argument names.
+    fn map_topic(&self) -> Option<String> {
+        match &self.mirror {
+            Some(MirrorReference::OffsetMapTopic(topic)) => Some(topic.clone()),
+            Some(MirrorReference::Mirror { offset_map_topic }) => offset_map_topic.clone(),
+            Some(MirrorReference::Other(_)) | None => None,
+        }
+    }
+
+    fn strategy(&self) -> ProviderResult<Strategy> {
+        Strategy::parse(self.strategy.as_deref().unwrap_or("translate"))
+    }
+
+    fn group_regex(&self) -> ProviderResult<Option<Regex>> {
+        self.group_regex
+            .as_deref()
+            .map(|pattern| {
+                Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
+                    ProviderError::Invalid(format!(
+                        "group_regex {pattern:?} is not a valid regex: {error}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// The known strings of a list argument.
+fn known(items: &Option<Vec<Option<String>>>) -> Vec<String> {
+    items.iter().flatten().flatten().cloned().collect()
 }
 
 /// The settings of one copy, decoded from the planned value.
@@ -142,53 +187,25 @@ struct Copy {
     map_topic: Option<String>,
 }
 
-/// The offset map topic a `mirror` attribute names (the mirror object, or the topic itself
-/// once canonical).
-fn map_topic_of(value: &Value) -> Option<String> {
-    match attribute(value, "mirror").map(Value::peel) {
-        Some(Value::String(topic)) => Some(topic.clone()),
-        Some(mirror @ Value::Map(_)) => attribute(mirror, "offset_map_topic")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    }
-}
-
-fn strategy_of(value: &Value) -> ProviderResult<Strategy> {
-    Strategy::parse(
-        attribute(value, "strategy")
-            .and_then(Value::as_str)
-            .unwrap_or("translate"),
-    )
-}
-
-fn group_regex(value: &Value) -> ProviderResult<Option<Regex>> {
-    attribute(value, "group_regex")
-        .and_then(Value::as_str)
-        .map(|pattern| {
-            Regex::new(&format!("^(?:{pattern})$")).map_err(|error| {
-                ProviderError::Invalid(format!(
-                    "group_regex {pattern:?} is not a valid regex: {error}"
-                ))
-            })
-        })
-        .transpose()
-}
-
 impl Copy {
     fn from_value(context: &ProviderContext, value: &Value) -> ProviderResult<Copy> {
         let cluster = |name: &str| {
-            let value = attribute(value, name).cloned().unwrap_or(Value::Null);
+            let value = value
+                .as_map()
+                .and_then(|map| map.get(name))
+                .cloned()
+                .unwrap_or(Value::Null);
             Cluster::resolve(&context.connections, &value)
         };
+        let args = OffsetsArgs::of(value)?;
         Ok(Copy {
             source: cluster("source")?,
             target: cluster("target")?,
-            groups: strings(value, "groups"),
-            group_regex: group_regex(value)?,
-            topics: strings(value, "topics"),
-            strategy: strategy_of(value)?,
-            map_topic: map_topic_of(value),
+            groups: known(&args.groups),
+            group_regex: args.group_regex()?,
+            topics: known(&args.topics),
+            strategy: args.strategy()?,
+            map_topic: args.map_topic(),
         })
     }
 }
@@ -647,7 +664,10 @@ impl ResourceType for KafkaConsumerGroupOffsets {
         if let Some(mirror) = map.get("mirror")
             && mirror.as_map().is_some()
         {
-            let topic = attribute(mirror, "offset_map_topic").cloned();
+            let topic = mirror
+                .as_map()
+                .and_then(|mirror| mirror.get("offset_map_topic"))
+                .cloned();
             let topic = match topic {
                 Some(Value::Unknown) => Value::Unknown,
                 Some(value) if value.as_str().is_some() => value,
@@ -659,19 +679,12 @@ impl ResourceType for KafkaConsumerGroupOffsets {
     }
 
     fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
-        strategy_of(&planned)?;
-        group_regex(&planned)?;
-        let groups = attribute(&planned, "groups").is_some_and(|g| !g.is_null());
-        let regex = attribute(&planned, "group_regex").is_some_and(|g| !g.is_null());
-        if !groups && !regex {
-            return Err(ProviderError::Invalid(
-                "name the groups to copy with groups or group_regex".to_owned(),
-            ));
-        }
-        if attribute(&planned, "topics")
-            .and_then(Value::as_items)
-            .is_some_and(<[Value]>::is_empty)
-        {
+        // Groups or group_regex: the schema's at_least_one_of rule, checked before (an unknown
+        // value decodes as absent here).
+        let args = OffsetsArgs::of(&planned)?;
+        args.strategy()?;
+        args.group_regex()?;
+        if args.topics.as_ref().is_some_and(Vec::is_empty) {
             return Err(ProviderError::Invalid("topics is empty".to_owned()));
         }
         Ok(planned)
@@ -792,19 +805,26 @@ mod tests {
     }
 
     #[test]
-    fn plan_requires_groups_and_topics() {
+    fn plan_requires_topics_and_a_valid_regex() {
         let resource = KafkaConsumerGroupOffsets::new();
         let value = |pairs: Vec<(&str, Value)>| {
             Value::Map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
         };
-        let no_groups = resource
+        let no_topics = resource
             .plan(
                 None,
-                value(vec![("topics", Value::List(vec![Value::string("t")]))]),
+                value(vec![
+                    ("groups", Value::List(vec![Value::string("g")])),
+                    ("topics", Value::List(Vec::new())),
+                ]),
             )
             .unwrap_err()
             .to_string();
-        assert!(no_groups.contains("groups or group_regex"), "{no_groups}");
+        assert!(no_topics.contains("topics is empty"), "{no_topics}");
+        assert_eq!(
+            resource.schema().groups[0].text(),
+            "at least one of \"groups\", \"group_regex\""
+        );
         let bad_regex = resource
             .plan(None, value(vec![("group_regex", Value::string("(("))]))
             .unwrap_err()
