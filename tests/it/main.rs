@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is a feature; tests that need the local
 //! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
 
+mod acls;
 mod aws;
 mod cli;
 mod connect;
