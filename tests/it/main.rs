@@ -20,6 +20,7 @@ mod mirror_restart;
 mod mirror_workers;
 mod plan_snapshots;
 mod report;
+mod scram;
 mod support;
 mod verify;
 mod wiring;
