@@ -722,6 +722,81 @@ def _patch_kafka() -> None:
     KafkaResponse.list_configurations = list_configurations
     KafkaResponse.list_kafka_versions = list_kafka_versions
 
+    # ---- SCRAM secrets (BatchAssociateScramSecret, BatchDisassociateScramSecret,
+    # ListScramSecrets). As on MSK, a secret is refused (listed in unprocessedScramSecrets,
+    # the call itself succeeds) when it does not exist, when its name does not start with
+    # AmazonMSK_, or when it is encrypted with the default aws/secretsmanager key.
+    def scram_secrets(cluster) -> list[str]:
+        if not hasattr(cluster, "cutover_scram_secrets"):
+            cluster.cutover_scram_secrets = []
+        return cluster.cutover_scram_secrets
+
+    def secrets_backend(be):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        return secretsmanager_backends[be.account_id][be.region_name]
+
+    def secret_arn_list(data: dict[str, Any]) -> list[str]:
+        arns = data.get("secretArnList")
+        if not isinstance(arns, list) or not arns or not all(isinstance(a, str) for a in arns):
+            raise BadRequest("secretArnList must list at least one secret ARN.", "secretArnList")
+        return arns
+
+    def scram_refusal(be, arn: str) -> tuple[str, str] | None:
+        secret = secrets_backend(be).secrets.get(arn)
+        if secret is None or getattr(secret, "deleted_date", None):
+            return "SecretNotFound", f"Secret {arn} does not exist."
+        if not secret.name.startswith("AmazonMSK_"):
+            return "InvalidSecretName", "The secret name must start with AmazonMSK_."
+        key = getattr(secret, "kms_key_id", None)
+        if not key or key == "alias/aws/secretsmanager":
+            return (
+                "InvalidKmsKey",
+                "Secrets encrypted with the default AWS KMS key cannot be used with Amazon MSK: use a customer managed key.",
+            )
+        return None
+
+    def batch_associate_scram_secret(self):
+        be = backend(self)
+        cluster = be.cutover_get_cluster(uri_param(self, "clusterArn"))
+        unprocessed = []
+        with _LOCK:
+            associated = scram_secrets(cluster)
+            for arn in secret_arn_list(body(self)):
+                refusal = scram_refusal(be, arn)
+                if refusal:
+                    unprocessed.append({"errorCode": refusal[0], "errorMessage": refusal[1], "secretArn": arn})
+                elif arn not in associated:
+                    associated.append(arn)
+        return json.dumps({"clusterArn": cluster.arn, "unprocessedScramSecrets": unprocessed})
+
+    def batch_disassociate_scram_secret(self):
+        be = backend(self)
+        cluster = be.cutover_get_cluster(uri_param(self, "clusterArn"))
+        unprocessed = []
+        with _LOCK:
+            associated = scram_secrets(cluster)
+            for arn in secret_arn_list(body(self)):
+                if arn in associated:
+                    associated.remove(arn)
+                else:
+                    unprocessed.append(
+                        {"errorCode": "SecretNotAssociated", "errorMessage": f"Secret {arn} is not associated with the cluster.", "secretArn": arn}
+                    )
+        return json.dumps({"clusterArn": cluster.arn, "unprocessedScramSecrets": unprocessed})
+
+    def list_scram_secrets(self):
+        cluster = backend(self).cutover_get_cluster(uri_param(self, "clusterArn"))
+        page, token = paginate(self, list(scram_secrets(cluster)))
+        out: dict[str, Any] = {"secretArnList": page}
+        if token:
+            out["nextToken"] = token
+        return json.dumps(out)
+
+    KafkaResponse.batch_associate_scram_secret = batch_associate_scram_secret
+    KafkaResponse.batch_disassociate_scram_secret = batch_disassociate_scram_secret
+    KafkaResponse.list_scram_secrets = list_scram_secrets
+
 
 # --------------------------------------------------------------------------- Secrets Manager
 

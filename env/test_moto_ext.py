@@ -424,6 +424,32 @@ def s3_conditional_writes_have_one_winner(ep):
         s3.put_object(Bucket=bucket, Key=key, Body=b"again", IfNoneMatch="*")
 
 
+@test
+def scram_secrets_are_associated_listed_and_disassociated_with_msks_checks(ep):
+    kafka = client(ep, "kafka")
+    sm = client(ep, "secretsmanager")
+    kms = client(ep, "kms")
+    key = kms.create_key(Description="cutover scram test")["KeyMetadata"]["KeyId"]
+    arn = new_cluster(kafka, v2=True, ClientAuthentication={"Sasl": {"Scram": {"Enabled": True}}})
+    wait_state(kafka, arn, v2=True)
+    good = sm.create_secret(Name=unique("AmazonMSK_app"), KmsKeyId=key, SecretString='{"username":"app","password":"p"}')["ARN"]
+    default_key = sm.create_secret(Name=unique("AmazonMSK_default"), SecretString="{}")["ARN"]
+    wrong_name = sm.create_secret(Name=unique("app"), KmsKeyId=key, SecretString="{}")["ARN"]
+    missing = good.replace("AmazonMSK_app", "AmazonMSK_gone")
+    r = kafka.batch_associate_scram_secret(ClusterArn=arn, SecretArnList=[good, default_key, wrong_name, missing])
+    codes = {u["SecretArn"]: u["ErrorCode"] for u in r["UnprocessedScramSecrets"]}
+    assert codes == {default_key: "InvalidKmsKey", wrong_name: "InvalidSecretName", missing: "SecretNotFound"}, codes
+    assert kafka.list_scram_secrets(ClusterArn=arn)["SecretArnList"] == [good]
+    # Associating again is no change.
+    kafka.batch_associate_scram_secret(ClusterArn=arn, SecretArnList=[good])
+    assert kafka.list_scram_secrets(ClusterArn=arn)["SecretArnList"] == [good]
+    r = kafka.batch_disassociate_scram_secret(ClusterArn=arn, SecretArnList=[good, wrong_name])
+    assert [u["SecretArn"] for u in r["UnprocessedScramSecrets"]] == [wrong_name], r
+    assert kafka.list_scram_secrets(ClusterArn=arn)["SecretArnList"] == []
+    expect_error("NotFoundException", 404, kafka.list_scram_secrets, ClusterArn=arn + "x")
+    expect_error("BadRequestException", 400, kafka.batch_associate_scram_secret, ClusterArn=arn, SecretArnList=[])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", default=f"http://127.0.0.1:{os.environ.get('CUTOVER_MOTO_PORT', '15000')}")

@@ -68,6 +68,11 @@ pub enum Pattern {
     MskClusterName,
     /// An EC2 instance id: `i-` and 8 or 17 hexadecimal digits.
     Ec2InstanceId,
+    /// A Kafka principal: a type and a name, `User:alice`.
+    KafkaPrincipal,
+    /// A Secrets Manager secret name or ARN MSK accepts for SCRAM: the name starts with
+    /// `AmazonMSK_`.
+    MskScramSecret,
 }
 
 impl Validator {
@@ -183,6 +188,8 @@ impl Pattern {
             Pattern::MskVersion => "msk_kafka_version",
             Pattern::MskClusterName => "msk_cluster_name",
             Pattern::Ec2InstanceId => "ec2_instance_id",
+            Pattern::KafkaPrincipal => "kafka_principal",
+            Pattern::MskScramSecret => "msk_scram_secret",
         }
     }
 }
@@ -216,6 +223,12 @@ impl fmt::Display for Pattern {
             Pattern::Ec2InstanceId => {
                 f.write_str("an EC2 instance id: i- and 8 or 17 hexadecimal digits")
             }
+            Pattern::KafkaPrincipal => {
+                f.write_str("a Kafka principal, TYPE:NAME (e.g. \"User:alice\")")
+            }
+            Pattern::MskScramSecret => f.write_str(
+                "a Secrets Manager secret (name or ARN) whose name starts with AmazonMSK_, as MSK requires for SCRAM",
+            ),
             Pattern::Version => {
                 f.write_str("a version of dot-separated numbers, like \"0.8.2\" or \"3.9\"")
             }
@@ -471,6 +484,33 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
                 .next()
                 .is_some_and(|c| c.is_ascii_alphanumeric());
             (!valid).then_some((None, fixed_valid.then_some(fixed)))
+        }
+        Pattern::KafkaPrincipal => {
+            let valid = text.split_once(':').is_some_and(|(kind, name)| {
+                !kind.is_empty()
+                    && kind.chars().all(|c| c.is_ascii_alphabetic())
+                    && !name.is_empty()
+            });
+            let suggestion =
+                (!text.is_empty() && !text.contains(':')).then(|| format!("User:{text}"));
+            (!valid).then_some((None, suggestion))
+        }
+        Pattern::MskScramSecret => {
+            // An ARN ends in `secret:NAME-SUFFIX`; a name is taken as it is.
+            let name = if text.starts_with("arn:") {
+                let parts: Vec<&str> = text.splitn(7, ':').collect();
+                if parts.len() == 7 && parts[5] == "secret" {
+                    parts[6]
+                } else {
+                    ""
+                }
+            } else {
+                text
+            };
+            let valid = name.starts_with("AmazonMSK_") && name.len() > "AmazonMSK_".len();
+            let suggestion = (!text.starts_with("arn:") && !valid && !text.is_empty())
+                .then(|| format!("AmazonMSK_{text}"));
+            (!valid).then_some((None, suggestion))
         }
         Pattern::Ec2InstanceId => {
             let valid = text.strip_prefix("i-").is_some_and(|hex| {

@@ -636,6 +636,11 @@ impl PlanHook<'_> {
         });
         match result {
             Ok(value) => {
+                for note in source.notes(&value) {
+                    self.diagnostics.push(
+                        Diagnostic::warning(format!("{address}: {note}")).at(instance.span.clone()),
+                    );
+                }
                 let value = mark_schema_sensitive(source.schema(), value);
                 self.data.insert(address.clone(), value.clone());
                 value

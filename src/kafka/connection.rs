@@ -431,6 +431,11 @@ impl Cluster {
         }
     }
 
+    /// Whether the connection authenticates with MSK IAM (where Kafka ACLs do not apply).
+    pub fn uses_iam(&self) -> bool {
+        self.iam.is_some()
+    }
+
     /// Whether the declared broker version has `feature` (unknown versions are assumed new).
     pub fn supports(&self, feature: Feature) -> bool {
         self.require(feature).is_ok()

@@ -2,6 +2,7 @@
 //! MSK IAM tokens), ZooKeeper for 0.8-era brokers, and the admin helpers shared by the
 //! providers, the mirror and the assertions. Knows nothing of the engine or the providers.
 
+pub mod acl;
 pub mod admin;
 pub mod connection;
 pub mod iam;

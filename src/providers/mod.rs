@@ -172,6 +172,12 @@ pub trait DataSourceType: Send + Sync {
         context: &'a ProviderContext,
         config: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>>;
+
+    /// What the plan should say about a value this source read (a cluster that has no ACLs
+    /// to read), shown as warnings at the block. Pure: no I/O.
+    fn notes(&self, _value: &Value) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Every type cutover supports.

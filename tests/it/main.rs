@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is a feature; tests that need the local
 //! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
 
+mod acls;
 mod aws;
 mod cli;
 mod connect;
@@ -19,6 +20,7 @@ mod mirror_restart;
 mod mirror_workers;
 mod plan_snapshots;
 mod report;
+mod scram;
 mod support;
 mod verify;
 mod wiring;

@@ -22,6 +22,7 @@
 pub mod ec2;
 pub mod guard;
 pub mod msk;
+pub mod scram;
 pub mod secretsmanager;
 pub mod support;
 
@@ -359,6 +360,7 @@ pub fn register(registry: &mut Registry) {
     registry.add_resource(Arc::new(msk::MskConfiguration::new(aws.clone())));
     registry.add_resource(Arc::new(msk::MskCluster::new(aws.clone())));
     registry.add_data_source(Arc::new(msk::MskClusterData::new(aws.clone())));
+    registry.add_resource(Arc::new(scram::ScramSecretAssociation::new(aws.clone())));
     registry.add_resource(Arc::new(secretsmanager::Secret::new(aws.clone())));
     registry.add_resource(Arc::new(secretsmanager::SecretVersion::new(aws.clone())));
     registry.add_resource(Arc::new(ec2::Instance::new(aws.clone())));

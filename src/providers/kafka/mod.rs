@@ -1,5 +1,6 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
+pub mod acls;
 pub mod connect;
 pub mod mirror;
 pub mod mirror_estimate;
@@ -144,4 +145,6 @@ pub fn register(registry: &mut Registry) {
     registry.add_data_source(Arc::new(topics::KafkaTopicsData::new()));
     registry.add_resource(Arc::new(offsets::KafkaConsumerGroupOffsets::new()));
     registry.add_resource(Arc::new(mirror::KafkaMirror::new()));
+    registry.add_resource(Arc::new(acls::KafkaAcl::new()));
+    registry.add_data_source(Arc::new(acls::KafkaAclsData::new()));
 }
