@@ -196,6 +196,7 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
 
 /// Parse `std::env::args`, run the command, and return the process exit code.
 pub fn run_from_env() -> i32 {
+    install_log_subscriber();
     let args = normalize_args(std::env::args());
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -211,6 +212,54 @@ pub fn run_from_env() -> i32 {
             eprintln!("error: {error:#}");
             ExitStatus::Error as i32
         }
+    }
+}
+
+/// The filter when neither `CUTOVER_LOG` nor `RUST_LOG` is set: cutover's own warnings, none
+/// of its dependencies' chatter.
+pub const DEFAULT_LOG_FILTER: &str = "cutover=warn";
+
+/// The log filter: `CUTOVER_LOG`, else `RUST_LOG`, else [`DEFAULT_LOG_FILTER`]. A filter that
+/// does not parse is named and the default used instead.
+pub fn log_filter(
+    cutover_log: Option<&str>,
+    rust_log: Option<&str>,
+) -> (tracing_subscriber::EnvFilter, Option<String>) {
+    use tracing_subscriber::EnvFilter;
+    let (variable, text) = match (cutover_log, rust_log) {
+        (Some(text), _) if !text.trim().is_empty() => ("CUTOVER_LOG", text),
+        (_, Some(text)) if !text.trim().is_empty() => ("RUST_LOG", text),
+        _ => return (EnvFilter::new(DEFAULT_LOG_FILTER), None),
+    };
+    match EnvFilter::builder().parse(text) {
+        Ok(filter) => (filter, None),
+        Err(error) => (
+            EnvFilter::new(DEFAULT_LOG_FILTER),
+            Some(format!(
+                "{variable}={text:?} is not a log filter ({error}); using {DEFAULT_LOG_FILTER}"
+            )),
+        ),
+    }
+}
+
+/// Logs go to stderr, filtered by [`log_filter`]. What cutover logs never carries a sensitive
+/// value: librdkafka's lines are scrubbed with the connection's marks before they are logged,
+/// and warnings an operator must act on are printed as `warning:` lines in the normal output
+/// rather than left to the log.
+fn install_log_subscriber() {
+    use std::io::IsTerminal as _;
+    let cutover_log = std::env::var("CUTOVER_LOG").ok();
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (filter, problem) = log_filter(cutover_log.as_deref(), rust_log.as_deref());
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let installed = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init()
+        .is_ok();
+    if installed && let Some(problem) = problem {
+        eprintln!("warning: {problem}");
     }
 }
 
@@ -304,8 +353,30 @@ mod tests {
             .map(|item| match item {
                 CommandLineVar::Assignment(text) => format!("var {text}"),
                 CommandLineVar::File(path) => format!("file {}", path.display()),
+                CommandLineVar::Saved(name, _) => format!("saved {name}"),
             })
             .collect();
         assert_eq!(shown, vec!["var a=1", "file x.vars.hcl", "var a=2"]);
+    }
+
+    #[test]
+    fn the_log_filter_comes_from_cutover_log_then_rust_log_then_the_default() {
+        let shown = |cutover: Option<&str>, rust: Option<&str>| {
+            let (filter, problem) = log_filter(cutover, rust);
+            (filter.to_string(), problem)
+        };
+        assert_eq!(shown(None, None), (DEFAULT_LOG_FILTER.to_owned(), None));
+        assert_eq!(
+            shown(Some("debug"), Some("trace")),
+            ("debug".to_owned(), None)
+        );
+        assert_eq!(shown(Some(" "), Some("cutover=info")).0, "cutover=info");
+        let (filter, problem) = shown(Some("cutover=loud"), None);
+        assert_eq!(filter, DEFAULT_LOG_FILTER);
+        let problem = problem.expect("a filter that does not parse is named");
+        assert!(
+            problem.starts_with("CUTOVER_LOG=\"cutover=loud\" is not a log filter"),
+            "{problem}"
+        );
     }
 }

@@ -88,10 +88,17 @@ fn plan_and_apply(
             return Ok(ExitStatus::Error);
         }
         print!("{}", render_human(&planned.plan, &HumanOptions::default()));
+        let has_checks = planned
+            .plan
+            .changes
+            .iter()
+            .any(|change| change.action == Action::Check);
         if !planned.plan.has_changes() {
             // Nothing to change, but what refresh found (objects deleted outside cutover and
-            // no longer configured, updated attributes) is still recorded, as Terraform does.
-            let status = if planned.plan.drift.is_empty() {
+            // no longer configured, updated attributes) is still recorded, as Terraform does,
+            // and assertions are checked (as `verify` does, without a prompt: checking changes
+            // nothing), so a CI gate of assertions alone fails when one does not hold.
+            let status = if planned.plan.drift.is_empty() && !has_checks {
                 ExitStatus::Success
             } else {
                 execute(&engine, planned).await?
@@ -158,15 +165,13 @@ pub async fn replan_saved(
         crate::state::Encryption::resolve(&crate::state::EncryptionSettings::from_env())?;
     let saved = SavedPlan::read(file, encryption.as_ref())?;
     let mut settings = settings.clone();
+    // Replayed as values: re-read as `-var` text, a string holding `${` or `%{` inside a
+    // list or map would be parsed as a template.
     let mut replayed: Vec<CommandLineVar> = saved
         .variables
         .iter()
         .map(|(name, value)| {
-            let text = match value {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            CommandLineVar::Assignment(format!("{name}={text}"))
+            CommandLineVar::Saved(name.clone(), crate::config::value::Value::from_json(value))
         })
         .collect();
     replayed.extend(settings.command_line_vars.clone());

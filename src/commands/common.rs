@@ -76,9 +76,13 @@ pub fn engine(settings: &Settings, parallelism: usize, lock: &LockArgs) -> anyho
 pub struct StateLock(Option<LockGuard>);
 
 impl StateLock {
+    /// Releases the lock; a failure says so and how to free the lock by hand.
     pub async fn unlock(self) -> anyhow::Result<()> {
         if let Some(guard) = self.0 {
-            guard.unlock().await?;
+            let id = guard.id().to_owned();
+            guard.unlock().await.map_err(|error| {
+                anyhow::anyhow!(crate::state::backend::lock_not_released(&id, &error))
+            })?;
         }
         Ok(())
     }

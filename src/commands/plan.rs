@@ -102,11 +102,27 @@ pub fn run(args: &PlanArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
         let engine = engine(settings, args.common.parallelism, &args.common.lock)?;
         let guard = lock(&engine, "plan").await?;
         let options = args.common.options();
-        let planned = plan(&engine, &options).await?;
-        guard.unlock().await?;
-        if report_diagnostics(&planned.diagnostics) {
-            return Ok(ExitStatus::Error);
-        }
+        let planned = plan(&engine, &options).await;
+        // The lock is released before anything is printed, but a failed release is reported
+        // after the plan's own errors: it must not hide them.
+        let released = guard.unlock().await;
+        let planned = match (planned, released) {
+            (Ok(planned), released) => {
+                if report_diagnostics(&planned.diagnostics) {
+                    if let Err(error) = released {
+                        eprintln!("error: {error:#}");
+                    }
+                    return Ok(ExitStatus::Error);
+                }
+                released?;
+                planned
+            }
+            (Err(error), Ok(())) => return Err(error),
+            (Err(error), Err(release)) => {
+                eprintln!("error: {error:#}");
+                return Err(release);
+            }
+        };
         print!("{}", render_human(&planned.plan, &HumanOptions::default()));
         if let Some(out) = &args.out {
             saved_plan(&engine, &planned, &options).write(out, engine.encryption.as_deref())?;

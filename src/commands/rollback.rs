@@ -119,9 +119,11 @@ pub fn run(args: &RollbackArgs, settings: &Settings) -> anyhow::Result<ExitStatu
             connections: Arc::new(connections),
         };
         let prior = resource.attributes_value();
+        let marks = crate::config::redact::Marks::of_operation(&prior, &context.connections);
         let value = provider
             .rollback(&context, &prior)
             .await
+            .map_err(|error| marks.scrub_error(error))
             .with_context(|| format!("rolling back {}", args.address))?;
         let value = mark_schema_sensitive(provider.schema(), value);
         let mut updated = resource.clone();

@@ -1525,6 +1525,7 @@ impl<'t> Evaluator<'t, '_> {
                         Value::String(text.clone())
                     }
                     RawValue::Text(text) => parse_text_value(text, &constant_scope),
+                    RawValue::Value(value) => value.clone(),
                     RawValue::Expression(expr) => match evaluate(expr, &constant_scope) {
                         Ok(value) => value,
                         Err(diagnostic) => {

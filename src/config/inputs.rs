@@ -28,6 +28,9 @@ pub enum RawValue {
     Text(String),
     /// From a var file: an HCL expression.
     Expression(Expr),
+    /// A value as it was (a saved plan's variable, replayed by `apply FILE`): never parsed
+    /// again, so a `${` in a string stays literal.
+    Value(super::value::Value),
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ pub enum CommandLineVar {
     Assignment(String),
     /// `-var-file FILE`
     File(PathBuf),
+    /// A variable's value recorded in a saved plan, replayed as it was.
+    Saved(String, super::value::Value),
 }
 
 pub type Inputs = BTreeMap<String, RawInput>;
@@ -113,6 +118,16 @@ pub fn collect(
                     .with_hint("for example: -var 'phase=mirror'"),
                 ),
             },
+            CommandLineVar::Saved(name, value) => {
+                inputs.insert(
+                    name.clone(),
+                    RawInput {
+                        value: RawValue::Value(value.clone()),
+                        origin: "the saved plan".to_owned(),
+                        span: None,
+                    },
+                );
+            }
             CommandLineVar::File(path) => {
                 if path.is_file() {
                     read_var_file(path, &mut inputs, &mut diagnostics);

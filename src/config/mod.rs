@@ -15,6 +15,7 @@ pub mod inputs;
 pub mod load;
 pub mod model;
 pub mod parse;
+pub mod redact;
 pub mod references;
 pub mod schema;
 pub mod types;

@@ -18,6 +18,7 @@ use crate::config::evaluate::{
     EvalMode, ResourceAddress, ResourceHook, ResourceInstance, evaluate_configuration_with,
 };
 use crate::config::model::Mode;
+use crate::config::redact::{Marks, carry_marks};
 use crate::config::value::Value;
 use crate::config::{inputs, load};
 use crate::plan::diff::diff_instance;
@@ -156,16 +157,23 @@ async fn run_change(
     match change.action {
         Action::NoOp if change.importing.is_some() => Ok(Some(before)),
         Action::NoOp | Action::Read | Action::Check => Ok(Some(after)),
-        Action::Create => provider.create(&context, &after).await.map(Some),
-        Action::Update => provider.update(&context, &before, &after).await.map(Some),
+        Action::Create => provider
+            .create(&context, &after)
+            .await
+            .map(|created| Some(carry_marks(&after, created))),
+        Action::Update => provider
+            .update(&context, &before, &after)
+            .await
+            .map(|updated| Some(carry_marks(&after, updated))),
         Action::DeleteThenCreate => {
             provider.delete(&context, &before).await?;
-            provider.create(&context, &after).await.map(Some)
+            let created = provider.create(&context, &after).await?;
+            Ok(Some(carry_marks(&after, created)))
         }
         Action::CreateThenDelete => {
             let created = provider.create(&context, &after).await?;
             provider.delete(&context, &before).await?;
-            Ok(Some(created))
+            Ok(Some(carry_marks(&after, created)))
         }
         Action::Delete => provider.delete(&context, &before).await.map(|()| None),
     }
@@ -379,11 +387,16 @@ pub async fn apply(
                     report(&format!("{}: reading…", change.address));
                     let context =
                         crate::engine::read_context(cancel_rx.clone(), connections.clone());
+                    let marks = Marks::of_operation(&config, &connections);
                     let task = running.spawn(async move {
-                        let read = source.read(&context, &config).await.map(|value| {
-                            Some(crate::engine::planner::mark_schema_sensitive(
-                                source.schema(),
-                                value,
+                        let read = source.read(&context, &config).await;
+                        let read = read.map_err(|error| marks.scrub_error(error)).map(|value| {
+                            Some(carry_marks(
+                                &config,
+                                crate::engine::planner::mark_schema_sensitive(
+                                    source.schema(),
+                                    value,
+                                ),
                             ))
                         });
                         (index, read)
@@ -428,12 +441,22 @@ pub async fn apply(
                     change.address,
                     describe(change.action, true)
                 ));
+                let mut marks = Marks::of_operation(
+                    change.after.as_ref().unwrap_or(&Value::Null),
+                    &connections,
+                );
+                if let Some(before) = &change.before {
+                    marks.absorb(before);
+                }
                 let context = ProviderContext {
                     cancel: cancel_rx.clone(),
                     progress: {
                         let report = report.clone();
                         let address = change.address.to_string();
-                        Arc::new(move |line: &str| report(&format!("{address}: {line}")))
+                        let marks = marks.clone();
+                        Arc::new(move |line: &str| {
+                            report(&format!("{address}: {}", marks.scrub(line)))
+                        })
                     },
                     intent: Arc::new(ChannelIntent {
                         address: change.address.clone(),
@@ -446,8 +469,10 @@ pub async fn apply(
                         .map(|p| p.handle.clone()),
                     connections: connections.clone(),
                 };
-                let task = running
-                    .spawn(async move { (index, run_change(provider, context, change).await) });
+                let task = running.spawn(async move {
+                    let outcome = run_change(provider, context, change).await;
+                    (index, outcome.map_err(|error| marks.scrub_error(error)))
+                });
                 task_index.insert(task.id(), index);
             }
         }
@@ -892,6 +917,7 @@ fn refreshed_change(
     let mut diff = diff;
     let planned = provider
         .plan(change.before.as_ref(), std::mem::take(&mut diff.planned))
+        .map_err(|error| Marks::of(&instance.config).scrub_error(error))
         .map_err(|error| format!("planning {}: {error}", change.address))?;
     if let Some(before) = &change.before {
         crate::plan::diff::replace_if_required(

@@ -15,6 +15,7 @@ use crate::config::evaluate::{
     evaluate_configuration_with,
 };
 use crate::config::model::Mode;
+use crate::config::redact::{Marks, carry_marks};
 use crate::config::value::Value;
 use crate::config::{inputs, load};
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -121,9 +122,12 @@ async fn refresh(
         let context = read_context(cancel.clone(), connections.clone());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            let marks = Marks::of_operation(&prior, &context.connections);
             let result = provider.read(&context, &prior).await;
-            let result =
-                result.map(|live| live.map(|v| mark_schema_sensitive(provider.schema(), v)));
+            let result = result.map_err(|error| marks.scrub_error(error));
+            let result = result.map(|live| {
+                live.map(|v| carry_marks(&prior, mark_schema_sensitive(provider.schema(), v)))
+            });
             (address, prior, result)
         });
     }
@@ -475,7 +479,11 @@ impl ResourceHook for PlanHook<'_> {
             self.key,
         );
         let mut diff = diff;
-        let planned = match provider.plan(prior, std::mem::take(&mut diff.planned)) {
+        let marks = Marks::of(&instance.config);
+        let planned = match provider
+            .plan(prior, std::mem::take(&mut diff.planned))
+            .map_err(|error| marks.scrub_error(error))
+        {
             Ok(planned) => planned,
             Err(error) => {
                 self.diagnostics.push(
@@ -567,11 +575,13 @@ impl PlanHook<'_> {
         }
         let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
         let context = read_context(cancel, self.connections.clone());
+        let marks = Marks::of_operation(&planned, &self.connections);
         let Some(future) = provider.preview(&context, &planned) else {
             return planned;
         };
         let result =
-            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future));
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+                .map_err(|error| marks.scrub_error(error));
         match result {
             Ok(previewed) => mark_schema_sensitive(provider.schema(), previewed),
             Err(error) => {
@@ -631,17 +641,20 @@ impl PlanHook<'_> {
         let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
         let context = read_context(cancel, self.connections.clone());
         let config = instance.config.clone();
+        let marks = Marks::of_operation(&config, &self.connections);
         let result = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(source.read(&context, &config))
-        });
+        })
+        .map_err(|error| marks.scrub_error(error));
         match result {
             Ok(value) => {
                 for note in source.notes(&value) {
                     self.diagnostics.push(
-                        Diagnostic::warning(format!("{address}: {note}")).at(instance.span.clone()),
+                        Diagnostic::warning(format!("{address}: {}", marks.scrub(&note)))
+                            .at(instance.span.clone()),
                     );
                 }
-                let value = mark_schema_sensitive(source.schema(), value);
+                let value = carry_marks(&config, mark_schema_sensitive(source.schema(), value));
                 self.data.insert(address.clone(), value.clone());
                 value
             }
@@ -783,11 +796,19 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
                         .unwrap_or_else(|| r.config.clone())
                 })
                 .unwrap_or(Value::Null);
-            match provider.import(&context, &id, &config).await {
+            let marks = Marks::of_operation(&config, &recorded_connections);
+            match provider
+                .import(&context, &id, &config)
+                .await
+                .map_err(|error| marks.scrub_error(error))
+            {
                 Ok(value) => {
                     refreshed.insert(
                         import.to.clone(),
-                        Some(mark_schema_sensitive(provider.schema(), value)),
+                        Some(carry_marks(
+                            &config,
+                            mark_schema_sensitive(provider.schema(), value),
+                        )),
                     );
                     imports.insert(import.to.clone(), id);
                 }

@@ -14,6 +14,7 @@ use rdkafka::metadata::Metadata;
 
 use crate::config::connections::Connections;
 use crate::config::evaluate::parse_duration;
+use crate::config::redact::{Marks, shown};
 use crate::config::value::Value;
 use crate::error::{OperationError, OperationResult};
 use crate::kafka::iam::IamTokenSource;
@@ -113,6 +114,8 @@ pub struct Cluster {
     pub timeout: Duration,
     settings: Vec<(String, String)>,
     iam: Option<Arc<IamTokenSource>>,
+    /// Which of the block's arguments are sensitive: messages show those as `(sensitive)`.
+    pub marks: Marks,
 }
 
 /// A cluster as a worker process receives it from its parent, through a pipe (never on a
@@ -127,6 +130,7 @@ pub struct ClusterWire {
     settings: Vec<(String, String)>,
     /// `Some` for MSK IAM authentication: the region setting (which may itself be unset).
     iam: Option<Option<String>>,
+    marks: Marks,
 }
 
 impl Cluster {
@@ -139,6 +143,7 @@ impl Cluster {
             timeout_ms: self.timeout.as_millis() as u64,
             settings: self.settings.clone(),
             iam: self.iam.as_ref().map(|source| source.region_setting()),
+            marks: self.marks.clone(),
         }
     }
 
@@ -154,6 +159,7 @@ impl Cluster {
             timeout: Duration::from_millis(wire.timeout_ms),
             settings: wire.settings,
             iam: wire.iam.map(|region| Arc::new(IamTokenSource::new(region))),
+            marks: wire.marks,
         }
     }
 }
@@ -162,7 +168,10 @@ impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
             .field("address", &self.address)
-            .field("servers", &self.servers)
+            .field(
+                "servers",
+                &self.marks.show("bootstrap_servers", &self.servers),
+            )
             .field("broker_version", &self.broker_version)
             .finish_non_exhaustive()
     }
@@ -181,7 +190,13 @@ impl Cluster {
     /// and previews see it as written) or its address (what resources store).
     pub fn resolve(connections: &Connections, value: &Value) -> OperationResult<Cluster> {
         match value.peel() {
-            Value::String(address) => Cluster::from_value(connections.cluster(address)?),
+            Value::String(address) => match connections.clusters.get(address) {
+                Some(cluster) => Cluster::from_value(cluster),
+                None => Err(OperationError::Failed(format!(
+                    "{} is not in the configuration: keep the cluster block until every object that uses it is destroyed",
+                    shown(value)
+                ))),
+            },
             Value::Map(map) => match map.get("address").and_then(Value::as_str) {
                 Some(address) if connections.clusters.contains_key(address) => {
                     Cluster::from_value(connections.cluster(address)?)
@@ -204,6 +219,7 @@ impl Cluster {
             .as_map()
             .ok_or_else(|| OperationError::Invalid("a cluster must be an object".to_owned()))?;
         let address = text(map, "address").unwrap_or_else(|| "cluster".to_owned());
+        let mut marks = Marks::of(value);
         if !value.is_wholly_known() {
             return Err(OperationError::Failed(format!(
                 "{address}: the connection depends on values known only after apply"
@@ -228,12 +244,24 @@ impl Cluster {
         if servers.is_empty() {
             return Err(invalid(&address, "bootstrap_servers is empty"));
         }
+        if marks.is_sensitive("bootstrap_servers") {
+            // librdkafka's reasons name one server, or its host, at a time.
+            for server in &servers {
+                marks.hide(server);
+                if let Some((host, _)) = server.rsplit_once(':') {
+                    marks.hide(host);
+                }
+            }
+        }
         for server in &servers {
             let port = server.rsplit_once(':').map(|(_, port)| port);
             if port.is_none_or(|p| p.parse::<u16>().is_err()) {
                 return Err(invalid(
                     &address,
-                    format!("bootstrap server {server:?} is not host:port"),
+                    format!(
+                        "bootstrap server {:?} is not host:port",
+                        marks.show("bootstrap_servers", server)
+                    ),
                 ));
             }
         }
@@ -241,7 +269,10 @@ impl Cluster {
             Some(version) => Some(BrokerVersion::parse(&version).ok_or_else(|| {
                 invalid(
                     &address,
-                    format!("broker_version {version:?} is not a version such as \"0.8.2\""),
+                    format!(
+                        "broker_version {:?} is not a version such as \"0.8.2\"",
+                        marks.show("broker_version", &version)
+                    ),
                 )
             })?),
             None => None,
@@ -250,7 +281,10 @@ impl Cluster {
             Some(timeout) => parse_duration(&timeout).ok_or_else(|| {
                 invalid(
                     &address,
-                    format!("timeout {timeout:?} is not a duration such as \"30s\""),
+                    format!(
+                        "timeout {:?} is not a duration such as \"30s\"",
+                        marks.show("timeout", &timeout)
+                    ),
                 )
             })?,
             None => DEFAULT_TIMEOUT,
@@ -280,7 +314,8 @@ impl Cluster {
             return Err(invalid(
                 &address,
                 format!(
-                    "security_protocol {protocol:?} is not one of {}",
+                    "security_protocol {:?} is not one of {}",
+                    marks.show("security_protocol", protocol),
                     PROTOCOLS.join(", ")
                 ),
             ));
@@ -310,7 +345,8 @@ impl Cluster {
                 return Err(invalid(
                     &address,
                     format!(
-                        "auth {other:?} is not supported; use \"aws_msk_iam\" or SASL settings"
+                        "auth {:?} is not supported; use \"aws_msk_iam\" or SASL settings",
+                        marks.show("auth", other)
                     ),
                 ));
             }
@@ -321,7 +357,8 @@ impl Cluster {
                 return Err(invalid(
                     &address,
                     format!(
-                        "sasl_mechanism {mechanism:?} is not one of {}",
+                        "sasl_mechanism {:?} is not one of {}",
+                        marks.show("sasl_mechanism", mechanism),
                         SCRAM_MECHANISMS.join(", ")
                     ),
                 ));
@@ -329,14 +366,20 @@ impl Cluster {
             if username.is_none() || password.is_none() {
                 return Err(invalid(
                     &address,
-                    format!("sasl_mechanism {upper} needs sasl_username and sasl_password"),
+                    format!(
+                        "sasl_mechanism {} needs sasl_username and sasl_password",
+                        marks.show("sasl_mechanism", &upper)
+                    ),
                 ));
             }
             let protocol = protocol.get_or_insert_with(|| "SASL_SSL".to_owned());
             if !protocol.starts_with("SASL_") {
                 return Err(invalid(
                     &address,
-                    format!("sasl_mechanism needs a SASL_ security_protocol, not {protocol}"),
+                    format!(
+                        "sasl_mechanism needs a SASL_ security_protocol, not {}",
+                        marks.show("security_protocol", &protocol)
+                    ),
                 ));
             }
             settings.push(("sasl.mechanism".to_owned(), upper));
@@ -361,7 +404,10 @@ impl Cluster {
                 if !std::path::Path::new(&path).is_file() {
                     return Err(invalid(
                         &address,
-                        format!("{argument} {path:?} is not a readable file"),
+                        format!(
+                            "{argument} {:?} is not a readable file",
+                            marks.show(argument, &path)
+                        ),
                     ));
                 }
                 settings.push((property.to_owned(), path));
@@ -378,11 +424,20 @@ impl Cluster {
                 if OWNED_PROPERTIES.contains(&name.as_str()) {
                     return Err(invalid(
                         &address,
-                        format!("properties may not set {name:?}: use the block's own argument"),
+                        format!(
+                            "properties may not set {:?}: use the block's own argument",
+                            marks.show("properties", name)
+                        ),
                     ));
                 }
                 let value = value.as_str().ok_or_else(|| {
-                    invalid(&address, format!("property {name:?} must be a string"))
+                    invalid(
+                        &address,
+                        format!(
+                            "property {:?} must be a string",
+                            marks.show("properties", name)
+                        ),
+                    )
                 })?;
                 settings.push((name.clone(), value.to_owned()));
             }
@@ -395,6 +450,7 @@ impl Cluster {
             timeout,
             settings,
             iam,
+            marks,
         };
         cluster.check_properties()?;
         Ok(cluster)
@@ -413,7 +469,7 @@ impl Cluster {
             };
             invalid(
                 &self.address,
-                format!("invalid librdkafka property: {reason}"),
+                format!("invalid librdkafka property: {}", self.marks.scrub(&reason)),
             )
         })
     }
@@ -422,10 +478,11 @@ impl Cluster {
     pub fn require(&self, feature: Feature) -> OperationResult<()> {
         match self.broker_version {
             Some(version) if version < feature.minimum() => Err(OperationError::Invalid(format!(
-                "{}: {} needs brokers {} or newer; the cluster declares broker_version {version}",
+                "{}: {} needs brokers {} or newer; the cluster declares broker_version {}",
                 self.address,
                 feature.describe(),
-                feature.minimum()
+                feature.minimum(),
+                self.marks.show("broker_version", version)
             ))),
             _ => Ok(()),
         }
@@ -461,6 +518,7 @@ impl Cluster {
             reasons: Arc::new(Mutex::new(Vec::new())),
             deliveries_failed: Arc::new(Mutex::new(Vec::new())),
             iam: self.iam.clone(),
+            marks: Arc::new(self.marks.clone()),
         }
     }
 
@@ -487,9 +545,11 @@ impl Cluster {
             format!("{error} ({})", reasons.join("; "))
         };
         OperationError::Failed(format!(
-            "{}: {what} (servers tried: {}): {reason}",
+            "{}: {what} (servers tried: {}): {}",
             self.address,
-            self.servers.join(", ")
+            self.marks
+                .show("bootstrap_servers", self.servers.join(", ")),
+            self.marks.scrub(&reason)
         ))
     }
 
@@ -570,6 +630,9 @@ pub struct KafkaContext {
     reasons: Arc<Mutex<Vec<String>>>,
     deliveries_failed: Arc<Mutex<Vec<String>>>,
     iam: Option<Arc<IamTokenSource>>,
+    /// The cluster's sensitive texts: librdkafka's lines name servers, and are scrubbed before
+    /// they are logged or kept.
+    marks: Arc<Marks>,
 }
 
 impl KafkaContext {
@@ -604,16 +667,21 @@ impl ClientContext for KafkaContext {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        let message = self.marks.scrub(message);
         tracing::debug!(?level, facility, message, "librdkafka");
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(%error, reason, "librdkafka error");
+        let (error, reason) = (
+            self.marks.scrub(&error.to_string()),
+            self.marks.scrub(reason),
+        );
+        tracing::debug!(error, reason, "librdkafka error");
         if let Ok(mut reasons) = self.reasons.lock()
             && reasons.len() < 4
-            && !reasons.iter().any(|r| r == reason)
+            && !reasons.contains(&reason)
         {
-            reasons.push(reason.to_owned());
+            reasons.push(reason);
         }
     }
 

@@ -232,15 +232,24 @@ impl LockGuard {
     }
 }
 
+/// What a command says when it could not release its lock: the reason, and that whoever
+/// holds the lock now (or nobody) is not this run.
+pub fn lock_not_released(id: &str, error: &StateError) -> String {
+    format!(
+        "the state lock was not released: {error}; if no other run holds it, run `cutover force-unlock {id}`"
+    )
+}
+
 impl Drop for LockGuard {
     fn drop(&mut self) {
         if !self.held {
             return;
         }
         let id = self.info.id.clone();
+        // Printed, not logged: whoever runs next finds the state locked and must know why.
         if let Some(result) = self.backend.unlock_now(&id) {
             if let Err(error) = result {
-                tracing::warn!("cannot release the state lock: {error}");
+                eprintln!("warning: {}", lock_not_released(&id, &error));
             }
             return;
         }
@@ -248,12 +257,12 @@ impl Drop for LockGuard {
             let backend = Arc::clone(&self.backend);
             runtime.spawn(async move {
                 if let Err(error) = backend.unlock(&id).await {
-                    tracing::warn!("cannot release the state lock: {error}");
+                    eprintln!("warning: {}", lock_not_released(&id, &error));
                 }
             });
         } else {
-            tracing::warn!(
-                "state lock {id} on {} was not released; run `cutover force-unlock {id}`",
+            eprintln!(
+                "warning: state lock {id} on {} was not released; run `cutover force-unlock {id}`",
                 self.backend.lock_location()
             );
         }

@@ -294,6 +294,30 @@ pub async fn run_assertion(
     value: &Value,
     prior: Option<&serde_json::Value>,
 ) -> ProviderResult<AssertionRun> {
+    // The messages of a check quote its arguments (groups, topics): those of a sensitive
+    // value are scrubbed, in progress lines, the result and errors alike.
+    let marks = crate::config::redact::Marks::of_operation(value, &context.connections);
+    let mut scrubbed = context.clone();
+    scrubbed.progress = {
+        let progress = context.progress.clone();
+        let marks = marks.clone();
+        std::sync::Arc::new(move |line: &str| progress(&marks.scrub(line)))
+    };
+    match run_checks(&scrubbed, value, prior).await {
+        Ok(mut run) => {
+            run.message = marks.scrub(&run.message);
+            run.evidence = marks.scrub_json(run.evidence);
+            Ok(run)
+        }
+        Err(error) => Err(marks.scrub_error(error)),
+    }
+}
+
+async fn run_checks(
+    context: &ProviderContext,
+    value: &Value,
+    prior: Option<&serde_json::Value>,
+) -> ProviderResult<AssertionRun> {
     let args = AssertArgs::of(value)?;
     let timeout = parsed_duration("timeout", args.timeout.as_deref())?.unwrap_or(DEFAULT_TIMEOUT);
     let poll_interval = parsed_duration("poll_interval", args.poll_interval.as_deref())?

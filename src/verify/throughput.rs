@@ -467,11 +467,17 @@ impl Drop for ScratchTopic {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     if let Err(reason) = delete_topic(&cluster, &name, false).await {
-                        tracing::warn!(topic = %name, %reason, "scratch topic left behind");
+                        eprintln!(
+                            "warning: {}: scratch topic {name} was left behind ({reason}); delete it by hand",
+                            cluster.address
+                        );
                     }
                 });
             }
-            Err(_) => tracing::warn!(topic = %name, "scratch topic left behind"),
+            Err(_) => eprintln!(
+                "warning: {}: scratch topic {name} was left behind; delete it by hand",
+                cluster.address
+            ),
         }
     }
 }
