@@ -14,6 +14,7 @@ mod fuzz;
 mod fuzz_support;
 mod kafka;
 mod limits;
+mod messages;
 mod mirror;
 mod mirror_restart;
 mod mirror_workers;
