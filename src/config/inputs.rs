@@ -128,16 +128,31 @@ pub fn collect(
                     },
                 );
             }
-            CommandLineVar::File(path) => {
-                if path.is_file() {
-                    read_var_file(path, &mut inputs, &mut diagnostics);
-                } else {
-                    diagnostics.push(Diagnostic::error(format!(
-                        "the var file {} does not exist",
+            // A regular file, or a pipe such as `-var-file <(vault read ...)` (read once, with
+            // the same size bound as any configuration file).
+            CommandLineVar::File(path) => match std::fs::metadata(path) {
+                Ok(metadata) if metadata.is_dir() => diagnostics.push(
+                    Diagnostic::error(format!(
+                        "the var file {} is a directory",
                         path.display()
-                    )));
-                }
-            }
+                    ))
+                    .with_hint("-var-file names one file of name = value lines, e.g. -var-file prod.vars.hcl"),
+                ),
+                Ok(_) => read_var_file(path, &mut inputs, &mut diagnostics),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => diagnostics.push(
+                    Diagnostic::error(format!("the var file {} does not exist", path.display())),
+                ),
+                Err(error) if super::load::is_symlink_loop(&error) => diagnostics.push(
+                    Diagnostic::error(format!(
+                        "the var file {} is a loop of symbolic links",
+                        path.display()
+                    )),
+                ),
+                Err(error) => diagnostics.push(Diagnostic::error(format!(
+                    "cannot read the var file {}: {error}",
+                    path.display()
+                ))),
+            },
         }
     }
     (inputs, diagnostics)

@@ -46,12 +46,33 @@ pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
             MAX_FILE_BYTES
         ))));
     }
-    let bytes = std::fs::read(path).map_err(|error| {
-        Box::new(Diagnostic::error(format!(
-            "cannot read {}: {error}",
+    if metadata.is_dir() {
+        return Err(Box::new(Diagnostic::error(format!(
+            "cannot read {}: it is a directory, not a file",
             path.display()
-        )))
-    })?;
+        ))));
+    }
+    // Read with a bound: a pipe (`-var-file <(...)`) or a device has no length to check
+    // beforehand, and `/dev/zero` never ends.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            use std::io::Read as _;
+            file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|error| {
+            Box::new(Diagnostic::error(format!(
+                "cannot read {}: {error}",
+                path.display()
+            )))
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Box::new(Diagnostic::error(format!(
+            "{} is larger than the {} bytes configuration files are limited to",
+            path.display(),
+            MAX_FILE_BYTES
+        ))));
+    }
     // A byte order mark is allowed (some Windows editors write one) and is not part of the text.
     let bytes = match bytes.strip_prefix(UTF8_BOM) {
         Some(rest) => rest.to_vec(),
@@ -189,6 +210,19 @@ struct Call<'a> {
     source_span: &'a Span,
 }
 
+/// The error of a path that goes through a loop of symbolic links (`ELOOP`).
+pub(crate) fn is_symlink_loop(error: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}
+
 fn load_module(
     dir: &Path,
     called_from: Option<Call<'_>>,
@@ -209,6 +243,21 @@ fn load_module(
         }
         Err(error) => {
             let diagnostic = match (&called_from, stack.last()) {
+                // A loop of symbolic links (ELOOP) or any other failure but a missing path is
+                // not "does not exist": say what it is.
+                (Some(_), Some(_)) if is_symlink_loop(&error) => Diagnostic::error(format!(
+                    "module directory {} is a loop of symbolic links",
+                    dir.display()
+                ))
+                .with_hint(
+                    "a link in the source path points back to itself, directly or through other links; `ls -l` along the path shows where",
+                ),
+                (Some(_), Some(_)) if error.kind() != std::io::ErrorKind::NotFound => {
+                    Diagnostic::error(format!(
+                        "cannot open module directory {}: {error}",
+                        dir.display()
+                    ))
+                }
                 (Some(_), Some(parent)) => Diagnostic::error(format!(
                     "module directory {} does not exist",
                     dir.display()
@@ -221,6 +270,10 @@ fn load_module(
                         parent.shown.display()
                     )
                 }),
+                _ if is_symlink_loop(&error) => Diagnostic::error(format!(
+                    "cannot open configuration directory {}: it is a loop of symbolic links",
+                    dir.display()
+                )),
                 _ => Diagnostic::error(format!(
                     "cannot open configuration directory {}: {error}",
                     dir.display()

@@ -15,7 +15,15 @@
 //! was used without revealing it.
 //!
 //! The key: `CUTOVER_ENCRYPTION_KEY` (32 bytes, hex or base64), else the file named by
-//! `CUTOVER_ENCRYPTION_KEY_FILE` (the same text; refused when group or others can read it).
+//! `CUTOVER_ENCRYPTION_KEY_FILE` (the same text; refused when group or others can read it),
+//! else an AWS KMS key named by `CUTOVER_ENCRYPTION_KMS_KEY_ID` (id, ARN or `alias/NAME`):
+//! envelope encryption, as AWS recommends. KMS makes a 256-bit data key (`GenerateDataKey`);
+//! the file is sealed with it as above, and the data key, encrypted by KMS, is stored in the
+//! envelope beside the ciphertext (`"kms_key_arn"`, `"encrypted_data_key"`). Reading asks KMS
+//! to decrypt that data key (`Decrypt`, with the ARN recorded), so whoever may use the KMS key
+//! may read the file and nobody else, and the key never leaves KMS. One data key serves a
+//! whole run (one KMS call per run, not per state write); each write still has its own nonce.
+//! The KMS calls use the standard AWS configuration (profile, region, `AWS_ENDPOINT_URL_KMS`).
 //! Why settings and not an HCL block: see docs/decisions.md. A file that is not an envelope
 //! is read as it is (so turning encryption on migrates on the next write); an envelope
 //! without the key, or with another key, is an error that says so.
@@ -39,6 +47,13 @@ use super::sensitive::{HashKey, KeyOrigin};
 pub const ENCRYPTION_KEY_ENV: &str = "CUTOVER_ENCRYPTION_KEY";
 /// The environment variable naming the encryption key file.
 pub const ENCRYPTION_KEY_FILE_ENV: &str = "CUTOVER_ENCRYPTION_KEY_FILE";
+/// The environment variable naming the AWS KMS key that encrypts the data keys.
+pub const ENCRYPTION_KMS_KEY_ENV: &str = "CUTOVER_ENCRYPTION_KMS_KEY_ID";
+/// The KMS encryption context of every data key: KMS refuses to decrypt a data key without
+/// it, and CloudTrail shows it beside each call.
+const KMS_CONTEXT: (&str, &str) = ("cutover", "state and plan encryption v1");
+/// How long one KMS call may take, retries included.
+const KMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 const ENVELOPE_MARKER: &str = "cutover_encrypted";
 const METHOD: &str = "xchacha20poly1305";
@@ -66,6 +81,8 @@ pub struct EncryptionSettings {
     pub key: Option<String>,
     /// `CUTOVER_ENCRYPTION_KEY_FILE`.
     pub key_file: Option<PathBuf>,
+    /// `CUTOVER_ENCRYPTION_KMS_KEY_ID`.
+    pub kms_key_id: Option<String>,
 }
 
 impl EncryptionSettings {
@@ -77,16 +94,45 @@ impl EncryptionSettings {
             key_file: std::env::var_os(ENCRYPTION_KEY_FILE_ENV)
                 .filter(|path| !path.is_empty())
                 .map(PathBuf::from),
+            kms_key_id: std::env::var(ENCRYPTION_KMS_KEY_ENV)
+                .ok()
+                .map(|id| id.trim().to_owned())
+                .filter(|id| !id.is_empty()),
         }
     }
 }
 
 /// The key files are encrypted with. Its `Debug` form shows only the id.
-#[derive(Clone)]
 pub struct Encryption {
+    source: KeySource,
+    /// For a key of our own: the cipher key (for KMS, each data key is its own).
     key: [u8; 32],
     id: String,
     origin: String,
+}
+
+enum KeySource {
+    /// `CUTOVER_ENCRYPTION_KEY` or its file.
+    Local,
+    /// Data keys from AWS KMS.
+    Kms(KmsKeys),
+}
+
+/// The KMS key, this run's data key (made on the first write) and the data keys decrypted so
+/// far (by their encrypted form).
+struct KmsKeys {
+    key_id: String,
+    /// Set in unit tests: a client with a mocked HTTP layer.
+    client: Option<aws_sdk_kms::Client>,
+    data_key: std::sync::Mutex<Option<DataKey>>,
+    decrypted: std::sync::Mutex<std::collections::HashMap<Vec<u8>, [u8; 32]>>,
+}
+
+#[derive(Clone)]
+struct DataKey {
+    plaintext: [u8; 32],
+    encrypted: Vec<u8>,
+    key_arn: String,
 }
 
 impl fmt::Debug for Encryption {
@@ -104,6 +150,11 @@ struct Envelope {
     method: String,
     purpose: String,
     key_id: String,
+    /// With a KMS key: the key's ARN and the data key it encrypted (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encrypted_data_key: Option<String>,
     nonce: String,
     ciphertext: String,
 }
@@ -111,6 +162,28 @@ struct Envelope {
 impl Encryption {
     /// The configured key, or `None` when encryption is not configured.
     pub fn resolve(settings: &EncryptionSettings) -> Result<Option<Self>> {
+        let configured = [
+            settings.key.is_some().then_some(ENCRYPTION_KEY_ENV),
+            settings
+                .key_file
+                .is_some()
+                .then_some(ENCRYPTION_KEY_FILE_ENV),
+            settings
+                .kms_key_id
+                .is_some()
+                .then_some(ENCRYPTION_KMS_KEY_ENV),
+        ];
+        let configured: Vec<&str> = configured.into_iter().flatten().collect();
+        if configured.len() > 1 {
+            return Err(StateError::Encryption(format!(
+                "{} are {} set: set only one of them, so that it is clear which key encrypts the state",
+                configured.join(" and "),
+                if configured.len() == 2 { "both" } else { "all" }
+            )));
+        }
+        if let Some(key_id) = &settings.kms_key_id {
+            return Ok(Some(Self::kms(key_id, None)));
+        }
         let (text, origin) = if let Some(key) = &settings.key {
             (key.clone(), ENCRYPTION_KEY_ENV.to_owned())
         } else if let Some(path) = &settings.key_file {
@@ -140,7 +213,7 @@ impl Encryption {
         // The cipher key and the public id are both derived, so the id says nothing of the key
         // and a key longer than 32 bytes is used whole.
         let derive = |label: &[u8]| -> [u8; 32] {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(bytes)
+            let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(bytes)
                 .expect("HMAC accepts keys of any length");
             mac.update(label);
             mac.finalize().into_bytes().into()
@@ -150,10 +223,32 @@ impl Encryption {
             "enc:{}",
             hex::encode(&derive(b"cutover encryption key id v1")[..8])
         );
-        Encryption { key, id, origin }
+        Encryption {
+            source: KeySource::Local,
+            key,
+            id,
+            origin,
+        }
     }
 
-    /// The public id of the key (recorded in every envelope).
+    /// Data keys from the KMS key `key_id`, through `client` when given (tests), else
+    /// through a client from the standard AWS configuration.
+    fn kms(key_id: &str, client: Option<aws_sdk_kms::Client>) -> Self {
+        Encryption {
+            source: KeySource::Kms(KmsKeys {
+                key_id: key_id.to_owned(),
+                client,
+                data_key: std::sync::Mutex::new(None),
+                decrypted: std::sync::Mutex::default(),
+            }),
+            key: [0; 32],
+            id: format!("kms:{key_id}"),
+            origin: format!("{ENCRYPTION_KMS_KEY_ENV}={key_id}"),
+        }
+    }
+
+    /// The public id of the key (recorded in every envelope): `enc:<16 hex>` for a key of our
+    /// own, `kms:<the KMS key as configured>`.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -164,11 +259,23 @@ impl Encryption {
 
     /// `plaintext` as an envelope.
     pub fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let (key, key_id, kms_key_arn, encrypted_data_key) = match &self.source {
+            KeySource::Local => (self.key, self.id.clone(), None, None),
+            KeySource::Kms(kms) => {
+                let data_key = kms.data_key()?;
+                (
+                    data_key.plaintext,
+                    format!("kms:{}", data_key.key_arn),
+                    Some(data_key.key_arn),
+                    Some(base64::engine::general_purpose::STANDARD.encode(&data_key.encrypted)),
+                )
+            }
+        };
         let mut nonce = [0u8; 24];
         platform::fill_random(&mut nonce)
             .map_err(|error| StateError::io("read", "/dev/urandom", error))?;
-        let cipher = XChaCha20Poly1305::new((&self.key).into());
-        let aad = Self::associated_data(purpose.as_str(), &self.id);
+        let cipher = XChaCha20Poly1305::new((&key).into());
+        let aad = Self::associated_data(purpose.as_str(), &key_id);
         let ciphertext = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -182,13 +289,206 @@ impl Encryption {
             cutover_encrypted: 1,
             method: METHOD.to_owned(),
             purpose: purpose.as_str().to_owned(),
-            key_id: self.id.clone(),
+            key_id,
+            kms_key_arn,
+            encrypted_data_key,
             nonce: hex::encode(nonce),
             ciphertext: base64::engine::general_purpose::STANDARD.encode(ciphertext),
         };
         let mut bytes = serde_json::to_vec(&envelope).map_err(StateError::Serialize)?;
         bytes.push(b'\n');
         Ok(bytes)
+    }
+}
+
+impl KmsKeys {
+    /// This run's data key, asked of KMS on first use.
+    fn data_key(&self) -> Result<DataKey> {
+        let mut slot = self
+            .data_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(data_key) = slot.as_ref() {
+            return Ok(data_key.clone());
+        }
+        let key_id = self.key_id.clone();
+        let made = self
+            .call(None, move |client| async move {
+                let output = client
+                    .generate_data_key()
+                    .key_id(&key_id)
+                    .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                    .encryption_context(KMS_CONTEXT.0, KMS_CONTEXT.1)
+                    .send()
+                    .await
+                    .map_err(|error| kms_failure("GenerateDataKey", &key_id, &error))?;
+                let plaintext: [u8; 32] = output
+                    .plaintext()
+                    .and_then(|blob| blob.as_ref().try_into().ok())
+                    .ok_or_else(|| format!("AWS KMS returned no 256-bit data key for {key_id}"))?;
+                let encrypted = output
+                    .ciphertext_blob()
+                    .map(|blob| blob.as_ref().to_vec())
+                    .filter(|blob| !blob.is_empty())
+                    .ok_or_else(|| {
+                        format!("AWS KMS returned no encrypted data key for {key_id}")
+                    })?;
+                let key_arn = output.key_id().unwrap_or(&key_id).to_owned();
+                Ok(DataKey {
+                    plaintext,
+                    encrypted,
+                    key_arn,
+                })
+            })
+            .map_err(StateError::Encryption)?;
+        self.decrypted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(made.encrypted.clone(), made.plaintext);
+        *slot = Some(made.clone());
+        Ok(made)
+    }
+
+    /// The data key `encrypted` under the KMS key `key_arn`, asked of KMS once per run.
+    fn decrypt(&self, key_arn: &str, encrypted: &[u8]) -> std::result::Result<[u8; 32], String> {
+        if let Some(key) = self
+            .decrypted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(encrypted)
+        {
+            return Ok(*key);
+        }
+        let key_arn = key_arn.to_owned();
+        let blob = encrypted.to_vec();
+        let key = self.call(Some(&key_arn.clone()), move |client| async move {
+            let output = client
+                .decrypt()
+                .key_id(&key_arn)
+                .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob))
+                .encryption_context(KMS_CONTEXT.0, KMS_CONTEXT.1)
+                .send()
+                .await
+                .map_err(|error| kms_failure("Decrypt", &key_arn, &error))?;
+            output
+                .plaintext()
+                .and_then(|blob| <[u8; 32]>::try_from(blob.as_ref()).ok())
+                .ok_or_else(|| format!("AWS KMS returned no 256-bit data key from {key_arn}"))
+        })?;
+        self.decrypted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(encrypted.to_vec(), key);
+        Ok(key)
+    }
+
+    /// Runs one KMS call to completion on a thread of its own with its own runtime: sealing
+    /// and opening are synchronous (they sit inside state and plan file I/O), and may be
+    /// called from inside the command's runtime, which must not be blocked on itself.
+    /// `key_arn` sets the client's region to the key's.
+    fn call<T, F, Fut>(&self, key_arn: Option<&str>, work: F) -> std::result::Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(aws_sdk_kms::Client) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::result::Result<T, String>>,
+    {
+        let given = self.client.clone();
+        let region = key_arn.and_then(region_of_arn);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| format!("cannot start the AWS KMS client: {error}"))?;
+            runtime.block_on(async move {
+                let client = match given {
+                    Some(client) => client,
+                    None => {
+                        let mut loader =
+                            aws_config::defaults(aws_config::BehaviorVersion::latest());
+                        if let Some(region) = region {
+                            loader = loader.region(aws_config::Region::new(region));
+                        }
+                        aws_sdk_kms::Client::new(&loader.load().await)
+                    }
+                };
+                tokio::time::timeout(KMS_TIMEOUT, work(client))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "AWS KMS did not answer within {}s; check the network, the region and AWS_ENDPOINT_URL_KMS",
+                            KMS_TIMEOUT.as_secs()
+                        ))
+                    })
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the AWS KMS call panicked".to_owned()))
+    }
+}
+
+/// The region of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
+fn region_of_arn(arn: &str) -> Option<String> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some("kms"), Some(region)) if !region.is_empty() => {
+            Some(region.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A failed KMS call, with a hint for the usual causes. KMS errors name keys and
+/// principals, never key material.
+fn kms_failure<E, R>(
+    action: &str,
+    key_id: &str,
+    error: &aws_sdk_kms::error::SdkError<E, R>,
+) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_kms::error::SdkError;
+    match error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("an unnamed error");
+            let detail = service
+                .err()
+                .message()
+                .map(|message| format!(": {message}"))
+                .unwrap_or_default();
+            let hint = match code {
+                "AccessDeniedException" => {
+                    format!("; the AWS credentials in use must be allowed kms:{action} on {key_id}")
+                }
+                "NotFoundException" => format!(
+                    "; check {ENCRYPTION_KMS_KEY_ENV} and the region: the key must exist there"
+                ),
+                "DisabledException" | "KMSInvalidStateException" => {
+                    "; enable the key (or cancel its deletion) in AWS KMS".to_owned()
+                }
+                "InvalidCiphertextException" => {
+                    "; the encrypted data key was changed or belongs to another key".to_owned()
+                }
+                _ => String::new(),
+            };
+            format!("AWS KMS {action} with {key_id} failed: {code}{detail}{hint}")
+        }
+        other => {
+            let mut causes = Vec::new();
+            let mut current: Option<&(dyn std::error::Error + 'static)> = Some(other);
+            while let Some(cause) = current {
+                let text = cause.to_string();
+                if !text.is_empty() && !causes.iter().any(|seen: &String| seen.contains(&text)) {
+                    causes.push(text);
+                }
+                current = cause.source();
+            }
+            format!(
+                "AWS KMS {action} with {key_id} failed: {}; check the AWS credentials, the region and the network",
+                causes.join(": ")
+            )
+        }
     }
 }
 
@@ -228,18 +528,43 @@ pub fn open<'b>(
             purpose.as_str()
         )));
     }
-    let Some(encryption) = encryption else {
-        return Err(failure(format!(
-            "it is encrypted (key {}): set {ENCRYPTION_KEY_ENV} or {ENCRYPTION_KEY_FILE_ENV} to its key",
-            envelope.key_id
-        )));
+    let kms_envelope = match (&envelope.kms_key_arn, &envelope.encrypted_data_key) {
+        (Some(arn), Some(data_key)) => Some((arn, data_key)),
+        (None, None) => None,
+        _ => {
+            return Err(failure(
+                "damaged encrypted file: its KMS key or data key is missing".to_owned(),
+            ));
+        }
     };
-    if envelope.key_id != encryption.id {
-        return Err(failure(format!(
-            "it is encrypted with key {}, but the configured key ({}) is {}",
-            envelope.key_id, encryption.origin, encryption.id
-        )));
-    }
+    let Some(encryption) = encryption else {
+        return Err(failure(match kms_envelope {
+            Some((arn, _)) => format!(
+                "it is encrypted with the AWS KMS key {arn}: set {ENCRYPTION_KMS_KEY_ENV} to that key (and use AWS credentials that may decrypt with it)"
+            ),
+            None => format!(
+                "it is encrypted (key {}): set {ENCRYPTION_KEY_ENV} or {ENCRYPTION_KEY_FILE_ENV} to its key",
+                envelope.key_id
+            ),
+        }));
+    };
+    let key = match (&encryption.source, kms_envelope) {
+        (KeySource::Local, None) if envelope.key_id == encryption.id => encryption.key,
+        // Any KMS key configured: the data key names its own KMS key, which KMS checks (the
+        // configured one may be an alias of it, or the key it is being rotated away from).
+        (KeySource::Kms(kms), Some((arn, data_key))) => {
+            let data_key = base64::engine::general_purpose::STANDARD
+                .decode(data_key)
+                .map_err(|_| failure("damaged encrypted file: bad data key".to_owned()))?;
+            kms.decrypt(arn, &data_key).map_err(&failure)?
+        }
+        _ => {
+            return Err(failure(format!(
+                "it is encrypted with key {}, but the configured key ({}) is {}",
+                envelope.key_id, encryption.origin, encryption.id
+            )));
+        }
+    };
     let nonce = hex::decode(&envelope.nonce)
         .ok()
         .filter(|nonce| nonce.len() == 24)
@@ -247,7 +572,7 @@ pub fn open<'b>(
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(&envelope.ciphertext)
         .map_err(|_| failure("damaged encrypted file: bad ciphertext".to_owned()))?;
-    let cipher = XChaCha20Poly1305::new((&encryption.key).into());
+    let cipher = XChaCha20Poly1305::new((&key).into());
     let aad = Encryption::associated_data(&envelope.purpose, &envelope.key_id);
     cipher
         .decrypt(
@@ -337,7 +662,7 @@ mod tests {
     fn the_key_comes_from_the_environment_or_a_private_file() {
         let settings = EncryptionSettings {
             key: Some("ab".repeat(32)),
-            key_file: None,
+            ..EncryptionSettings::default()
         };
         let from_env = Encryption::resolve(&settings).unwrap().unwrap();
         assert_eq!(from_env.id, key(0xab).id);
@@ -349,12 +674,195 @@ mod tests {
         );
         let short = EncryptionSettings {
             key: Some("abcd".to_owned()),
-            key_file: None,
+            ..EncryptionSettings::default()
         };
         let error = Encryption::resolve(&short).unwrap_err().to_string();
         assert!(
             error.contains("the encryption key") && !error.contains("abcd"),
             "{error}"
         );
+    }
+
+    const KEY_ARN: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    /// A KMS client answering with `rules`, in order.
+    fn mocked_kms(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_kms::Client {
+        use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client};
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::Sequential),
+            |interceptor, rule| interceptor.with_rule(rule),
+        );
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::Config::builder()
+                .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+                .region(aws_sdk_kms::config::Region::new("eu-west-1"))
+                .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                    "AKIDMOCKED",
+                    "secret",
+                    None,
+                    None,
+                    "mocked",
+                ))
+                .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .build(),
+        )
+    }
+
+    #[test]
+    fn a_kms_data_key_seals_the_file_and_only_its_encrypted_form_is_stored() {
+        use aws_smithy_mocks::mock;
+        let data_key = [7u8; 32];
+        let encrypted_data_key = b"kms-encrypted-data-key-blob".to_vec();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let generated = mock!(aws_sdk_kms::Client::generate_data_key)
+            .sequence()
+            .http_status(
+                200,
+                Some(format!(
+                    r#"{{"KeyId":"{KEY_ARN}","Plaintext":"{}","CiphertextBlob":"{}"}}"#,
+                    b64(&data_key),
+                    b64(&encrypted_data_key)
+                )),
+            )
+            .build();
+        let writer = Encryption::kms("alias/cutover", Some(mocked_kms(&[&generated])));
+        assert_eq!(writer.id(), "kms:alias/cutover");
+        let plaintext = br#"{"lineage": "secret-looking-name"}"#;
+        let sealed = writer.seal(Purpose::State, plaintext).unwrap();
+        let second = writer.seal(Purpose::Plan, plaintext).unwrap();
+        assert_eq!(generated.num_calls(), 1, "one data key per run");
+        let envelope: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
+        assert_eq!(envelope["kms_key_arn"], KEY_ARN);
+        assert_eq!(envelope["key_id"], format!("kms:{KEY_ARN}"));
+        assert_eq!(envelope["encrypted_data_key"], b64(&encrypted_data_key));
+        let text = String::from_utf8(sealed.clone()).unwrap();
+        assert!(!text.contains("secret-looking-name"), "{text}");
+        assert!(
+            !text.contains(&b64(&data_key)),
+            "the data key is never stored: {text}"
+        );
+        // The writer knows its data key; another run asks KMS to decrypt it.
+        assert_eq!(
+            open(Some(&writer), Purpose::Plan, &second, "p")
+                .unwrap()
+                .as_ref(),
+            plaintext
+        );
+        let decrypted = mock!(aws_sdk_kms::Client::decrypt)
+            .sequence()
+            .http_status(
+                200,
+                Some(format!(
+                    r#"{{"KeyId":"{KEY_ARN}","Plaintext":"{}"}}"#,
+                    b64(&data_key)
+                )),
+            )
+            .build();
+        let reader = Encryption::kms(KEY_ARN, Some(mocked_kms(&[&decrypted])));
+        assert_eq!(
+            open(Some(&reader), Purpose::State, &sealed, "s")
+                .unwrap()
+                .as_ref(),
+            plaintext
+        );
+        assert_eq!(
+            open(Some(&reader), Purpose::Plan, &second, "p")
+                .unwrap()
+                .as_ref(),
+            plaintext
+        );
+        assert_eq!(decrypted.num_calls(), 1, "each data key is decrypted once");
+        // Without a KMS key configured the error names the key to configure.
+        let error = open(None, Purpose::State, &sealed, "s.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!("set {ENCRYPTION_KMS_KEY_ENV} to that key"))
+                && error.contains(KEY_ARN),
+            "{error}"
+        );
+        let error = open(Some(&key(1)), Purpose::State, &sealed, "s.json")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("encrypted with key kms:"), "{error}");
+    }
+
+    #[test]
+    fn a_kms_access_denied_says_which_permission_is_missing() {
+        use aws_smithy_mocks::mock;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let generated = mock!(aws_sdk_kms::Client::generate_data_key)
+            .sequence()
+            .http_status(
+                200,
+                Some(format!(
+                    r#"{{"KeyId":"{KEY_ARN}","Plaintext":"{}","CiphertextBlob":"{}"}}"#,
+                    b64(&[9u8; 32]),
+                    b64(b"blob")
+                )),
+            )
+            .build();
+        let sealed = Encryption::kms(KEY_ARN, Some(mocked_kms(&[&generated])))
+            .seal(Purpose::State, b"{}")
+            .unwrap();
+        let denied = mock!(aws_sdk_kms::Client::decrypt)
+            .sequence()
+            .http_status(
+                400,
+                Some(r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: kms:Decrypt"}"#.into()),
+            )
+            .build();
+        let reader = Encryption::kms(KEY_ARN, Some(mocked_kms(&[&denied])));
+        let error = open(Some(&reader), Purpose::State, &sealed, "cutover.state.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "cutover.state.json: AWS KMS Decrypt with {KEY_ARN} failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: kms:Decrypt; the AWS credentials in use must be allowed kms:Decrypt on {KEY_ARN}"
+            )
+        );
+        let refused = mock!(aws_sdk_kms::Client::generate_data_key)
+            .sequence()
+            .http_status(
+                400,
+                Some(r#"{"__type":"NotFoundException","message":"Alias arn:aws:kms:eu-west-1:123456789012:alias/missing is not found."}"#.into()),
+            )
+            .build();
+        let error = Encryption::kms("alias/missing", Some(mocked_kms(&[&refused])))
+            .seal(Purpose::Plan, b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("AWS KMS GenerateDataKey with alias/missing failed: NotFoundException")
+                && error.contains(&format!("check {ENCRYPTION_KMS_KEY_ENV} and the region")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_one_key_source_may_be_configured() {
+        let both = EncryptionSettings {
+            key: Some("ab".repeat(32)),
+            kms_key_id: Some("alias/cutover".to_owned()),
+            ..EncryptionSettings::default()
+        };
+        let error = Encryption::resolve(&both).unwrap_err().to_string();
+        assert!(
+            error.contains("CUTOVER_ENCRYPTION_KEY and CUTOVER_ENCRYPTION_KMS_KEY_ID are both set")
+                && !error.contains(&"ab".repeat(32)),
+            "{error}"
+        );
+        let kms = EncryptionSettings {
+            kms_key_id: Some("alias/cutover".to_owned()),
+            ..EncryptionSettings::default()
+        };
+        let resolved = Encryption::resolve(&kms).unwrap().unwrap();
+        assert_eq!(resolved.id(), "kms:alias/cutover");
+        assert_eq!(region_of_arn(KEY_ARN).as_deref(), Some("eu-west-1"));
+        assert_eq!(region_of_arn("alias/cutover"), None);
     }
 }

@@ -10,12 +10,13 @@ use super::backend::LockInfo;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// A file-system operation failed; `action` says what was attempted ("read", "write", ...).
-    #[error("cannot {action} {}: {source}", path.display())]
+    /// The OS error is part of the message and deliberately not a `source`: an error printed
+    /// with its chain (`{:#}`) would say it twice.
+    #[error("cannot {action} {}: {error}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 
     /// A file cutover replaces atomically (state, backup, saved plan) is a symbolic link:
@@ -149,19 +150,61 @@ pub enum StateError {
     Encryption(String),
 
     #[error("cannot serialize the state: {0}")]
-    Serialize(#[source] serde_json::Error),
+    Serialize(serde_json::Error),
+
+    /// A damaged local state whose backup exists: the way back, as a command to run.
+    #[error(
+        "{error}; the version before the last write is in {}: restore it with `cp {} {}` (then run `cutover plan` to see what the last write had changed)",
+        backup.display(),
+        shell_quoted(backup),
+        shell_quoted(path)
+    )]
+    CorruptWithBackup {
+        error: Box<StateError>,
+        path: PathBuf,
+        backup: PathBuf,
+    },
 
     /// A blocking task of a backend panicked or was cancelled.
     #[error("state backend task failed: {0}")]
     Task(String),
 }
 
+/// `path` as a shell word: as it is when it is plain, else in single quotes.
+fn shell_quoted(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 impl StateError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    /// `self` with the way back to `backup` when it says the state at `path` is damaged
+    /// and a backup exists.
+    pub(crate) fn with_backup_hint(self, path: &std::path::Path, backup: &std::path::Path) -> Self {
+        match self {
+            StateError::Corrupt { .. } | StateError::Invalid { .. } if backup.is_file() => {
+                StateError::CorruptWithBackup {
+                    error: Box::new(self),
+                    path: path.to_path_buf(),
+                    backup: backup.to_path_buf(),
+                }
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, error: io::Error) -> Self {
         StateError::Io {
             action,
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -165,7 +165,8 @@ impl LocalBackend {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|error| StateError::io("read", &self.path, error))?;
-        let state = State::from_json_bytes(&self.plaintext(&bytes)?, &self.path)?;
+        let state = State::from_json_bytes(&self.plaintext(&bytes)?, &self.path)
+            .map_err(|error| error.with_backup_hint(&self.path, &self.backup_path()))?;
         self.remember(identity.map(|identity| KnownVersion {
             identity,
             stamp: state.stamp(),
@@ -192,6 +193,10 @@ impl LocalBackend {
         new: &StateStamp,
         expected: Option<&StateStamp>,
     ) -> Result<()> {
+        // Before anything is written (the backup included): a symlinked state or backup is
+        // refused whole, never half-replaced.
+        platform::refuse_symlink(&self.path)?;
+        platform::refuse_symlink(&self.backup_path())?;
         let current = match fs::metadata(&self.path) {
             Ok(metadata) => Some(metadata),
             Err(error) if error.kind() == ErrorKind::NotFound => None,
@@ -219,7 +224,11 @@ impl LocalBackend {
                     Err(error) => return Err(StateError::io("read", &self.path, error)),
                 };
                 let stored = match &stored_bytes {
-                    Some(bytes) => Some(stored_stamp(&self.plaintext(bytes)?, &self.path)?),
+                    Some(bytes) => {
+                        Some(stored_stamp(&self.plaintext(bytes)?, &self.path).map_err(
+                            |error| error.with_backup_hint(&self.path, &self.backup_path()),
+                        )?)
+                    }
                     None => None,
                 };
                 (stored, stored_bytes)
@@ -303,6 +312,8 @@ impl LocalBackend {
     /// could have replaced again by then).
     fn replace_with(&self, bytes: &[u8]) -> Result<Option<FileIdentity>> {
         platform::refuse_symlink(&self.path)?;
+        platform::remove_stale_temporaries(&self.path);
+        platform::remove_stale_temporaries(&self.backup_path());
         let temporary = temporary_sibling(&self.path)?;
         let result = (|| {
             let mut file = platform::private_create_new()
@@ -778,6 +789,164 @@ mod tests {
             assert_eq!(read(&backend.backup_path()), versions[2]);
             assert_eq!(mode_of(&backend.backup_path()), 0o600);
             assert_eq!(mode_of(backend.path()), 0o600);
+        });
+    }
+
+    /// A state (or backup) that is a symbolic link is refused, never replaced by a regular
+    /// file, and what it points to is left as it was.
+    #[test]
+    fn a_symlinked_state_or_backup_is_refused_and_left_alone() {
+        let dir = TempDir::new("symlinked");
+        let elsewhere = dir.0.join("elsewhere.json");
+        let mut first = State::with_lineage("lineage-s");
+        first.serial = 1;
+        fs::write(&elsewhere, first.to_json_bytes().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.0.join(DEFAULT_STATE_FILE)).unwrap();
+        let backend = LocalBackend::in_directory(&dir.0);
+        runtime().block_on(async {
+            let read = backend.read().await.unwrap().unwrap();
+            assert_eq!(read, first, "a symlinked state is read through the link");
+            let mut second = first.clone();
+            second.serial = 2;
+            let error = backend
+                .write(&second, Some(&first.stamp()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, StateError::Symlink { .. })
+                    && error.to_string().contains("it is a symbolic link"),
+                "{error}"
+            );
+            assert!(
+                fs::symlink_metadata(backend.path())
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+            assert_eq!(
+                State::from_json_bytes(&fs::read(&elsewhere).unwrap(), &elsewhere).unwrap(),
+                first
+            );
+
+            // The same for the backup: the state is a file, its backup a link.
+            fs::remove_file(backend.path()).unwrap();
+            let plain = LocalBackend::in_directory(&dir.0);
+            plain.write(&first, None).await.unwrap();
+            std::os::unix::fs::symlink(&elsewhere, plain.backup_path()).unwrap();
+            let error = plain
+                .write(&second, Some(&first.stamp()))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, StateError::Symlink { .. }), "{error}");
+            assert!(
+                fs::symlink_metadata(plain.backup_path())
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+        });
+    }
+
+    /// Temporary files of a run that died mid-write are removed by the next write; those of
+    /// a live process, recent ones, and files that merely look alike stay.
+    #[test]
+    fn the_next_write_removes_temporaries_a_crashed_run_left() {
+        let dir = TempDir::new("stale");
+        let backend = LocalBackend::in_directory(&dir.0);
+        // A process that has exited: its pid is free (and not reused this quickly).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let make = |name: String, old: bool| {
+            let path = dir.0.join(name);
+            let file = fs::File::create(&path).unwrap();
+            if old {
+                file.set_modified(hour_ago).unwrap();
+            }
+            path
+        };
+        let stale_state = make(format!(".cutover.state.json.tmp-{dead}-0123456789ab"), true);
+        let stale_backup = make(
+            format!(".cutover.state.json.backup.tmp-{dead}-ba9876543210"),
+            true,
+        );
+        let live = make(
+            format!(
+                ".cutover.state.json.tmp-{}-0123456789ab",
+                std::process::id()
+            ),
+            true,
+        );
+        let recent = make(
+            format!(".cutover.state.json.tmp-{dead}-aaaaaaaaaaaa"),
+            false,
+        );
+        let unlike = make(format!(".cutover.state.json.tmp-{dead}-notours"), true);
+        let other = make(format!(".other.json.tmp-{dead}-0123456789ab"), true);
+        runtime().block_on(async {
+            let mut state = State::with_lineage("lineage-t");
+            state.serial = 1;
+            backend.write(&state, None).await.unwrap();
+        });
+        assert!(!stale_state.exists());
+        assert!(!stale_backup.exists());
+        for kept in [&live, &recent, &unlike, &other] {
+            assert!(kept.exists(), "{} was removed", kept.display());
+        }
+        // Plan files and other atomically written files are cleaned the same way.
+        let plan = dir.0.join("tf.plan");
+        let stale_plan = make(format!(".tf.plan.tmp-{dead}-0123456789ab"), true);
+        platform::write_atomically(&plan, b"{}").unwrap();
+        assert!(!stale_plan.exists());
+    }
+
+    /// A damaged state names the backup and the command that restores it; the OS error of a
+    /// state that cannot be read is said once.
+    #[test]
+    fn a_corrupt_state_says_how_to_restore_the_backup() {
+        let dir = TempDir::new("corrupt");
+        let backend = LocalBackend::in_directory(&dir.0);
+        runtime().block_on(async {
+            let mut first = State::with_lineage("lineage-c");
+            first.serial = 1;
+            backend.write(&first, None).await.unwrap();
+            // Without a backup there is nothing to suggest.
+            fs::write(backend.path(), b"{\"version\": 1, \"serial\": ").unwrap();
+            let fresh = LocalBackend::in_directory(&dir.0);
+            let error = fresh.read().await.unwrap_err().to_string();
+            assert!(!error.contains("restore"), "{error}");
+
+            let mut second = first.clone();
+            second.serial = 2;
+            fs::write(backend.path(), first.to_json_bytes().unwrap()).unwrap();
+            let fresh = LocalBackend::in_directory(&dir.0);
+            fresh.read().await.unwrap();
+            fresh.write(&second, Some(&first.stamp())).await.unwrap();
+            fs::write(backend.path(), b"{\"version\": 1, \"serial\": ").unwrap();
+            let path = backend.path().display().to_string();
+            let backup = backend.backup_path().display().to_string();
+            for error in [
+                LocalBackend::in_directory(&dir.0).read().await.unwrap_err(),
+                LocalBackend::in_directory(&dir.0)
+                    .write(&second, Some(&first.stamp()))
+                    .await
+                    .unwrap_err(),
+            ] {
+                let text = error.to_string();
+                assert!(text.starts_with(&format!("{path}:1:")), "{text}");
+                assert!(
+                    text.contains(&format!("restore it with `cp {backup} {path}`")),
+                    "{text}"
+                );
+            }
+
+            // An unreadable state: the OS error once, even with the error's chain.
+            fs::remove_file(backend.path()).unwrap();
+            fs::create_dir(backend.path()).unwrap();
+            let error = LocalBackend::in_directory(&dir.0).read().await.unwrap_err();
+            let chained = format!("{:#}", anyhow::Error::from(error));
+            assert_eq!(chained.matches("os error 21").count(), 1, "{chained}");
         });
     }
 

@@ -263,6 +263,7 @@ pub fn try_flock(_file: &File, _exclusive: bool) -> io::Result<bool> {
 /// crash. Readers see the old content or the new, never a mix; the file is created 0600.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     refuse_symlink(path)?;
+    remove_stale_temporaries(path);
     let directory = parent_directory(path);
     let temporary = temporary_sibling(path)?;
     let result = (|| {
@@ -315,6 +316,61 @@ pub fn parent_directory(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+/// How old a temporary file of a dead process must be before it is removed: a write holds its
+/// temporary file for milliseconds, so this only guards against a writer on another machine
+/// (a shared directory) whose process id means nothing here.
+const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(60);
+
+/// Removes the temporary files that runs which died mid-write (a crash, `kill -9`, a power cut)
+/// left beside `path`: `.NAME.tmp-PID-RANDOM` (see [`temporary_sibling`]) regular files whose
+/// process no longer exists and that are older than a minute. Best effort: a file that cannot
+/// be removed stays until the next write. Nothing else is touched.
+pub fn remove_stale_temporaries(path: &Path) {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(parent_directory(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name
+            .to_str()
+            .and_then(|name| name.strip_prefix(&prefix))
+        else {
+            continue;
+        };
+        let Some((pid, random)) = rest.split_once('-') else {
+            continue;
+        };
+        let ours = random.len() == 12 && random.bytes().all(|byte| byte.is_ascii_hexdigit());
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !ours || pid == std::process::id() || process_alive(pid) != Some(false) {
+            continue;
+        }
+        let Ok(metadata) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let old = metadata
+            .modified()
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMPORARY_AGE);
+        if metadata.file_type().is_file() && old {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => tracing::debug!(
+                    "removed {}, left by process {pid} which died while writing",
+                    entry.path().display()
+                ),
+                Err(error) => tracing::debug!("cannot remove {}: {error}", entry.path().display()),
+            }
+        }
     }
 }
 

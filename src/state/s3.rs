@@ -52,9 +52,36 @@ pub fn s3_backend_schema() -> Schema {
             AttributeSchema::optional("use_path_style", Type::Bool).describe(
                 "address the bucket in the path (http://host/bucket/key); default true with endpoint_url",
             ),
+            AttributeSchema::optional("server_side_encryption", Type::String)
+                .describe(
+                    "the server-side encryption S3 is asked for on every write of the state and lock objects: AES256 (SSE-S3, the default) or aws:kms (SSE-KMS)",
+                )
+                .one_of(&[SSE_S3, SSE_KMS]),
+            AttributeSchema::optional("kms_key_id", Type::String)
+                .describe(
+                    "the KMS key (id, ARN or alias/NAME) for server_side_encryption = \"aws:kms\" (default: the account's aws/s3 key)",
+                )
+                .only_when(
+                    "server_side_encryption",
+                    &[SSE_KMS],
+                    "S3 uses a KMS key only for SSE-KMS",
+                ),
         ],
         Vec::new(),
     )
+}
+
+/// `server_side_encryption` values (S3's own spelling).
+const SSE_S3: &str = "AES256";
+const SSE_KMS: &str = "aws:kms";
+
+/// The server-side encryption asked for on every `PutObject`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSideEncryption {
+    /// SSE-S3: keys managed by S3 (`AES256`).
+    S3Managed,
+    /// SSE-KMS with the given key, or the account's `aws/s3` key when `None`.
+    Kms { key_id: Option<String> },
 }
 
 /// The decoded `backend "s3"` block.
@@ -67,6 +94,7 @@ pub struct S3Settings {
     pub profile: Option<String>,
     pub lock_key: String,
     pub use_path_style: bool,
+    pub server_side_encryption: ServerSideEncryption,
 }
 
 impl S3Settings {
@@ -113,6 +141,21 @@ impl S3Settings {
                 return Err("backend \"s3\": use_path_style must be true or false".to_owned());
             }
         };
+        let kms_key_id = text("kms_key_id")?;
+        let server_side_encryption = match text("server_side_encryption")?.as_deref() {
+            None | Some(SSE_S3) if kms_key_id.is_none() => ServerSideEncryption::S3Managed,
+            None | Some(SSE_S3) => {
+                return Err(format!(
+                    "backend \"s3\": kms_key_id needs server_side_encryption = \"{SSE_KMS}\""
+                ));
+            }
+            Some(SSE_KMS) => ServerSideEncryption::Kms { key_id: kms_key_id },
+            Some(other) => {
+                return Err(format!(
+                    "backend \"s3\": server_side_encryption \"{other}\" is not one of \"{SSE_S3}\", \"{SSE_KMS}\""
+                ));
+            }
+        };
         Ok(S3Settings {
             bucket,
             key,
@@ -121,6 +164,7 @@ impl S3Settings {
             profile: text("profile")?,
             lock_key,
             use_path_style,
+            server_side_encryption,
         })
     }
 
@@ -201,6 +245,20 @@ impl S3Backend {
 
     async fn client(&self) -> &aws_sdk_s3::Client {
         self.client.get_or_init(|| self.settings.client()).await
+    }
+
+    /// `request` asking S3 for the configured server-side encryption.
+    fn encrypted(
+        &self,
+        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        use aws_sdk_s3::types::ServerSideEncryption as Sse;
+        match &self.settings.server_side_encryption {
+            ServerSideEncryption::S3Managed => request.server_side_encryption(Sse::Aes256),
+            ServerSideEncryption::Kms { key_id } => request
+                .server_side_encryption(Sse::AwsKms)
+                .set_ssekms_key_id(key_id.clone()),
+        }
     }
 
     fn url(&self, key: &str) -> String {
@@ -337,14 +395,15 @@ impl S3Backend {
                 });
             }
         }
-        let mut request = self
-            .client()
-            .await
-            .put_object()
-            .bucket(&self.settings.bucket)
-            .key(&self.settings.key)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes));
+        let mut request = self.encrypted(
+            self.client()
+                .await
+                .put_object()
+                .bucket(&self.settings.bucket)
+                .key(&self.settings.key)
+                .content_type("application/json")
+                .body(ByteStream::from(bytes)),
+        );
         request = match stored.as_ref().and_then(|object| object.etag.as_deref()) {
             Some(etag) => request.if_match(etag),
             None => request.if_none_match("*"),
@@ -371,14 +430,16 @@ impl S3Backend {
         let mut bytes = serde_json::to_vec_pretty(info).map_err(StateError::Serialize)?;
         bytes.push(b'\n');
         let answer = self
-            .client()
-            .await
-            .put_object()
-            .bucket(&self.settings.bucket)
-            .key(&self.settings.lock_key)
-            .content_type("application/json")
-            .if_none_match("*")
-            .body(ByteStream::from(bytes))
+            .encrypted(
+                self.client()
+                    .await
+                    .put_object()
+                    .bucket(&self.settings.bucket)
+                    .key(&self.settings.lock_key)
+                    .content_type("application/json")
+                    .if_none_match("*")
+                    .body(ByteStream::from(bytes)),
+            )
             .send()
             .await;
         match answer {

@@ -218,8 +218,8 @@ impl HashKey {
     }
 
     fn mac(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.bytes).expect("HMAC accepts keys of any length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.bytes)
+            .expect("HMAC accepts keys of any length");
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
@@ -285,7 +285,7 @@ impl KeySettings {
 fn load_or_create_key_file(path: &Path) -> Result<HashKey> {
     match read_private_key_file(path) {
         Ok(text) => return HashKey::parse(&text, KeyOrigin::File(path.to_path_buf())),
-        Err(StateError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+        Err(StateError::Io { error, .. }) if error.kind() == ErrorKind::NotFound => {}
         Err(error) => return Err(error),
     }
     let directory = platform::parent_directory(path);

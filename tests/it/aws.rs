@@ -4,7 +4,8 @@
 //! with GetSecretValue and rolled back with `cutover rollback`, secrets kept out of every
 //! output and of the state, imports, EC2 adoption and the decommission guard (refused while a
 //! producer writes to the legacy broker or a consumer group is active, allowed after), and
-//! the S3 state backend (state, versions, lock contention, force-unlock).
+//! the S3 state backend (state, versions, lock contention, force-unlock, server-side
+//! encryption), and state and plan encryption with a KMS key.
 //!
 //! Plans are compared with reviewed snapshots in `tests/fixtures/aws/` (ARNs, ids, addresses
 //! and names filtered); update them with `CUTOVER_UPDATE_SNAPSHOTS=1 cargo test --test it
@@ -1633,6 +1634,222 @@ resource "cutover_data" "marker" {{
         output.contains("missing required argument \"key\" in backend \"s3\""),
         "{output}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// A new symmetric KMS key in moto.
+async fn kms_key() -> String {
+    let kms = aws_sdk_kms::Client::new(&aws_config().await);
+    kms.create_key()
+        .description("cutover test")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned()
+}
+
+/// The S3 backend asks for server-side encryption on every write of the state and the lock:
+/// SSE-S3 by default, SSE-KMS with the configured key when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_state_and_lock_are_written_with_server_side_encryption() {
+    use aws_sdk_s3::types::ServerSideEncryption as Sse;
+    let bucket = state_bucket().await;
+    let s3 = s3_client(&aws_config().await);
+    let encryption_of = |key: &'static str| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let head = s3
+                .head_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            (
+                head.server_side_encryption().cloned(),
+                head.ssekms_key_id().map(str::to_owned),
+            )
+        }
+    };
+
+    let backend = S3Backend::new(s3_settings(&bucket));
+    let mut state = State::with_lineage("lineage-sse");
+    state.serial = 1;
+    backend.write(&state, None).await.unwrap();
+    let lock = backend.lock("apply", Duration::ZERO).await.unwrap();
+    assert_eq!(
+        encryption_of("orders/cutover.state.json").await,
+        (Some(Sse::Aes256), None)
+    );
+    assert_eq!(
+        encryption_of("orders/cutover.state.json.lock").await,
+        (Some(Sse::Aes256), None)
+    );
+    backend.unlock(&lock.id).await.unwrap();
+
+    let key_arn = kms_key().await;
+    let mut settings = s3_settings(&bucket);
+    settings.server_side_encryption = cutover::state::s3::ServerSideEncryption::Kms {
+        key_id: Some(key_arn.clone()),
+    };
+    let backend = S3Backend::new(settings);
+    let mut next = state.clone();
+    next.serial = 2;
+    backend.write(&next, Some(&state.stamp())).await.unwrap();
+    let lock = backend.lock("apply", Duration::ZERO).await.unwrap();
+    let (sse, key) = encryption_of("orders/cutover.state.json").await;
+    assert_eq!(sse, Some(Sse::AwsKms));
+    assert!(
+        key.as_deref()
+            .is_some_and(|key| key_arn.ends_with(key) || key == key_arn),
+        "{key:?}"
+    );
+    assert_eq!(
+        encryption_of("orders/cutover.state.json.lock").await.0,
+        Some(Sse::AwsKms)
+    );
+    backend.unlock(&lock.id).await.unwrap();
+    assert_eq!(backend.read().await.unwrap(), Some(next));
+}
+
+#[test]
+fn s3_backend_encryption_settings_are_checked_where_they_are_written() {
+    let dir = std::env::temp_dir().join(unique_name("cutover-aws-sse"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = |settings: &str| {
+        format!(
+            "cutover {{\n  backend \"s3\" {{\n    bucket = \"b\"\n    key    = \"k\"\n{settings}  }}\n}}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("main.hcl"),
+        config("    kms_key_id = \"alias/state\"\n"),
+    )
+    .unwrap();
+    let (code, output) = run_cli(&dir, &["plan"]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("main.hcl:5:")
+            && output
+                .contains("\"kms_key_id\" applies only when server_side_encryption = \"aws:kms\""),
+        "{output}"
+    );
+    std::fs::write(
+        dir.join("main.hcl"),
+        config("    server_side_encryption = \"aws:kmss\"\n"),
+    )
+    .unwrap();
+    let (code, output) = run_cli(&dir, &["plan"]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("main.hcl:5:") && output.contains("aws:kms"),
+        "{output}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// State, backup and saved plan encrypted with a KMS key (moto's KMS): only the KMS-encrypted
+/// data key is stored, every command reads them back with the key configured, none without.
+#[test]
+fn state_and_plan_files_are_encrypted_with_a_kms_key() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let key_arn = runtime.block_on(kms_key());
+    let dir = std::env::temp_dir().join(unique_name("cutover-aws-kms"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str], kms_key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cutover"));
+        command
+            .args(args)
+            .current_dir(&dir)
+            .env("CUTOVER_STATE_KEY", STATE_KEY_HEX)
+            .env_remove("CUTOVER_STATE_KEY_FILE")
+            .env_remove("CUTOVER_ENCRYPTION_KEY")
+            .env_remove("CUTOVER_ENCRYPTION_KEY_FILE")
+            .env("AWS_ENDPOINT_URL_KMS", moto_endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        match kms_key {
+            Some(key) => command.env("CUTOVER_ENCRYPTION_KMS_KEY_ID", key),
+            None => command.env_remove("CUTOVER_ENCRYPTION_KMS_KEY_ID"),
+        };
+        let output = command.output().expect("run cutover");
+        (
+            output.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let config = |input: &str| {
+        format!(
+            "variable \"label\" {{\n  default = \"kms-plaintext-marker-{input}\"\n}}\n\nresource \"cutover_data\" \"marker\" {{\n  input = var.label\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("main.hcl"), config("one")).unwrap();
+    let (code, output) = run(&["apply", "-auto-approve"], Some(&key_arn));
+    assert_eq!(code, 0, "{output}");
+    std::fs::write(dir.join("main.hcl"), config("two")).unwrap();
+    let (code, output) = run(&["plan", "-out", "two.plan"], Some(&key_arn));
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains(&format!("encrypted with key kms:{key_arn}")),
+        "{output}"
+    );
+    let (code, output) = run(&["apply", "two.plan"], Some(&key_arn));
+    assert_eq!(code, 0, "{output}");
+
+    for name in [
+        "cutover.state.json",
+        "cutover.state.json.backup",
+        "two.plan",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(!text.contains("kms-plaintext-marker"), "{name}: {text}");
+        let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(envelope["kms_key_arn"], key_arn.as_str(), "{name}");
+        assert!(
+            envelope["encrypted_data_key"]
+                .as_str()
+                .is_some_and(|key| key.len() > 40),
+            "{name}: {text}"
+        );
+    }
+    let (code, output) = run(&["output", "-json"], Some(&key_arn));
+    assert_eq!(code, 0, "{output}");
+    let (code, output) = run(&["show"], Some(&key_arn));
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("kms-plaintext-marker-two"), "{output}");
+
+    // Without the key, or with KMS out of reach, nothing is read and the message says why.
+    let (code, output) = run(&["show"], None);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(&format!("encrypted with the AWS KMS key {key_arn}"))
+            && output.contains("set CUTOVER_ENCRYPTION_KMS_KEY_ID"),
+        "{output}"
+    );
+    assert!(!output.contains("kms-plaintext-marker"), "{output}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -16,6 +16,7 @@ mod fuzz_support;
 mod kafka;
 mod limits;
 mod lost_messages;
+mod messages;
 mod mirror;
 mod mirror_restart;
 mod mirror_workers;
