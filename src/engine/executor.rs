@@ -672,10 +672,12 @@ fn phase_label(configuration: &crate::config::evaluate::Configuration) -> Option
 /// The timeline record of a run (without its label), counted as `apply` prints it; `None`
 /// when the run had nothing to do (no change or assertion, only data sources read).
 fn apply_record(result: &ApplyReport, mode: PlanMode, started_at: String) -> Option<ApplyRecord> {
+    // A run that changed nothing (reads, and assertions checked as `verify` checks them) is
+    // not a step of the migration: the timeline records only runs that planned a change.
     if result
         .outcomes
         .iter()
-        .all(|(_, action, _)| *action == Action::Read)
+        .all(|(_, action, _)| matches!(action, Action::Read | Action::Check | Action::NoOp))
     {
         return None;
     }

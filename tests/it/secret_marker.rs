@@ -124,6 +124,28 @@ fn baseline(kind: Kind, name: &str, unique: &str) -> Option<Vec<(String, String)
         (Kind::Data, "aws_secretsmanager_secret_version") => {
             vec![("secret_id", format!("\"cutover-marker-{unique}\""))]
         }
+        (Kind::Resource, "kafka_acl") => vec![
+            ("cluster", "cluster.target".into()),
+            ("resource_type", "\"topic\"".into()),
+            ("resource_name", format!("\"cutover-marker-{unique}\"")),
+            ("principal", format!("\"User:marker-{unique}\"")),
+            ("operation", "\"write\"".into()),
+        ],
+        (Kind::Resource, "aws_msk_scram_secret_association") => vec![
+            (
+                "cluster_arn",
+                format!(
+                    "\"arn:aws:kafka:us-east-1:123456789012:cluster/marker-{unique}/0a1b2c3d-1\""
+                ),
+            ),
+            (
+                "secret_arn_list",
+                format!(
+                    "[\"arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_marker-{unique}-AbCdEf\"]"
+                ),
+            ),
+        ],
+        (Kind::Data, "kafka_acls") => vec![("cluster", "cluster.target".into())],
         (Kind::Data, "kafka_topics") => vec![
             ("cluster", "cluster.target".into()),
             ("include", format!("[\"cutover-marker-{unique}\"]")),
@@ -427,13 +449,15 @@ fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
     (validated, seen)
 }
 
-/// Whether every occurrence of the marker on `line` is inside an ARN: AWS builds a cluster's,
-/// configuration's or secret's ARN from its name, and cutover keeps ARNs in plaintext because
-/// refresh and destroy find the object by them (a known limit, see README.md).
+/// Whether every occurrence of the marker on `line` is inside an object's identifier: AWS
+/// builds a cluster's, configuration's or secret's ARN from its name, and a `kafka_acl`'s id
+/// (`type|pattern|name|principal|host|operation|permission`) is its binding; cutover keeps
+/// both in plaintext because refresh, import and destroy find the object by them (a known
+/// limit, see README.md).
 fn only_inside_arns(line: &str, needle: &str) -> bool {
     let without_arns: String = line
         .split(['"', ' ', '\''])
-        .filter(|word| !word.starts_with("arn:aws:"))
+        .filter(|word| !word.starts_with("arn:aws:") && word.matches('|').count() != 6)
         .collect::<Vec<_>>()
         .join(" ");
     !without_arns.contains(needle)
