@@ -83,7 +83,10 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
         .set("bootstrap.servers", bootstrap)
         .create()
         .expect("admin client");
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    // The records carry 2023 timestamps: without this, the broker's time retention may delete
+    // them in the middle of the test.
+    let topic =
+        NewTopic::new(name, partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1");
     for result in admin
         .create_topics(
             &[topic],
