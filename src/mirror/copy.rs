@@ -270,8 +270,22 @@ type Delivery = Box<(usize, i64, u64)>;
 /// The task index of an offset map record.
 const MAP_RECORD: usize = usize::MAX;
 
-/// How often a following lane commits while records keep coming (the latency of its records).
+/// How often a following lane commits while records keep coming (the latency of its records),
+/// at least: see [`follow_commit_interval`].
 const FOLLOW_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a following lane's transaction stays open at most.
+const FOLLOW_COMMIT_MAX: Duration = Duration::from_millis(300);
+
+/// How long a following lane keeps its transaction open: three times as long as its last
+/// commit took, within [`FOLLOW_COMMIT_INTERVAL`] and [`FOLLOW_COMMIT_MAX`]. A commit stops the
+/// lane (the records in flight are flushed, then the map, the positions and the commit are
+/// round trips), so on busy brokers a fixed 100 ms spent most of the time committing and the
+/// lane fell behind the source; this way at least three quarters of the time is copying, and
+/// a record still waits at most about four commits' time to be visible.
+fn follow_commit_interval(last_commit: Duration) -> Duration {
+    (last_commit * 3).clamp(FOLLOW_COMMIT_INTERVAL, FOLLOW_COMMIT_MAX)
+}
 
 /// What a record costs in the in-flight count beyond its key and value: librdkafka's message
 /// (about 200 bytes) and its share of the batch. At 64, a worker copying 100-byte records held
@@ -450,6 +464,8 @@ struct Transactions<'p> {
     base_interval: Duration,
     /// The state of the generator the intervals are drawn from.
     jitter: u64,
+    /// How long the last commit took (see [`follow_commit_interval`]).
+    last_commit: Duration,
     bytes: u64,
     /// Partitions whose position changed in the open transaction.
     dirty: Vec<bool>,
@@ -481,7 +497,7 @@ impl Transactions<'_> {
         self.bytes >= settings.commit_bytes
             || age >= self.interval
             || (at_end && age >= Duration::from_millis(50))
-            || (follow && age >= FOLLOW_COMMIT_INTERVAL)
+            || (follow && age >= follow_commit_interval(self.last_commit))
     }
 
     /// Flushes the records, adds their map chunks and positions, and commits.
@@ -495,16 +511,15 @@ impl Transactions<'_> {
         if self.opened.is_none() && self.tombstones.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
+        let open_for = self.opened.map(|o| o.elapsed());
         if self.opened.is_none() {
             self.producer
                 .begin_transaction()
                 .map_err(|e| transaction_error("cannot begin a transaction", &e))?;
             self.opened = Some(Instant::now());
         }
-        self.producer
-            .flush(self.timeout)
-            .map_err(|e| transaction_error("the target did not acknowledge the records", &e))?;
-        shared.check()?;
+        await_acks(self.producer, shared, self.timeout)?;
         let chunks: Vec<(usize, i64, Vec<u8>)> = {
             let mut chunks = shared
                 .chunks
@@ -564,6 +579,14 @@ impl Transactions<'_> {
             .commit_transaction(self.timeout)
             .map_err(|e| transaction_error("cannot commit the transaction", &e))?;
         shared.check()?;
+        tracing::debug!(
+            map_topic = %self.map_topic,
+            open_ms = open_for.map_or(0, |d| d.as_millis() as u64),
+            commit_ms = started.elapsed().as_millis() as u64,
+            bytes = self.bytes,
+            "committed a transaction"
+        );
+        self.last_commit = started.elapsed();
         self.opened = None;
         self.bytes = 0;
         self.interval = jittered(self.base_interval, &mut self.jitter);
@@ -666,6 +689,7 @@ impl Lane<'_> {
                     interval,
                     base_interval: self.settings.commit_interval,
                     jitter,
+                    last_commit: Duration::ZERO,
                     group,
                     _group_client: client,
                     timeout: self.target.timeout.max(Duration::from_secs(60)),
@@ -709,6 +733,67 @@ impl Lane<'_> {
             shared.count(self.stats);
         }
         result
+    }
+
+    /// The lane's source consumer: the partitions of `pending` not `done`, each from `next`,
+    /// with the prefetch sized by `prefetch`.
+    fn lane_consumer(
+        &self,
+        tasks: &[PartitionTask],
+        pending: &[usize],
+        next: &[i64],
+        done: &[bool],
+        prefetch: &Prefetch,
+    ) -> LaneResult<BaseConsumer<FetchContext>> {
+        let queued_kb = (prefetch.queued_bytes / 1024).to_string();
+        let queued_messages = (prefetch.queued_bytes / QUEUED_BYTES_PER_MESSAGE)
+            .max(1000)
+            .to_string();
+        let fetch_bytes = prefetch.fetch_bytes.to_string();
+        let config = self.source.client_config(&[
+            ("group.id", "cutover-mirror-unused"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "true"),
+            ("auto.offset.reset", "error"),
+            ("fetch.max.bytes", fetch_bytes.as_str()),
+            // fetch.max.bytes may not be below it (a consumer uses it for nothing else).
+            ("message.max.bytes", "1000"),
+            // Brokers before 0.10.1 return no record larger than this: librdkafka then
+            // raises it by itself.
+            ("max.partition.fetch.bytes", fetch_bytes.as_str()),
+            ("queued.max.messages.kbytes", queued_kb.as_str()),
+            ("queued.min.messages", queued_messages.as_str()),
+            ("fetch.queue.backoff.ms", "10"),
+            ("check.crcs", "false"),
+            ("statistics.interval.ms", PREFETCH_STATISTICS_MS),
+        ]);
+        let consumer: BaseConsumer<FetchContext> = config
+            .create_with_context(FetchContext {
+                base: self.source.context(),
+                wire_bytes: AtomicU64::new(0),
+                decoded_bytes: AtomicU64::new(0),
+                decoded_records: AtomicU64::new(0),
+            })
+            .map_err(|error| {
+                self.source
+                    .failure("cannot create the mirror's consumer", &error, None)
+            })?;
+        let mut assignment = TopicPartitionList::new();
+        for &index in pending.iter().filter(|&&i| !done[i]) {
+            let task = &tasks[index];
+            assignment
+                .add_partition_offset(&task.topic, task.partition, Offset::Offset(next[index]))
+                .map_err(|error| {
+                    self.source
+                        .failure("cannot assign partitions", &error, None)
+                })?;
+        }
+        consumer.assign(&assignment).map_err(|error| {
+            self.source
+                .failure("cannot assign partitions", &error, None)
+        })?;
+        Ok(consumer)
     }
 
     fn wait_for_lease(&self, producer: &BaseProducer<CopyContext>) -> bool {
@@ -767,7 +852,7 @@ impl Lane<'_> {
                 .fetch_add(padding as u64, Ordering::Relaxed);
         }
         if !padded.is_empty() && transactions.is_none() {
-            drain(producer, self.target)?;
+            drain(producer, shared, self.target)?;
             shared.check()?;
             if self.control.halted() {
                 return Ok(LaneEnd::Stopped);
@@ -791,46 +876,20 @@ impl Lane<'_> {
         // far larger than the queue would overshoot the memory cap. Over the threshold
         // librdkafka (2.4+) postpones the next fetch by fetch.queue.backoff.ms, 1 s by
         // default, which idled the copy most of every second; 10 ms keeps the queue fed.
+        // A response is decoded whole, so with compressed records it takes far more memory
+        // than its size on the wire: the fetches start small and are resized once the lane
+        // has seen how much (see [`Prefetch`]).
         let queued_bytes = settings.queued_bytes();
-        let queued_kb = (queued_bytes / 1024).to_string();
-        let queued_messages = (queued_bytes / QUEUED_BYTES_PER_MESSAGE)
-            .max(1000)
-            .to_string();
-        let fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20).to_string();
-        let consumer: BaseConsumer<KafkaContext> = self.source.consumer(&[
-            ("group.id", "cutover-mirror-unused"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "true"),
-            ("auto.offset.reset", "error"),
-            ("fetch.max.bytes", fetch_bytes.as_str()),
-            // Brokers before 0.10.1 return no record larger than this: librdkafka then
-            // raises it by itself.
-            ("max.partition.fetch.bytes", fetch_bytes.as_str()),
-            ("queued.max.messages.kbytes", queued_kb.as_str()),
-            ("queued.min.messages", queued_messages.as_str()),
-            ("fetch.queue.backoff.ms", "10"),
-            ("check.crcs", "false"),
-        ])?;
-        let mut assignment = TopicPartitionList::new();
+        let mut prefetch = Prefetch::new(queued_bytes);
         let mut by_partition: BTreeMap<(String, i32), usize> = BTreeMap::new();
         for &index in &pending {
             let task = &tasks[index];
-            assignment
-                .add_partition_offset(&task.topic, task.partition, Offset::Offset(next[index]))
-                .map_err(|error| {
-                    self.source
-                        .failure("cannot assign partitions", &error, None)
-                })?;
             by_partition.insert((task.topic.clone(), task.partition), index);
         }
-        consumer.assign(&assignment).map_err(|error| {
-            self.source
-                .failure("cannot assign partitions", &error, None)
-        })?;
+        let mut done = vec![false; tasks.len()];
+        let mut consumer = self.lane_consumer(tasks, &pending, &next, &done, &prefetch)?;
 
         let mut remaining = pending.len();
-        let mut done = vec![false; tasks.len()];
         let mut last_record = Instant::now();
         let mut last_position_check = Instant::now();
         let mut at_end = false;
@@ -842,7 +901,7 @@ impl Lane<'_> {
             if self.control.stop.load(Ordering::SeqCst) {
                 match transactions.as_deref_mut() {
                     Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
-                    None => drain(producer, self.target)?,
+                    None => drain(producer, shared, self.target)?,
                 }
                 shared.check()?;
                 return Ok(LaneEnd::Stopped);
@@ -854,6 +913,11 @@ impl Lane<'_> {
             housekeeping = housekeeping.saturating_sub(1);
             if housekeeping == 0 {
                 housekeeping = HOUSEKEEPING_EVERY;
+                if prefetch.resize(consumer.context()) {
+                    // What the old consumer prefetched past `next` is dropped with it.
+                    drop(consumer);
+                    consumer = self.lane_consumer(tasks, &pending, &next, &done, &prefetch)?;
+                }
                 producer.poll(Duration::ZERO);
                 if transactions.is_none() {
                     shared.count(self.stats);
@@ -918,7 +982,7 @@ impl Lane<'_> {
                 LaneError::from(self.source.failure(
                     "reading the source failed",
                     &error,
-                    Some(consumer.context()),
+                    Some(&consumer.context().base),
                 ))
             })?;
             at_end = false;
@@ -977,7 +1041,7 @@ impl Lane<'_> {
         }
         match transactions {
             Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
-            None => drain(producer, self.target)?,
+            None => drain(producer, shared, self.target)?,
         }
         shared.check()?;
         Ok(LaneEnd::CaughtUp)
@@ -1062,6 +1126,139 @@ impl Lane<'_> {
     }
 }
 
+/// How often a lane's consumer reports what it received (for [`Prefetch`]).
+const PREFETCH_STATISTICS_MS: &str = "1000";
+
+/// What a record costs in the consumer's queue beyond its key and value: librdkafka's op and
+/// message (about 300 bytes), with room for the allocator's share.
+const QUEUED_RECORD_OVERHEAD: f64 = 400.0;
+
+/// The smallest fetch a lane asks for.
+const MIN_FETCH_BYTES: u64 = 32 << 10;
+
+/// The fetch size a lane starts with, before it knows what its records take in memory.
+const START_FETCH_BYTES: u64 = 64 << 10;
+
+/// The source consumer's context: librdkafka's statistics give the bytes received on the wire
+/// and the bytes of the records decoded from them.
+struct FetchContext {
+    base: KafkaContext,
+    wire_bytes: AtomicU64,
+    decoded_bytes: AtomicU64,
+    decoded_records: AtomicU64,
+}
+
+/// The three totals of librdkafka's statistics a lane needs (the rest is ignored).
+#[derive(serde::Deserialize)]
+struct ReceivedTotals {
+    rx_bytes: u64,
+    rxmsg_bytes: u64,
+    rxmsgs: u64,
+}
+
+impl ClientContext for FetchContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        self.base.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.base.error(error, reason);
+    }
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        self.base.generate_oauth_token(config)
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Ok(totals) = serde_json::from_slice::<ReceivedTotals>(statistics) {
+            self.wire_bytes.store(totals.rx_bytes, Ordering::Relaxed);
+            self.decoded_bytes
+                .store(totals.rxmsg_bytes, Ordering::Relaxed);
+            self.decoded_records.store(totals.rxmsgs, Ordering::Relaxed);
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for FetchContext {}
+
+/// The size of a lane's fetches. librdkafka decodes a fetch response whole into its queue (an
+/// op and a message per record), so a response of compressed small records takes many times
+/// its size on the wire: 100-byte records that lz4 compresses ninefold made a 1 MB response
+/// about 45 MB of queue, and a worker with 12 lanes held over 500 MB for a 64 MB budget. So a
+/// lane starts with small fetches and, once the consumer's statistics show how much memory a
+/// byte on the wire becomes, resizes them so that a response fits in half the prefetch
+/// queue's share of the budget.
+struct Prefetch {
+    queued_bytes: u64,
+    fetch_bytes: u64,
+    /// The largest fetch: half the queue, at least 1 MB (what a lane used before it measured).
+    max_fetch_bytes: u64,
+    /// Resizes left (each one recreates the consumer).
+    resizes: u32,
+}
+
+impl Prefetch {
+    fn new(queued_bytes: u64) -> Self {
+        let max_fetch_bytes = (queued_bytes / 2).clamp(1 << 20, 50 << 20);
+        Prefetch {
+            queued_bytes,
+            fetch_bytes: START_FETCH_BYTES.min(max_fetch_bytes),
+            max_fetch_bytes,
+            resizes: 2,
+        }
+    }
+
+    /// The fetch size at which a response of records taking `memory_per_wire_byte` bytes of
+    /// queue per byte received fills half the queue.
+    fn fitting(&self, memory_per_wire_byte: f64) -> Option<u64> {
+        if !memory_per_wire_byte.is_finite() || memory_per_wire_byte <= 0.0 {
+            return None;
+        }
+        let fitting = ((self.queued_bytes / 2) as f64 / memory_per_wire_byte) as u64;
+        Some(fitting.clamp(MIN_FETCH_BYTES, self.max_fetch_bytes))
+    }
+
+    /// Resizes the fetches if the consumer's statistics call for it: at least twice as large
+    /// or half as small as today (true: recreate the consumer with the new size).
+    fn resize(&mut self, context: &FetchContext) -> bool {
+        if self.resizes == 0 {
+            return false;
+        }
+        let wire = context.wire_bytes.load(Ordering::Relaxed);
+        let decoded = context.decoded_bytes.load(Ordering::Relaxed);
+        let records = context.decoded_records.load(Ordering::Relaxed);
+        // Enough seen to judge: a few fetches' worth.
+        if wire < 4 * self.fetch_bytes || records == 0 || decoded == 0 {
+            return false;
+        }
+        let per_record = decoded as f64 / records as f64;
+        let memory = decoded as f64 * (1.0 + QUEUED_RECORD_OVERHEAD / per_record.max(1.0));
+        let Some(bytes) = self.fitting(memory / wire as f64) else {
+            return false;
+        };
+        self.resizes -= 1;
+        if bytes < 2 * self.fetch_bytes && 2 * bytes > self.fetch_bytes {
+            self.resizes = 0; // right as it is
+            return false;
+        }
+        tracing::debug!(
+            from = self.fetch_bytes,
+            to = bytes,
+            wire,
+            decoded,
+            records,
+            "the lane's fetches are resized to what its records take in memory"
+        );
+        self.fetch_bytes = bytes;
+        true
+    }
+}
+
 /// `base` scaled by a factor between 3/4 and 5/4 drawn from `state` (xorshift64: spreading
 /// commits needs no better randomness).
 fn jittered(base: Duration, state: &mut u64) -> Duration {
@@ -1108,7 +1305,40 @@ impl Waiting {
 }
 
 /// Waits until everything sent is acknowledged (or failed), serving delivery reports.
-fn drain(producer: &BaseProducer<CopyContext>, target: &Cluster) -> LaneResult<()> {
+/// Waits until the target acknowledged every record the lane sent (by the lane's own count of
+/// bytes in flight), serving delivery reports.
+///
+/// Not `rd_kafka_flush`: while it runs, librdkafka wakes its broker threads at once for any
+/// queued record (linger 1 µs), including records it may not send yet because the partition
+/// already has its five requests in flight, so each producer's broker thread spins until the
+/// responses come (scripts/bench-mirror's translate runs spent most of their CPU there, on the
+/// cores the brokers need to acknowledge). Here the last batch waits out `linger.ms` instead.
+fn await_acks(
+    producer: &BaseProducer<CopyContext>,
+    shared: &Shared,
+    timeout: Duration,
+) -> LaneResult<()> {
+    let started = Instant::now();
+    while shared.in_flight_bytes.load(Ordering::SeqCst) > 0 {
+        producer.poll(Duration::from_millis(5));
+        shared.check()?;
+        if started.elapsed() > timeout {
+            return Err(LaneError::Retry(format!(
+                "the target did not acknowledge the mirrored records within {timeout:?}"
+            )));
+        }
+    }
+    shared.check()
+}
+
+fn drain(
+    producer: &BaseProducer<CopyContext>,
+    shared: &Shared,
+    target: &Cluster,
+) -> LaneResult<()> {
+    await_acks(producer, shared, Duration::from_secs(300))?;
+    // Nothing of the lane's is left in flight: this returns at once, unless something sent
+    // outside the count (none today) is still queued.
     producer.flush(Duration::from_secs(300)).map_err(|error| {
         LaneError::from(target.failure(
             "the target did not acknowledge the mirrored records",
@@ -1171,6 +1401,41 @@ mod tests {
             MIN_LANE_BUDGET
         );
         assert_eq!(worker.lane_budget(0).max_in_flight_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn fetches_are_sized_to_what_their_records_take_in_memory() {
+        // A 12-lane worker's lane: 64 MB / 12 / 3 of prefetch queue.
+        let prefetch = Prefetch::new((64 << 20) / 12 / 3);
+        assert_eq!(prefetch.fetch_bytes, START_FETCH_BYTES);
+        assert_eq!(prefetch.max_fetch_bytes, 1 << 20);
+        let half = prefetch.queued_bytes / 2;
+        // Uncompressed 1 KB records: a byte on the wire is about 1.4 bytes of queue.
+        assert_eq!(prefetch.fitting(1.4), Some((half as f64 / 1.4) as u64));
+        // Records smaller on the wire than in memory never get fetches above the largest.
+        assert_eq!(prefetch.fitting(0.01), Some(prefetch.max_fetch_bytes));
+        // Small records compressed fourfold: about 20 bytes of queue per byte received.
+        assert_eq!(prefetch.fitting(20.0), Some(half / 20));
+        // Never below the floor, and nothing from nonsense.
+        assert_eq!(prefetch.fitting(1e9), Some(MIN_FETCH_BYTES));
+        assert_eq!(prefetch.fitting(f64::NAN), None);
+        assert_eq!(prefetch.fitting(0.0), None);
+    }
+
+    #[test]
+    fn a_following_lane_commits_less_often_when_commits_are_slow() {
+        assert_eq!(
+            follow_commit_interval(Duration::ZERO),
+            FOLLOW_COMMIT_INTERVAL
+        );
+        assert_eq!(
+            follow_commit_interval(Duration::from_millis(50)),
+            Duration::from_millis(150)
+        );
+        assert_eq!(
+            follow_commit_interval(Duration::from_secs(2)),
+            FOLLOW_COMMIT_MAX
+        );
     }
 
     #[test]
