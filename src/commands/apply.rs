@@ -8,13 +8,13 @@ use super::common::{
     LockArgs, confirm, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
 };
 use super::plan::{PlanFlags, saved_plan};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::inputs::CommandLineVar;
 use crate::engine::executor::{Outcome, apply};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::engine::saved::SavedPlan;
 use crate::plan::render::{HumanOptions, render_human};
 use crate::plan::{Action, PlanMode};
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
-use crate::cli::Settings;
 use crate::diagnostics::Diagnostics;
 use crate::engine::Engine;
+use crate::settings::Settings;
 use crate::state::LockGuard;
 
 /// Options every state-touching command takes.

@@ -14,10 +14,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::common::{LockArgs, engine, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
 use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_mirror};
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Subcommand)]
 pub enum MirrorCommand {

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use super::common::{LockArgs, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::engine::Engine;
 use crate::engine::planner::{PlanOptions, Planned, plan};
 use crate::engine::saved::{SAVED_PLAN_FORMAT, SavedPlan, saved_changes, variables_hash};
 use crate::plan::PlanMode;
 use crate::plan::render::{HumanOptions, render_human};
+use crate::settings::{ExitStatus, Settings};
 use crate::state::CUTOVER_VERSION;
 
 #[derive(Debug, Clone, clap::Args)]

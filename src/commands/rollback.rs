@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::common::{LockArgs, confirm, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::evaluate::EvalMode;
 use crate::config::value::Value;
 use crate::engine::NoIntent;
 use crate::engine::planner::mark_schema_sensitive;
 use crate::providers::{Connections, ProviderContext};
+use crate::settings::{ExitStatus, Settings};
 use crate::state::{State, StateStore};
 
 #[derive(Debug, Clone, clap::Args)]

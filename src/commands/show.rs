@@ -12,10 +12,10 @@ use anyhow::Context as _;
 use super::apply::replan_saved;
 use super::common::{LockArgs, report_diagnostics, runtime};
 use super::state::render_attributes;
-use crate::cli::{ExitStatus, Settings};
 use crate::plan::render::{
     HumanOptions, JsonMeta, MarkdownOptions, render_human, render_json, render_markdown,
 };
+use crate::settings::{ExitStatus, Settings};
 use crate::state::State;
 use crate::state::document::{ApplyOperation, ApplyRecord};
 

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 
 use super::common::{LockArgs, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::evaluate::EvalMode;
 use crate::config::value::Value;
 use crate::engine::executor::standalone_context;
 use crate::engine::planner::mark_schema_sensitive;
+use crate::settings::{ExitStatus, Settings};
 use crate::state::{ResourceState, State, StateStore};
 
 #[derive(Debug, Clone, clap::Subcommand)]

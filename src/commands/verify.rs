@@ -9,10 +9,10 @@ use anyhow::Context as _;
 use super::common::{
     LockArgs, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
 };
-use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
 use crate::providers::ProviderContext;
+use crate::settings::{ExitStatus, Settings};
 use crate::state::{State, StateStore};
 
 #[derive(Debug, Clone, clap::Args)]
