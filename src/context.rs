@@ -20,7 +20,8 @@ pub trait IntentRecorder: Send + Sync {
 /// What a provider operation or an assertion gets besides its arguments.
 #[derive(Clone)]
 pub struct ProviderContext {
-    /// Becomes `true` when the run is interrupted; long waits should stop promptly.
+    /// Becomes `true` when the run is cancelled (the second interrupt of its
+    /// [`crate::shutdown::Shutdown`]); long waits should stop promptly.
     pub cancel: tokio::sync::watch::Receiver<bool>,
     /// One-line progress messages ("waiting for ACTIVE: CREATING, 3m12s").
     pub progress: Arc<dyn Fn(&str) + Send + Sync>,

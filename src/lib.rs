@@ -28,6 +28,8 @@
 //!   associations, Secrets Manager, EC2 with the decommission guard).
 //! - [`context`]: the [`context::ProviderContext`] a provider operation or an assertion gets
 //!   (cancellation, progress, intent recording, connections).
+//! - [`shutdown`]: the one [`shutdown::Shutdown`] of a run: the first interrupt stops it
+//!   (running operations finish, nothing new starts), the second cancels what runs.
 //! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput, conditions.
 //! - [`mirror`]: the copy engine, below the providers and the engine (it imports neither):
 //!   `survey` (partitions and where each resumes), `estimate` (what a plan says a mirror will
@@ -72,5 +74,6 @@ pub mod mirror;
 pub mod plan;
 pub mod providers;
 pub mod settings;
+pub mod shutdown;
 pub mod state;
 pub mod verify;

@@ -109,10 +109,11 @@ pub fn run(args: &RollbackArgs, settings: &Settings) -> anyhow::Result<ExitStatu
             return Ok(ExitStatus::Error);
         }
 
-        let (_cancel_sender, cancel) = tokio::sync::watch::channel(false);
+        // Installed after the prompt, which Ctrl-C ends as it ends any program.
+        let shutdown = super::common::shutdown_on_signals();
         let address = args.address.clone();
         let context = ProviderContext {
-            cancel,
+            cancel: shutdown.cancel_signal(),
             progress: Arc::new(move |line: &str| println!("{address}: {line}")),
             intent: Arc::new(NoIntent),
             resumed: None,

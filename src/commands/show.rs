@@ -58,8 +58,9 @@ fn show_plan(
     settings: &Settings,
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
+        let shutdown = super::common::shutdown_on_signals();
         let (_engine, guard, planned) =
-            replan_saved(file, settings, 10, &LockArgs::default(), "show").await?;
+            replan_saved(file, settings, 10, &LockArgs::default(), "show", &shutdown).await?;
         guard.unlock().await?;
         if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);
