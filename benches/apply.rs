@@ -36,6 +36,7 @@ use cutover::engine::executor::{Outcome, apply};
 use cutover::engine::planner::{PlanOptions, plan};
 use cutover::plan::Action;
 use cutover::providers::Registry;
+use cutover::shutdown::Shutdown;
 use cutover::state::{HashKey, KeyOrigin, LocalBackend, ResourceState, StateStore};
 
 const KEYS_PER_BLOCK: usize = 100;
@@ -182,7 +183,7 @@ fn measure_apply(dir: &Path, kind: &str, objects: usize, runs: usize) {
             .unwrap()
             .map_or(0, |state| state.serial);
         let planned = runtime
-            .block_on(plan(&engine, &PlanOptions::default()))
+            .block_on(plan(&engine, &PlanOptions::default(), &Shutdown::never()))
             .expect("plan");
         assert!(
             !planned.diagnostics.has_errors(),
@@ -198,10 +199,15 @@ fn measure_apply(dir: &Path, kind: &str, objects: usize, runs: usize) {
                 .count(),
             objects
         );
-        let (_interrupt_tx, interrupts) = tokio::sync::watch::channel(0u32);
+
         let started = Instant::now();
         let report = runtime
-            .block_on(apply(&engine, planned, interrupts, Arc::new(|_: &str| {})))
+            .block_on(apply(
+                &engine,
+                planned,
+                Shutdown::never(),
+                Arc::new(|_: &str| {}),
+            ))
             .expect("apply");
         times.push(started.elapsed());
         assert!(!report.failed(), "the apply failed");

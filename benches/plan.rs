@@ -26,6 +26,7 @@ use cutover::engine::Engine;
 use cutover::engine::planner::{PlanOptions, plan};
 use cutover::plan::Action;
 use cutover::providers::Registry;
+use cutover::shutdown::Shutdown;
 use cutover::state::{
     Backend, HashKey, KeyOrigin, LocalBackend, OutputState, ResourceState, StateStore,
 };
@@ -195,7 +196,9 @@ fn measure_plan(dir: &Path, name: &str, expect_existing: bool, instances: usize)
     let mut summary = String::new();
     for _ in 0..RUNS {
         let started = Instant::now();
-        let planned = runtime.block_on(plan(&engine, &options)).expect("plan");
+        let planned = runtime
+            .block_on(plan(&engine, &options, &Shutdown::never()))
+            .expect("plan");
         times.push(started.elapsed());
         assert!(
             !planned.diagnostics.has_errors(),

@@ -9,20 +9,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::config::inputs::CommandLineVar;
-
-/// Exit codes shared by every command (see README.md, "Exit codes").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Success, or no changes.
-    Success = 0,
-    /// A user error (bad input, bad configuration) or an unexpected failure.
-    Error = 1,
-    /// `plan -detailed-exitcode`: changes are present.
-    ChangesPresent = 2,
-    /// An assertion did not hold (or `fmt -check` found files to format).
-    AssertionFailed = 3,
-}
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,68 +89,6 @@ pub enum Command {
     Version,
 }
 
-/// Everything a command needs from the command line and the environment, resolved once.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub config_dir: PathBuf,
-    /// `-var` and `-var-file` in the order given.
-    pub command_line_vars: Vec<CommandLineVar>,
-    /// `CUTOVER_VAR_*` environment variables.
-    pub environment_vars: Vec<(String, String)>,
-    /// `-eval-budget` / `CUTOVER_EVAL_BUDGET`: the factor of the evaluation budget.
-    pub eval_budget: u32,
-}
-
-impl Settings {
-    fn resolve(cli: &Cli, raw_args: &[String]) -> Self {
-        Settings {
-            config_dir: cli.chdir.clone().unwrap_or_else(|| PathBuf::from(".")),
-            command_line_vars: ordered_var_arguments(raw_args),
-            environment_vars: std::env::vars()
-                .filter(|(key, _)| key.starts_with("CUTOVER_VAR_"))
-                .collect(),
-            eval_budget: cli.eval_budget,
-        }
-    }
-}
-
-/// `-var` and `-var-file` interleave and later ones win, so their relative order matters; clap
-/// keeps each list separately, so the order is recovered from the arguments themselves.
-fn ordered_var_arguments(args: &[String]) -> Vec<CommandLineVar> {
-    let mut ordered = Vec::new();
-    let mut iter = args.iter().peekable();
-    while let Some(arg) = iter.next() {
-        if arg == "--" {
-            break;
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag == "--var" || flag == "--var-file" => {
-                (flag, Some(value.to_owned()))
-            }
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| iter.peek().map(|v| v.to_string()))
-        };
-        match flag {
-            "--var" => {
-                if let Some(value) = value() {
-                    ordered.push(CommandLineVar::Assignment(value));
-                }
-            }
-            "--var-file" => {
-                if let Some(value) = value() {
-                    ordered.push(CommandLineVar::File(PathBuf::from(value)));
-                }
-            }
-            _ => {}
-        }
-    }
-    ordered
-}
-
 /// Rewrites Terraform-style `-flag` and `-flag=value` to `--flag`; single-letter flags (`-h`,
 /// `-V`) and a lone `-` (standard input) are left alone.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -202,7 +127,7 @@ pub fn run_from_env() -> i32 {
         Ok(cli) => cli,
         Err(error) => return report_usage_error(error),
     };
-    let settings = Settings::resolve(&cli, &args);
+    let settings = Settings::resolve(cli.chdir.clone(), cli.eval_budget, &args);
     match run(cli, &settings) {
         Ok(status) => status as i32,
         Err(error) => {
@@ -335,28 +260,6 @@ mod tests {
                 "-x"
             ])
         );
-    }
-
-    #[test]
-    fn var_and_var_file_keep_their_relative_order() {
-        let ordered = ordered_var_arguments(&strings(&[
-            "cutover",
-            "validate",
-            "--var",
-            "a=1",
-            "--var-file",
-            "x.vars.hcl",
-            "--var=a=2",
-        ]));
-        let shown: Vec<String> = ordered
-            .iter()
-            .map(|item| match item {
-                CommandLineVar::Assignment(text) => format!("var {text}"),
-                CommandLineVar::File(path) => format!("file {}", path.display()),
-                CommandLineVar::Saved(name, _) => format!("saved {name}"),
-            })
-            .collect();
-        assert_eq!(shown, vec!["var a=1", "file x.vars.hcl", "var a=2"]);
     }
 
     #[test]

@@ -5,16 +5,18 @@
 use std::path::PathBuf;
 
 use super::common::{
-    LockArgs, confirm, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
+    LockArgs, confirm_unless_interrupted, engine, lock, progress_reporter, report_diagnostics,
+    runtime, shutdown_on_signals,
 };
 use super::plan::{PlanFlags, saved_plan};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::inputs::CommandLineVar;
 use crate::engine::executor::{Outcome, apply};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::engine::saved::SavedPlan;
 use crate::plan::render::{HumanOptions, render_human};
 use crate::plan::{Action, PlanMode};
+use crate::settings::{ExitStatus, Settings};
+use crate::shutdown::Shutdown;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
@@ -80,9 +82,10 @@ fn plan_and_apply(
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let engine = engine(settings, parallelism, lock_args)?;
+        let shutdown = shutdown_on_signals();
         let operation = if options.mode == PlanMode::Destroy { "destroy" } else { "apply" };
         let guard = lock(&engine, operation).await?;
-        let planned = plan(&engine, &options).await?;
+        let planned = plan(&engine, &options, &shutdown).await?;
         if report_diagnostics(&planned.diagnostics) {
             guard.unlock().await?;
             return Ok(ExitStatus::Error);
@@ -101,7 +104,7 @@ fn plan_and_apply(
             let status = if planned.plan.drift.is_empty() && !has_checks {
                 ExitStatus::Success
             } else {
-                execute(&engine, planned).await?
+                execute(&engine, planned, shutdown).await?
             };
             guard.unlock().await?;
             return Ok(status);
@@ -111,13 +114,13 @@ fn plan_and_apply(
                 PlanMode::Destroy => "Do you really want to destroy all resources?\n  cutover will destroy all the objects listed above. There is no undo.",
                 _ => "Do you want to perform these actions?\n  cutover will perform the actions described above.",
             };
-            if !confirm(question)? {
+            if !confirm_unless_interrupted(question, &shutdown).await? {
                 println!("\nApply cancelled.");
                 guard.unlock().await?;
                 return Ok(ExitStatus::Error);
             }
         }
-        let status = execute(&engine, planned).await?;
+        let status = execute(&engine, planned, shutdown).await?;
         guard.unlock().await?;
         Ok(status)
     })
@@ -129,19 +132,21 @@ fn apply_saved(
     settings: &Settings,
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
+        let shutdown = shutdown_on_signals();
         let (engine, guard, planned) = replan_saved(
             file,
             settings,
             args.common.parallelism,
             &args.common.lock,
             "apply",
+            &shutdown,
         )
         .await?;
         if report_diagnostics(&planned.diagnostics) {
             guard.unlock().await?;
             return Ok(ExitStatus::Error);
         }
-        let status = execute(&engine, planned).await?;
+        let status = execute(&engine, planned, shutdown).await?;
         guard.unlock().await?;
         Ok(status)
     })
@@ -156,6 +161,7 @@ pub async fn replan_saved(
     parallelism: usize,
     lock_args: &LockArgs,
     operation: &str,
+    shutdown: &Shutdown,
 ) -> anyhow::Result<(
     crate::engine::Engine,
     super::common::StateLock,
@@ -183,7 +189,7 @@ pub async fn replan_saved(
     };
     let engine = engine(&settings, parallelism, lock_args)?;
     let guard = lock(&engine, operation).await?;
-    let planned = plan(&engine, &options).await?;
+    let planned = plan(&engine, &options, shutdown).await?;
     if !planned.diagnostics.has_errors()
         && let Some(reason) = saved.mismatch(&saved_plan(&engine, &planned, &options))
     {
@@ -200,10 +206,11 @@ pub async fn replan_saved(
 async fn execute(
     engine: &crate::engine::Engine,
     planned: crate::engine::planner::Planned,
+    shutdown: Shutdown,
 ) -> anyhow::Result<ExitStatus> {
     let mode = planned.plan.mode;
     println!();
-    let report = apply(engine, planned, interrupts(), progress_reporter()).await?;
+    let report = apply(engine, planned, shutdown, progress_reporter()).await?;
     let (mut added, mut changed, mut destroyed, mut imported, mut checked) = (0, 0, 0, 0, 0);
     for (_, action, outcome) in &report.outcomes {
         if *outcome != Outcome::Applied {

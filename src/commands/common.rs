@@ -1,16 +1,17 @@
 //! What the engine-driving commands share: the runtime, the engine from settings, the state
-//! lock, interrupt handling, diagnostics output and the confirmation prompt.
+//! lock, the run's shutdown on SIGINT and SIGTERM, diagnostics output and the confirmation
+//! prompt.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::watch;
 
-use crate::cli::Settings;
 use crate::diagnostics::Diagnostics;
 use crate::engine::Engine;
+use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 use crate::state::LockGuard;
 
 /// Options every state-touching command takes.
@@ -109,10 +110,12 @@ pub fn report_diagnostics(diagnostics: &Diagnostics) -> bool {
     diagnostics.has_errors()
 }
 
-/// Counts SIGINT/SIGTERM: the executor stops starting work at 1 and cancels running
-/// operations at 2.
-pub fn interrupts() -> watch::Receiver<u32> {
-    let (sender, receiver) = watch::channel(0u32);
+/// The run's [`Shutdown`], driven by SIGINT and SIGTERM: the first asks the run to stop
+/// (running operations finish, nothing new starts), the second to cancel what runs. Installed
+/// once per command, before its first operation; from then on Ctrl-C no longer ends the
+/// process at once.
+pub fn shutdown_on_signals() -> Shutdown {
+    let (interrupter, shutdown) = Shutdown::new();
     tokio::spawn(async move {
         #[cfg(unix)]
         let mut terminate =
@@ -137,28 +140,59 @@ pub fn interrupts() -> watch::Receiver<u32> {
                 }
                 () = terminated => {}
             }
-            let count = *sender.borrow() + 1;
-            if sender.send(count).is_err() {
-                return;
-            }
+            interrupter.interrupt();
         }
     });
-    receiver
+    shutdown
+}
+
+/// [`confirm`], answered "no" by an interrupt: once [`shutdown_on_signals`] is installed,
+/// Ctrl-C at the prompt must still refuse.
+pub async fn confirm_unless_interrupted(
+    question: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<bool> {
+    ensure_terminal()?;
+    ask(question)?;
+    let (sender, answer) = tokio::sync::oneshot::channel();
+    // A thread of its own rather than the runtime's blocking pool: after an interrupt it stays
+    // blocked reading the terminal, and the runtime would wait for it when it shuts down.
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer);
+        let _ = sender.send(read.map(|_| answer));
+    });
+    tokio::select! {
+        answer = answer => Ok(answer.context("reading the answer")??.trim() == "yes"),
+        () = shutdown.stopping() => {
+            println!();
+            Ok(false)
+        }
+    }
+}
+
+fn ensure_terminal() -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() && std::env::var_os("CUTOVER_ASSUME_TERMINAL").is_none() {
+        anyhow::bail!(
+            "the plan needs approval but standard input is not a terminal: review the plan and run with -auto-approve, or apply a saved plan file"
+        );
+    }
+    Ok(())
+}
+
+fn ask(question: &str) -> anyhow::Result<()> {
+    print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    Ok(())
 }
 
 /// Terraform's prompt: only `yes` approves. Without a terminal the caller must pass
 /// `-auto-approve`.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() && std::env::var_os("CUTOVER_ASSUME_TERMINAL").is_none() {
-        anyhow::bail!(
-            "the plan needs approval but standard input is not a terminal: review the plan and run with -auto-approve, or apply a saved plan file"
-        );
-    }
-    print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    std::io::stdout().flush()?;
+    ensure_terminal()?;
+    ask(question)?;
     let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
+    std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
 }
 

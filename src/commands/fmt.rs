@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::cli::ExitStatus;
 use crate::config::format::format_file;
 use crate::diagnostics::{Diagnostic, SourceFile};
+use crate::settings::ExitStatus;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct FmtArgs {

@@ -1,10 +1,10 @@
 //! `cutover graph [-type plan|destroy]`: the dependency graph of the configuration as DOT
 //! (pipe it to `dot -Tsvg`).
 
-use crate::cli::{ExitStatus, Settings};
 use crate::config::{self, EvalMode};
 use crate::graph::{Graph, Ordering};
 use crate::providers::Registry;
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GraphArgs {

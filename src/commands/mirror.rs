@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::common::{LockArgs, engine, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
+use super::common::{LockArgs, engine, report_diagnostics, runtime, shutdown_on_signals};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
 use crate::providers::kafka::mirror::{KAFKA_MIRROR, run_mirror};
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Subcommand)]
 pub enum MirrorCommand {
@@ -66,6 +66,7 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
     };
     runtime()?.block_on(async {
         let engine = engine(settings, 1, &LockArgs::default())?;
+        let shutdown = shutdown_on_signals();
         // The configuration as a plan sees it (data sources read, e.g. the topics a module
         // derives from the source), evaluated with what state records; nothing is refreshed.
         let options = PlanOptions {
@@ -73,7 +74,7 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
             refresh: false,
             targets: Vec::new(),
         };
-        let planned = plan(&engine, &options).await?;
+        let planned = plan(&engine, &options, &shutdown).await?;
         if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);
         }
@@ -106,15 +107,15 @@ pub fn run(command: &MirrorCommand, settings: &Settings) -> anyhow::Result<ExitS
             });
         }
         let connections = planned.connections.clone();
+        // The mirror's own stop flag. A mirror run is one long operation whose clean end is
+        // what the first interrupt asks for: what was sent is flushed or committed first.
         let cancel = Arc::new(AtomicBool::new(false));
-        let mut interrupts = super::common::interrupts();
         {
             let cancel = cancel.clone();
             tokio::spawn(async move {
-                if interrupts.changed().await.is_ok() {
-                    eprintln!("stopping: flushing what was sent");
-                    cancel.store(true, Ordering::SeqCst);
-                }
+                shutdown.stopping().await;
+                eprintln!("stopping: flushing what was sent");
+                cancel.store(true, Ordering::SeqCst);
             });
         }
         let registry = engine.registry.clone();

@@ -1,4 +1,4 @@
-//! One file per command; each takes its parsed arguments and the resolved [`crate::cli::Settings`].
+//! One file per command; each takes its parsed arguments and the resolved [`crate::settings::Settings`].
 
 pub mod apply;
 pub mod chart;

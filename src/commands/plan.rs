@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use super::common::{LockArgs, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
+use super::common::{LockArgs, engine, lock, report_diagnostics, runtime, shutdown_on_signals};
 use crate::engine::Engine;
 use crate::engine::planner::{PlanOptions, Planned, plan};
 use crate::engine::saved::{SAVED_PLAN_FORMAT, SavedPlan, saved_changes, variables_hash};
 use crate::plan::PlanMode;
 use crate::plan::render::{HumanOptions, render_human};
+use crate::settings::{ExitStatus, Settings};
 use crate::state::CUTOVER_VERSION;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -100,9 +100,20 @@ pub fn saved_plan(engine: &Engine, planned: &Planned, options: &PlanOptions) -> 
 pub fn run(args: &PlanArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let engine = engine(settings, args.common.parallelism, &args.common.lock)?;
+        let shutdown = shutdown_on_signals();
+        let notice = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.stopping().await;
+                eprintln!(
+                    "interrupt received: the plan stops after the reads already running (interrupt again to cancel them)"
+                );
+            })
+        };
         let guard = lock(&engine, "plan").await?;
         let options = args.common.options();
-        let planned = plan(&engine, &options).await;
+        let planned = plan(&engine, &options, &shutdown).await;
+        notice.abort();
         // The lock is released before anything is printed, but a failed release is reported
         // after the plan's own errors: it must not hide them.
         let released = guard.unlock().await;

@@ -4,8 +4,8 @@
 
 use std::io::Write as _;
 
-use crate::cli::ExitStatus;
 use crate::providers::Registry;
+use crate::settings::ExitStatus;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ProvidersCommand {

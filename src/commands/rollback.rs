@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::common::{LockArgs, confirm, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::evaluate::EvalMode;
 use crate::config::value::Value;
 use crate::engine::NoIntent;
 use crate::engine::planner::mark_schema_sensitive;
 use crate::providers::{Connections, ProviderContext};
+use crate::settings::{ExitStatus, Settings};
 use crate::state::{State, StateStore};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -109,10 +109,11 @@ pub fn run(args: &RollbackArgs, settings: &Settings) -> anyhow::Result<ExitStatu
             return Ok(ExitStatus::Error);
         }
 
-        let (_cancel_sender, cancel) = tokio::sync::watch::channel(false);
+        // Installed after the prompt, which Ctrl-C ends as it ends any program.
+        let shutdown = super::common::shutdown_on_signals();
         let address = args.address.clone();
         let context = ProviderContext {
-            cancel,
+            cancel: shutdown.cancel_signal(),
             progress: Arc::new(move |line: &str| println!("{address}: {line}")),
             intent: Arc::new(NoIntent),
             resumed: None,

@@ -12,10 +12,10 @@ use anyhow::Context as _;
 use super::apply::replan_saved;
 use super::common::{LockArgs, report_diagnostics, runtime};
 use super::state::render_attributes;
-use crate::cli::{ExitStatus, Settings};
 use crate::plan::render::{
     HumanOptions, JsonMeta, MarkdownOptions, render_human, render_json, render_markdown,
 };
+use crate::settings::{ExitStatus, Settings};
 use crate::state::State;
 use crate::state::document::{ApplyOperation, ApplyRecord};
 
@@ -58,8 +58,9 @@ fn show_plan(
     settings: &Settings,
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
+        let shutdown = super::common::shutdown_on_signals();
         let (_engine, guard, planned) =
-            replan_saved(file, settings, 10, &LockArgs::default(), "show").await?;
+            replan_saved(file, settings, 10, &LockArgs::default(), "show", &shutdown).await?;
         guard.unlock().await?;
         if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 
 use super::common::{LockArgs, engine, lock, report_diagnostics, runtime};
-use crate::cli::{ExitStatus, Settings};
 use crate::config::evaluate::EvalMode;
 use crate::config::value::Value;
-use crate::engine::executor::standalone_context;
 use crate::engine::planner::mark_schema_sensitive;
+use crate::engine::read_context;
+use crate::settings::{ExitStatus, Settings};
 use crate::state::{ResourceState, State, StateStore};
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -194,6 +194,7 @@ pub fn run_output(args: &OutputArgs, settings: &Settings) -> anyhow::Result<Exit
 pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let engine = engine(settings, 1, &args.lock)?;
+        let shutdown = super::common::shutdown_on_signals();
         let guard = lock(&engine, "import").await?;
         let loaded = crate::config::load_and_evaluate(
             &engine.config_dir,
@@ -231,9 +232,12 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
         }
         let value = provider
             .import(
-                &standalone_context(std::sync::Arc::new(
-                    crate::providers::Connections::from_configuration(&configuration),
-                )),
+                &read_context(
+                    shutdown.cancel_signal(),
+                    std::sync::Arc::new(crate::providers::Connections::from_configuration(
+                        &configuration,
+                    )),
+                ),
                 &args.id,
                 provider
                     .canonical_config(&instance.config)

@@ -5,9 +5,9 @@
 
 use std::io::Write as _;
 
-use crate::cli::{ExitStatus, Settings};
 use crate::config::{self, EvalMode};
 use crate::providers::Registry;
+use crate::settings::{ExitStatus, Settings};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ValidateArgs {

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::common::{
-    LockArgs, engine, interrupts, lock, progress_reporter, report_diagnostics, runtime,
+    LockArgs, engine, lock, progress_reporter, report_diagnostics, runtime, shutdown_on_signals,
 };
-use crate::cli::{ExitStatus, Settings};
 use crate::engine::planner::{PlanOptions, plan};
 use crate::plan::{Action, PlanMode};
 use crate::providers::ProviderContext;
+use crate::settings::{ExitStatus, Settings};
+use crate::shutdown::Shutdown;
 use crate::state::{State, StateStore};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -27,14 +28,19 @@ pub struct VerifyArgs {
 pub fn run(args: &VerifyArgs, settings: &Settings) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let engine = engine(settings, 1, &args.lock)?;
+        let shutdown = shutdown_on_signals();
         let guard = lock(&engine, "verify").await?;
-        let status = verify(&engine, args).await;
+        let status = verify(&engine, args, &shutdown).await;
         guard.unlock().await?;
         status
     })
 }
 
-async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
+async fn verify(
+    engine: &crate::engine::Engine,
+    args: &VerifyArgs,
+    shutdown: &Shutdown,
+) -> anyhow::Result<ExitStatus> {
     // The configuration evaluated with what state records: the assertions see the applied
     // objects (a mirror's source, target and offset map) as the last apply left them.
     let options = PlanOptions {
@@ -42,7 +48,7 @@ async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Re
         refresh: false,
         targets: Vec::new(),
     };
-    let planned = plan(engine, &options).await?;
+    let planned = plan(engine, &options, shutdown).await?;
     if report_diagnostics(&planned.diagnostics) {
         return Ok(ExitStatus::Error);
     }
@@ -77,23 +83,18 @@ async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Re
         Some(_) => store.working_copy()?,
         None => State::new()?,
     };
-    let interrupts = interrupts();
-    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
-    // An interrupt stops the assertion being polled; its evidence is not recorded.
-    let forward = {
-        let mut interrupts = interrupts.clone();
-        tokio::spawn(async move {
-            if interrupts.changed().await.is_ok() {
-                let _ = cancel_tx.send(true);
-            }
-        })
-    };
+    // A first interrupt lets the assertion being polled finish and starts no other; a second
+    // cancels it (its evidence is then not recorded).
     let report = progress_reporter();
-    let (mut held, mut failed) = (Vec::new(), Vec::new());
+    let (mut held, mut failed, mut not_run) = (Vec::new(), Vec::new(), 0usize);
     for change in assertions {
         let address = change.address.to_string();
+        if shutdown.is_stopping() {
+            not_run += 1;
+            continue;
+        }
         let context = ProviderContext {
-            cancel: cancel.clone(),
+            cancel: shutdown.cancel_signal(),
             progress: {
                 let report = report.clone();
                 let address = address.clone();
@@ -118,13 +119,22 @@ async fn verify(engine: &crate::engine::Engine, args: &VerifyArgs) -> anyhow::Re
                     failed.push((address, run.message));
                 }
             }
-            Err(error) => {
-                forward.abort();
-                anyhow::bail!("{address}: {error}");
-            }
+            Err(error) => anyhow::bail!("{address}: {error}"),
         }
     }
-    forward.abort();
+    if not_run > 0 {
+        report(&format!(
+            "interrupt received: {not_run} assertion{} not run",
+            if not_run == 1 { "" } else { "s" }
+        ));
+    }
+    if failed.is_empty() && not_run > 0 {
+        anyhow::bail!(
+            "verify interrupted: {} assertion{} held, {not_run} not run",
+            held.len(),
+            if held.len() == 1 { "" } else { "s" }
+        );
+    }
     if failed.is_empty() {
         println!(
             "\nVerify complete! {} assertion{} held.",

@@ -26,6 +26,7 @@ use crate::plan::{Action, PlanMode, ResourceChange};
 use crate::providers::{
     BoxFuture, Connections, IntentRecorder, ProviderContext, ProviderError, ResourceType,
 };
+use crate::shutdown::Shutdown;
 use crate::state::document::{ApplyOperation, ApplyOutcome, ApplyRecord, CheckedAssertion};
 use crate::state::{
     OutputState, PendingIntent, PendingOperation, ResourceState, State, StateStore,
@@ -179,12 +180,12 @@ async fn run_change(
     }
 }
 
-/// Applies a computed plan. `interrupts` counts Ctrl-C/SIGTERM: 1 stops starting new work, 2
+/// Applies a computed plan. A first interrupt of `shutdown` stops starting new work, a second
 /// also cancels running provider operations.
 pub async fn apply(
     engine: &Engine,
     planned: Planned,
-    mut interrupts: watch::Receiver<u32>,
+    shutdown: Shutdown,
     report: Reporter,
 ) -> anyhow::Result<ApplyReport> {
     let mut store = StateStore::open(engine.backend.clone())
@@ -252,6 +253,9 @@ pub async fn apply(
         .collect();
     let waits_for = dependency_edges(&changes, &work, &state);
 
+    // The cancellation signal of this apply's operations, raised by the second interrupt. Its
+    // own channel, not the shutdown's: providers tell one apply from the next by it (the
+    // decommission guard shares one observation of a cluster within an apply).
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let (intent_tx, mut intent_rx) = mpsc::channel::<IntentMessage>(16);
     let semaphore_limit = engine.parallelism.max(1);
@@ -263,6 +267,7 @@ pub async fn apply(
     let mut task_index: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
     // Set by the second interrupt: when running operations are aborted if still running.
     let mut abort_at: Option<tokio::time::Instant> = None;
+    let mut cancel_seen = false;
     let mut stop_reason: Option<String> = None;
     // Connections wait on objects being created (a cluster whose bootstrap servers an MSK
     // cluster provides): re-evaluated once something was applied since they were computed.
@@ -275,15 +280,12 @@ pub async fn apply(
     let mut failed_assertions: BTreeMap<usize, String> = BTreeMap::new();
 
     loop {
-        if stop_reason.is_none() {
-            let interrupt_count = *interrupts.borrow();
-            if interrupt_count >= 1 {
-                result.interrupted = true;
-                stop_reason = Some("the run was interrupted".to_owned());
-                report(
-                    "interrupt received: no new operations start; waiting for running ones (interrupt again to cancel them)",
-                );
-            }
+        if stop_reason.is_none() && shutdown.is_stopping() {
+            result.interrupted = true;
+            stop_reason = Some("the run was interrupted".to_owned());
+            report(
+                "interrupt received: no new operations start; waiting for running ones (interrupt again to cancel them)",
+            );
         }
         // Start what is ready.
         if stop_reason.is_none() {
@@ -591,13 +593,12 @@ pub async fn apply(
                 let saved = store.save(&mut state).await.map(|_| ()).map_err(|e| e.to_string());
                 let _ = message.done.send(saved);
             }
-            Ok(()) = interrupts.changed() => {
-                let count = *interrupts.borrow();
-                if count >= 2 {
-                    report("second interrupt: cancelling running operations; state is still saved");
-                    let _ = cancel_tx.send(true);
-                    abort_at.get_or_insert_with(|| tokio::time::Instant::now() + CANCEL_GRACE);
-                }
+            () = shutdown.stopping(), if stop_reason.is_none() => {}
+            () = shutdown.cancelled(), if !cancel_seen => {
+                cancel_seen = true;
+                report("second interrupt: cancelling running operations; state is still saved");
+                let _ = cancel_tx.send(true);
+                abort_at.get_or_insert_with(|| tokio::time::Instant::now() + CANCEL_GRACE);
             }
             () = tokio::time::sleep_until(abort_at.unwrap_or_else(tokio::time::Instant::now)), if abort_at.is_some() => {
                 report("running operations did not stop after the second interrupt: abandoning them");
@@ -939,16 +940,4 @@ fn refreshed_change(
     let mut updated = change.clone();
     updated.after = Some(planned);
     Ok(updated)
-}
-
-/// A context for operations outside an apply walk (import).
-pub fn standalone_context(connections: Arc<Connections>) -> ProviderContext {
-    let (_tx, cancel) = watch::channel(false);
-    ProviderContext {
-        cancel,
-        progress: Arc::new(|_: &str| {}),
-        intent: Arc::new(NoIntent),
-        resumed: None,
-        connections,
-    }
 }

@@ -165,7 +165,9 @@ impl IntentRecorder for NoIntent {
     }
 }
 
-/// A provider context for refreshes and plan-time reads.
+/// A provider context for refreshes, plan-time reads and operations outside an apply walk
+/// (import): no progress lines, no intent recorded. `cancel` is the run's
+/// [`crate::shutdown::Shutdown::cancel_signal`] (or, in an apply, the apply's own).
 pub fn read_context(
     cancel: tokio::sync::watch::Receiver<bool>,
     connections: Arc<Connections>,

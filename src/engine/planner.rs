@@ -21,6 +21,7 @@ use crate::config::{inputs, load};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::plan::diff::{diff_instance, same_value};
 use crate::plan::{Action, ChangeReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use crate::shutdown::Shutdown;
 use std::sync::Arc;
 
 use crate::providers::{Connections, ProviderError, Registry};
@@ -92,15 +93,16 @@ fn is_interrupted_create(resource: &ResourceState) -> bool {
         .is_some_and(|pending| pending.operation == PendingOperation::Create)
 }
 
-/// Reads every managed object in state through its provider, `parallelism` at a time.
+/// Reads every managed object in state through its provider, `parallelism` at a time. Once
+/// `shutdown` stops the run, reads not yet started are not started (their priors stand).
 async fn refresh(
     registry: &Registry,
     state: &State,
     parallelism: usize,
     connections: &Arc<Connections>,
+    shutdown: &Shutdown,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<ResourceAddress, Option<Value>> {
-    let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut refreshed = BTreeMap::new();
@@ -119,9 +121,13 @@ async fn refresh(
             continue;
         };
         let semaphore = semaphore.clone();
-        let context = read_context(cancel.clone(), connections.clone());
+        let context = read_context(shutdown.cancel_signal(), connections.clone());
+        let shutdown = shutdown.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
+            if shutdown.is_stopping() {
+                return (address, prior, Err(ProviderError::Cancelled));
+            }
             let marks = Marks::of_operation(&prior, &context.connections);
             let result = provider.read(&context, &prior).await;
             let result = result.map_err(|error| marks.scrub_error(error));
@@ -135,6 +141,10 @@ async fn refresh(
         match joined {
             Ok((address, _prior, Ok(live))) => {
                 refreshed.insert(address, live);
+            }
+            // Not read, or cancelled by a second interrupt: the plan reports the interrupt.
+            Ok((address, prior, Err(ProviderError::Cancelled))) if shutdown.is_stopping() => {
+                refreshed.insert(address, Some(prior));
             }
             Ok((address, prior, Err(error))) => {
                 diagnostics.push(Diagnostic::error(format!("refreshing {address}: {error}")));
@@ -397,6 +407,9 @@ const BACKGROUND_DECODE_MIN: usize = 256;
 
 struct PlanHook<'a> {
     registry: &'a Registry,
+    /// Once it stops the run, no provider is called any more (previews, estimates and data
+    /// sources are left out of the plan, which reports the interrupt).
+    shutdown: &'a Shutdown,
     key: &'a HashKey,
     state_index: StateIndex<'a>,
     priors: Priors<'a>,
@@ -570,11 +583,11 @@ impl PlanHook<'_> {
     ) -> Value {
         if matches!(action, Action::NoOp | Action::Delete | Action::Read)
             || !arguments_known(provider.schema(), &instance.config)
+            || self.shutdown.is_stopping()
         {
             return planned;
         }
-        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let context = read_context(cancel, self.connections.clone());
+        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
         let marks = Marks::of_operation(&planned, &self.connections);
         let Some(future) = provider.preview(&context, &planned) else {
             return planned;
@@ -603,11 +616,12 @@ impl PlanHook<'_> {
     ) -> Option<crate::plan::estimate::CopyEstimate> {
         // Unlike a preview, this runs with arguments still unknown: a mirror into a cluster
         // this plan creates copies everything, which the source alone tells.
-        if matches!(action, Action::NoOp | Action::Delete | Action::Read) {
+        if matches!(action, Action::NoOp | Action::Delete | Action::Read)
+            || self.shutdown.is_stopping()
+        {
             return None;
         }
-        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let context = read_context(cancel, self.connections.clone());
+        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
         let future = provider.copy_estimate(&context, planned)?;
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
     }
@@ -638,8 +652,10 @@ impl PlanHook<'_> {
         if !arguments_known(source.schema(), &instance.config) {
             return deferred(self);
         }
-        let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        let context = read_context(cancel, self.connections.clone());
+        if self.shutdown.is_stopping() {
+            return Value::Unknown;
+        }
+        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
         let config = instance.config.clone();
         let marks = Marks::of_operation(&config, &self.connections);
         let result = tokio::task::block_in_place(|| {
@@ -670,8 +686,14 @@ impl PlanHook<'_> {
 }
 
 /// Computes a plan. Errors that stop planning altogether (state unreadable) are returned;
-/// problems with the configuration or the live objects are diagnostics in the result.
-pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Planned> {
+/// problems with the configuration or the live objects are diagnostics in the result. After
+/// a first interrupt of `shutdown` the reads already running finish, no other provider call
+/// starts, and the result holds an error diagnostic: an interrupted plan is not a plan.
+pub async fn plan(
+    engine: &Engine,
+    options: &PlanOptions,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Planned> {
     let mut diagnostics = Diagnostics::new();
     let state = engine
         .backend
@@ -757,6 +779,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
                 state,
                 engine.parallelism,
                 &recorded_connections,
+                shutdown,
                 &mut diagnostics,
             )
             .await
@@ -784,8 +807,10 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
             let Some(provider) = engine.registry.resource(&import.to.type_name).cloned() else {
                 continue;
             };
-            let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
-            let context = read_context(cancel, recorded_connections.clone());
+            if shutdown.is_stopping() {
+                break;
+            }
+            let context = read_context(shutdown.cancel_signal(), recorded_connections.clone());
             let config = configuration_for_imports
                 .resources
                 .iter()
@@ -822,6 +847,7 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
 
     let mut hook = PlanHook {
         registry: &engine.registry,
+        shutdown,
         key: &engine.key,
         state_index: StateIndex::new(state.as_ref()),
         priors: match &recorded {
@@ -925,6 +951,9 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
     if !options.targets.is_empty() {
         apply_targets(&mut plan, &options.targets, &mut diagnostics);
     }
+    if shutdown.is_stopping() {
+        diagnostics.push(Diagnostic::error(INTERRUPTED));
+    }
     diagnostics.sort();
     let connections = Arc::new(Connections::from_configuration(&configuration));
     Ok(Planned {
@@ -938,6 +967,9 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         configuration_hash,
     })
 }
+
+/// The error of a plan stopped by an interrupt.
+pub const INTERRUPTED: &str = "the plan was interrupted: objects not yet refreshed and data sources not yet read are missing from it, so it is not shown; nothing was changed";
 
 fn empty_plan(options: &PlanOptions, state: Option<&State>) -> Plan {
     Plan {

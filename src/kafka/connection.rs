@@ -133,6 +133,18 @@ pub struct ClusterWire {
     marks: Marks,
 }
 
+/// The cluster address a stored or configured `cluster` attribute holds.
+pub fn cluster_address(value: &Value) -> Option<String> {
+    match value.peel() {
+        Value::String(address) => Some(address.clone()),
+        Value::Map(map) => map
+            .get("address")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
 impl Cluster {
     pub fn to_wire(&self) -> ClusterWire {
         ClusterWire {

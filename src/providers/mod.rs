@@ -20,37 +20,7 @@ pub use crate::state::BoxFuture;
 pub use crate::error::OperationError as ProviderError;
 pub use crate::error::OperationResult as ProviderResult;
 
-/// Records what a long operation is doing in state before waiting on it, so an interrupted run
-/// resumes the wait instead of creating a second object.
-pub trait IntentRecorder: Send + Sync {
-    fn record<'a>(
-        &'a self,
-        handle: serde_json::Value,
-        detail: String,
-    ) -> BoxFuture<'a, Result<(), String>>;
-}
-
-/// What a provider operation gets besides its arguments.
-#[derive(Clone)]
-pub struct ProviderContext {
-    /// Becomes `true` when the run is interrupted; long waits should stop promptly.
-    pub cancel: tokio::sync::watch::Receiver<bool>,
-    /// One-line progress messages ("waiting for ACTIVE: CREATING, 3m12s").
-    pub progress: Arc<dyn Fn(&str) + Send + Sync>,
-    pub intent: Arc<dyn IntentRecorder>,
-    /// The intent recorded by an earlier, interrupted run of this operation, if any.
-    pub resumed: Option<serde_json::Value>,
-    /// The configured Kafka connections and provider settings, as evaluated for this run.
-    pub connections: Arc<Connections>,
-}
-
-pub use crate::config::connections::Connections;
-
-impl ProviderContext {
-    pub fn is_cancelled(&self) -> bool {
-        *self.cancel.borrow()
-    }
-}
+pub use crate::context::{Connections, IntentRecorder, ProviderContext};
 
 /// A managed resource type.
 pub trait ResourceType: Send + Sync {

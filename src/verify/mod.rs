@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use crate::config::evaluate::parse_duration;
 use crate::config::schema::Schema;
 use crate::config::value::Value;
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+use crate::context::ProviderContext;
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 
 /// The address kind of assertion nodes in plans and state (`assert.NAME`).
 pub const ASSERT: &str = "assert";

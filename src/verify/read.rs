@@ -11,10 +11,11 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{attribute, strings};
 use crate::config::value::Value;
+use crate::context::ProviderContext;
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 use crate::kafka::admin::list_topics;
+use crate::kafka::connection::cluster_address;
 use crate::kafka::connection::{Cluster, KafkaContext};
-use crate::providers::kafka::topics::cluster_address;
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 /// How a mirror maps source offsets to target offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,9 +30,10 @@ use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::validate::Validator;
 use crate::config::value::Value;
+use crate::context::ProviderContext;
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 use crate::kafka::admin::{admin, list_topics};
 use crate::kafka::connection::{Cluster, Feature, KafkaContext, blocking};
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "throughput";
 

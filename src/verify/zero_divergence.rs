@@ -23,9 +23,10 @@ use super::{CheckRun, attribute};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
+use crate::context::ProviderContext;
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 use crate::kafka::connection::{Cluster, KafkaContext, blocking};
 use crate::mirror::offset_map;
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 pub const NAME: &str = "zero_divergence";
 

@@ -24,11 +24,11 @@ use cutover::engine::planner::{PlanOptions, Planned, plan};
 use cutover::plan::render::{HumanOptions, render_human};
 use cutover::plan::{Action, PlanMode};
 use cutover::providers::Registry;
+use cutover::shutdown::Shutdown;
 use cutover::state::{
     Backend, HashKey, KeyOrigin, LocalBackend, LockAttempt, LockGuard, LockInfo, S3Backend,
     S3Settings, State, StateError,
 };
-use tokio::sync::watch;
 
 use super::support::{aws_config, legacy_bootstrap, moto_endpoint, unique_name};
 
@@ -42,7 +42,6 @@ struct Harness {
     dir: PathBuf,
     engine: Engine,
     log: Arc<Mutex<Vec<String>>>,
-    _interrupts: watch::Sender<u32>,
 }
 
 impl Harness {
@@ -65,7 +64,6 @@ impl Harness {
             dir,
             engine,
             log: Arc::default(),
-            _interrupts: watch::channel(0).0,
         }
     }
 
@@ -83,7 +81,9 @@ impl Harness {
     }
 
     async fn plan_with(&self, options: PlanOptions) -> Planned {
-        let planned = plan(&self.engine, &options).await.expect("plan");
+        let planned = plan(&self.engine, &options, &Shutdown::never())
+            .await
+            .expect("plan");
         assert!(
             !planned.diagnostics.has_errors(),
             "{}",
@@ -97,14 +97,9 @@ impl Harness {
     }
 
     async fn apply(&self, planned: Planned) -> ApplyReport {
-        apply(
-            &self.engine,
-            planned,
-            self._interrupts.subscribe(),
-            self.reporter(),
-        )
-        .await
-        .expect("apply")
+        apply(&self.engine, planned, Shutdown::never(), self.reporter())
+            .await
+            .expect("apply")
     }
 
     async fn apply_ok(&self, planned: Planned) {
@@ -492,7 +487,9 @@ async fn msk_configuration_and_cluster_create_update_replace_and_destroy() {
             ..v2.clone()
         },
     ));
-    let refused = plan(&h.engine, &PlanOptions::default()).await.unwrap();
+    let refused = plan(&h.engine, &PlanOptions::default(), &Shutdown::never())
+        .await
+        .unwrap();
     let problems = refused.diagnostics.render(None);
     assert!(
         problems.contains("broker_node_group_info.storage_gb cannot shrink from 200 to 150 GiB"),
@@ -545,6 +542,7 @@ async fn msk_configuration_and_cluster_create_update_replace_and_destroy() {
             mode: PlanMode::Destroy,
             ..PlanOptions::default()
         },
+        &Shutdown::never(),
     )
     .await
     .unwrap();
@@ -597,7 +595,7 @@ resource "aws_msk_cluster" "target" {{
     );
     h.write(&config);
     let planned = h.plan().await;
-    let (interrupt, interrupts) = watch::channel(0u32);
+    let (interrupt, interrupts) = Shutdown::new();
     let started = Instant::now();
     let (report, ()) = tokio::join!(apply(&h.engine, planned, interrupts, h.reporter()), async {
         while !h.state_text().contains("\"pending\"") {
@@ -607,7 +605,7 @@ resource "aws_msk_cluster" "target" {{
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        interrupt.send(2).unwrap();
+        interrupt.cancel();
     });
     let report = report.unwrap();
     assert!(report.interrupted);

@@ -602,6 +602,102 @@ fn sigint_during_apply_saves_state_and_a_rerun_converges() {
     assert_eq!(settled.status.code(), Some(0), "{}", text(&settled));
 }
 
+/// Ctrl-C during a plan (issue 17): the read already running finishes, nothing else starts,
+/// the state lock is released and the plan ends with exit code 1, saying it was interrupted.
+/// (`plan` used to have no signal handler: it died of the signal, its lock file still naming
+/// it.) The read is of a "broker" that accepts connections and never answers, so the plan is
+/// reading, for the cluster's timeout, when the signal arrives.
+#[cfg(unix)]
+#[test]
+fn sigint_during_plan_stops_it_cleanly_with_the_lock_released() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    silent.set_nonblocking(true).expect("non-blocking");
+    let port = silent.local_addr().expect("address").port();
+    let workspace = Workspace::new("sigint-plan");
+    workspace.write(
+        "main.hcl",
+        &format!(
+            "cluster \"silent\" {{\n  bootstrap_servers = [\"127.0.0.1:{port}\"]\n  timeout           = \"5s\"\n}}\n\ndata \"kafka_topics\" \"all\" {{\n  cluster = cluster.silent\n}}\n"
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["plan"])
+        .current_dir(&workspace.dir)
+        .env("CUTOVER_STATE_KEY", STATE_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start plan");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+
+    let started = Instant::now();
+    let _connection = loop {
+        match silent.accept() {
+            Ok((connection, _)) => break connection,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait().expect("try_wait") {
+                    panic!(
+                        "the plan ended ({status}) before it connected:\n{}",
+                        stderr.join().unwrap()
+                    );
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "the plan never connected"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    };
+    let lock_path = workspace.dir.join("cutover.state.json.lock");
+    let holder: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lock_path).expect("the plan holds the lock"))
+            .expect("the running plan names itself in the lock file");
+    assert_eq!(holder["pid"], child.id());
+
+    // SAFETY: kill(2) on our own child's pid.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            child.kill().ok();
+            panic!("the interrupted plan did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert_eq!(status.code(), Some(1), "{status}\n{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupt received"), "{stderr}");
+    assert!(stderr.contains("the plan was interrupted"), "{stderr}");
+    assert!(
+        !stdout.contains("Plan:") && !stdout.contains("No changes"),
+        "an interrupted plan is not shown:\n{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&lock_path)
+            .map(|bytes| bytes.len())
+            .unwrap_or(0),
+        0,
+        "the lock was released"
+    );
+}
+
 /// A state edited so that an object's `output` no longer matches its `input` (what a change
 /// made outside cutover looks like for `cutover_data`, whose `output` is a copy of `input`):
 /// the plan shows the drift and no change; `apply` runs anyway and records what refresh found,

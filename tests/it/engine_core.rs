@@ -23,8 +23,8 @@ use cutover::providers::builtin::CutoverData;
 use cutover::providers::{
     BoxFuture, ProviderContext, ProviderError, ProviderResult, Registry, ResourceType,
 };
+use cutover::shutdown::Shutdown;
 use cutover::state::{HashKey, KeyOrigin, LocalBackend, LockGuard, PendingOperation, State};
-use tokio::sync::watch;
 
 // ---------------------------------------------------------------------------------------------
 // The in-memory provider
@@ -352,8 +352,6 @@ struct Harness {
     dir: PathBuf,
     remote: Shared,
     engine: Engine,
-    /// Kept so the interrupt channel stays open for runs that never interrupt.
-    interrupts: watch::Sender<u32>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -397,7 +395,6 @@ fn harness(name: &str, parallelism: usize, behaviour: Behaviour) -> Harness {
         dir,
         remote: shared,
         engine,
-        interrupts: watch::channel(0).0,
         log: Arc::default(),
     }
 }
@@ -417,7 +414,9 @@ impl Harness {
     }
 
     async fn plan_with(&self, options: PlanOptions) -> Planned {
-        let planned = plan(&self.engine, &options).await.expect("plan");
+        let planned = plan(&self.engine, &options, &Shutdown::never())
+            .await
+            .expect("plan");
         assert!(
             !planned.diagnostics.has_errors(),
             "{}",
@@ -431,14 +430,9 @@ impl Harness {
     }
 
     async fn apply(&self, planned: Planned) -> ApplyReport {
-        apply(
-            &self.engine,
-            planned,
-            self.interrupts.subscribe(),
-            self.reporter(),
-        )
-        .await
-        .expect("apply")
+        apply(&self.engine, planned, Shutdown::never(), self.reporter())
+            .await
+            .expect("apply")
     }
 
     async fn plan_and_apply(&self) -> ApplyReport {
@@ -732,10 +726,10 @@ async fn a_first_interrupt_stops_new_work_and_lets_running_operations_finish() {
     let h = harness("interrupt-one", 2, PLAIN);
     h.write(&slow_objects(5, 400));
     let planned = h.plan().await;
-    let (tx, rx) = watch::channel(0u32);
+    let (tx, rx) = Shutdown::new();
     let (report, ()) = tokio::join!(apply(&h.engine, planned, rx, h.reporter()), async {
         h.until("two running creates", |r| r.running == 2).await;
-        tx.send(1).unwrap();
+        tx.interrupt();
     });
     let report = report.expect("apply");
     assert!(report.interrupted);
@@ -777,17 +771,17 @@ async fn a_second_interrupt_cancels_running_operations_promptly_and_saves_state(
         slow_objects(4, 30_000)
     ));
     let planned = h.plan().await;
-    let (tx, rx) = watch::channel(0u32);
+    let (tx, rx) = Shutdown::new();
     let mut sent_at = None;
     let (report, ()) = tokio::join!(apply(&h.engine, planned, rx, h.reporter()), async {
         h.until("two slow creates running", |r| {
             r.running == 2 && r.events.iter().any(|e| e == "create-done:quick")
         })
         .await;
-        tx.send(1).unwrap();
+        tx.interrupt();
         tokio::time::sleep(Duration::from_millis(100)).await;
         sent_at = Some(Instant::now());
-        tx.send(2).unwrap();
+        tx.cancel();
     });
     let took = sent_at.expect("interrupted").elapsed();
     assert!(took < Duration::from_secs(2), "took {took:?}");
@@ -836,10 +830,10 @@ async fn an_interrupted_destroy_keeps_what_is_left_and_a_rerun_finishes() {
     };
     let planned = h.plan_with(destroy.clone()).await;
     assert_eq!(planned.plan.counts().destroy, 3);
-    let (tx, rx) = watch::channel(0u32);
+    let (tx, rx) = Shutdown::new();
     let (report, ()) = tokio::join!(apply(&h.engine, planned, rx, h.reporter()), async {
         h.until("two deletes running", |r| r.running == 2).await;
-        tx.send(2).unwrap();
+        tx.cancel();
     });
     let report = report.expect("apply");
     assert!(report.interrupted);
@@ -876,11 +870,11 @@ resource "test_object" "cluster" {
 async fn interrupt_a_recorded_create(h: &Harness) {
     h.write(LONG_CREATE);
     let planned = h.plan().await;
-    let (tx, rx) = watch::channel(0u32);
+    let (tx, rx) = Shutdown::new();
     let (report, ()) = tokio::join!(apply(&h.engine, planned, rx, h.reporter()), async {
         h.until("the intent to be recorded", |r| r.intents_recorded == 1)
             .await;
-        tx.send(2).unwrap();
+        tx.cancel();
     });
     let report = report.expect("apply");
     assert!(report.interrupted);
@@ -1360,16 +1354,16 @@ async fn regression_second_interrupt_aborts_a_provider_that_ignores_cancellation
         slow_objects(3, 60_000)
     ));
     let planned = h.plan().await;
-    let (tx, rx) = watch::channel(0u32);
+    let (tx, rx) = Shutdown::new();
     let mut sent_at = None;
     let (report, ()) = tokio::join!(apply(&h.engine, planned, rx, h.reporter()), async {
         h.until("two stuck creates running", |r| {
             r.running == 2 && r.events.iter().any(|e| e == "create-done:quick")
         })
         .await;
-        tx.send(1).unwrap();
+        tx.interrupt();
         sent_at = Some(Instant::now());
-        tx.send(2).unwrap();
+        tx.cancel();
     });
     let took = sent_at.expect("interrupted").elapsed();
     assert!(took < Duration::from_secs(6), "took {took:?}");

@@ -2,6 +2,7 @@
 //! environment (brokers, moto) expect `scripts/env up` to have run (`scripts/test` does it).
 
 mod acls;
+mod architecture;
 mod aws;
 mod cli;
 mod connect;

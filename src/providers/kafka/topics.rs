@@ -16,7 +16,7 @@ use crate::config::value::Value;
 use crate::kafka::admin::{
     PartitionOffsets, admin, is_internal, list_topics, options, partition_offsets, topic_configs,
 };
-use crate::kafka::connection::{Cluster, Feature, blocking};
+use crate::kafka::connection::{Cluster, Feature, blocking, cluster_address};
 use crate::providers::{
     BoxFuture, DataSourceType, ProviderContext, ProviderError, ProviderResult, ResourceType,
 };
@@ -314,18 +314,6 @@ fn topic_value(cluster_address: &str, topic: &TopicInfo) -> Value {
         ),
         ("config".to_owned(), strings_value(&topic.config)),
     ]))
-}
-
-/// The cluster address a stored or configured `cluster` attribute holds.
-pub fn cluster_address(value: &Value) -> Option<String> {
-    match value.peel() {
-        Value::String(address) => Some(address.clone()),
-        Value::Map(map) => map
-            .get("address")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    }
 }
 
 /// Replaces the cluster objects that `names` hold with their addresses: what resources store
