@@ -14,7 +14,8 @@
 //!   syntax tree with unknown and sensitive marks (docs/decisions.md says why not `hcl-rs`
 //!   eval) → check against provider schemas; every step returns diagnostics.
 //! - [`graph`]: the petgraph DAG of resource instances, clusters and assertions; DOT output.
-//! - [`plan`]: the plan model, the schema-driven diff of one instance, and the human, JSON and
+//! - [`plan`]: the plan model, the schema-driven diff of one instance, the cost and sizing
+//!   section (`cost`, `sizing`, from the tables in `pricing/`), and the human, JSON and
 //!   markdown renderers. Pure.
 //! - [`engine`]: what drives plans and applies: refresh through providers, the planner (the
 //!   configuration evaluated with planned values), the executor (dependency-ordered walk,
@@ -34,7 +35,7 @@
 //!   and `mirror run`).
 //! - [`kafka`]: Kafka clients shared by providers, the mirror and the assertions: connections
 //!   (SASL, TLS, MSK IAM), admin helpers, ZooKeeper reads for 0.8.2 clusters.
-//! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput.
+//! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput, MSK sizing.
 //! - [`error`]: the error of an operation against a remote system.
 //!
 //! # Invariants

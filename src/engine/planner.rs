@@ -921,12 +921,19 @@ pub async fn plan(engine: &Engine, options: &PlanOptions) -> anyhow::Result<Plan
         outputs,
         prior_state: state.as_ref().map(State::stamp),
         targets: options.targets.clone(),
+        economics: None,
     };
     if !options.targets.is_empty() {
         apply_targets(&mut plan, &options.targets, &mut diagnostics);
     }
-    diagnostics.sort();
     let connections = Arc::new(Connections::from_configuration(&configuration));
+    crate::providers::aws::pricing::attach_economics(
+        &mut plan,
+        &data,
+        &connections,
+        &mut diagnostics,
+    );
+    diagnostics.sort();
     Ok(Planned {
         plan,
         connections,
@@ -947,6 +954,7 @@ fn empty_plan(options: &PlanOptions, state: Option<&State>) -> Plan {
         outputs: Vec::new(),
         prior_state: state.map(State::stamp),
         targets: options.targets.clone(),
+        economics: None,
     }
 }
 

@@ -25,5 +25,6 @@ mod report;
 mod scram;
 mod secret_marker;
 mod support;
+mod traffic;
 mod verify;
 mod wiring;
