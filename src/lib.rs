@@ -19,7 +19,8 @@
 //!   configuration evaluated with planned values), the executor (dependency-ordered walk,
 //!   bounded parallelism, interrupts, state saved after every object) and saved plans.
 //! - [`graph`]: the petgraph DAG of resource instances, clusters and assertions; DOT output.
-//! - [`plan`]: the plan model, the schema-driven diff of one instance, and the human, JSON and
+//! - [`plan`]: the plan model, the schema-driven diff of one instance, the cost and sizing
+//!   section (`cost`, `sizing`, from the tables in `pricing/`), and the human, JSON and
 //!   markdown renderers. Pure.
 //! - [`providers`]: the `ResourceType`/`DataSourceType` traits and the [`providers::Registry`]
 //!   of every schema; the built-in `cutover_data`; the Kafka provider (topics, consumer-group
@@ -30,7 +31,8 @@
 //!   (cancellation, progress, intent recording, connections).
 //! - [`shutdown`]: the one [`shutdown::Shutdown`] of a run: the first interrupt stops it
 //!   (running operations finish, nothing new starts), the second cancels what runs.
-//! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput, conditions.
+//! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput, MSK sizing,
+//!   conditions.
 //! - [`mirror`]: the copy engine, below the providers and the engine (it imports neither):
 //!   `survey` (partitions and where each resumes), `estimate` (what a plan says a mirror will
 //!   copy), `copy` (a lane: one shard copied, preserve or translate), `offset_map` (the exact

@@ -72,6 +72,11 @@ module "migration" {
   stable_for      = "5s"
   quiet_for       = var.quiet_for
   gate_timeout    = "3m"
+
+  # The plans' cost and sizing section: a short measurement here; the mirror phase fails if
+  # the "MSK" cluster is too small for what the legacy topics carry.
+  traffic_window = "5s"
+  enforce_sizing = true
 }
 
 output "phase" {

@@ -147,7 +147,32 @@ resource "kafka_mirror" "this" {
   max_lag = local.step == 0 ? 0 : var.max_lag_records
 }
 
+# --- what the source carries: the plans' cost and sizing section -------------------------------
+
+data "kafka_traffic" "source" {
+  cluster = cluster.legacy
+  topics  = local.topics
+  window  = var.traffic_window
+}
+
 # --- the gates ---------------------------------------------------------------------------------
+
+# mirror: the new cluster is big enough for what the source carries (AWS's per-broker guidance:
+# partitions, throughput and storage per broker), measured again when the apply runs (a saved
+# plan compares the assertion's arguments: figures read at plan time would differ). Its figures
+# do not change while it waits, so it fails at once.
+assert "msk_sized" {
+  enabled = var.enforce_sizing && local.create_msk && local.step == 0
+  timeout = "0s"
+
+  msk_sizing {
+    source             = cluster.legacy
+    topics             = local.topics
+    window             = var.traffic_window
+    cluster            = try(aws_msk_cluster.this[0], data.aws_msk_cluster.existing[0])
+    replication_factor = var.replication_factor
+  }
+}
 
 # cutover_producers: the mirror keeps up with the live producers.
 assert "mirror_keeps_up" {

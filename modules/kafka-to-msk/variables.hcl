@@ -199,3 +199,17 @@ variable "gate_timeout" {
   default     = "15m"
   description = "how long an apply waits for a gate before it fails (exit 3, nothing gated applied)"
 }
+
+# --- cost and sizing -------------------------------------------------------------------------
+
+variable "traffic_window" {
+  type        = string
+  default     = "10s"
+  description = "how long each plan measures the legacy topics' traffic (data \"kafka_traffic\") for its cost and sizing section; longer windows smooth bursts"
+}
+
+variable "enforce_sizing" {
+  type        = bool
+  default     = false
+  description = "mirror phase: fail the apply (assert.msk_sized, exit 3) when the MSK cluster is smaller than AWS's per-broker guidance for the measured traffic; the plan says so either way"
+}

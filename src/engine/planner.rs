@@ -947,6 +947,7 @@ pub async fn plan(
         outputs,
         prior_state: state.as_ref().map(State::stamp),
         targets: options.targets.clone(),
+        economics: None,
     };
     if !options.targets.is_empty() {
         apply_targets(&mut plan, &options.targets, &mut diagnostics);
@@ -954,8 +955,14 @@ pub async fn plan(
     if shutdown.is_stopping() {
         diagnostics.push(Diagnostic::error(INTERRUPTED));
     }
-    diagnostics.sort();
     let connections = Arc::new(Connections::from_configuration(&configuration));
+    crate::providers::aws::pricing::attach_economics(
+        &mut plan,
+        &data,
+        &connections,
+        &mut diagnostics,
+    );
+    diagnostics.sort();
     Ok(Planned {
         plan,
         connections,
@@ -979,6 +986,7 @@ fn empty_plan(options: &PlanOptions, state: Option<&State>) -> Plan {
         outputs: Vec::new(),
         prior_state: state.map(State::stamp),
         targets: options.targets.clone(),
+        economics: None,
     }
 }
 

@@ -4,9 +4,11 @@
 //! providers first and hands the results in. Renderers turn a plan into the human, JSON and
 //! markdown forms.
 
+pub mod cost;
 pub mod diff;
 pub use crate::mirror::estimate;
 pub mod render;
+pub mod sizing;
 
 use std::collections::BTreeSet;
 
@@ -149,6 +151,9 @@ pub struct Plan {
     pub prior_state: Option<StateStamp>,
     /// `-target` addresses, when the plan was limited to them.
     pub targets: Vec<String>,
+    /// The cost and sizing section (EC2 fleet, MSK target, mirror, measured traffic), when the
+    /// plan has any of them; shown, not part of what a saved plan must still match.
+    pub economics: Option<cost::Economics>,
 }
 
 /// `Plan: N to add, N to change, N to destroy.` (imports counted apart).

@@ -13,6 +13,7 @@ pub mod condition;
 pub mod lag;
 pub mod quiescent;
 pub mod read;
+pub mod sizing;
 pub mod throughput;
 pub mod zero_divergence;
 
@@ -37,6 +38,7 @@ pub fn check_schemas() -> Vec<(&'static str, Schema)> {
         (lag::NAME, lag::schema()),
         (quiescent::NAME, quiescent::schema()),
         (throughput::NAME, throughput::schema()),
+        (sizing::NAME, sizing::schema()),
     ]
 }
 
@@ -48,6 +50,7 @@ pub const CHECK_NAMES: &[&str] = &[
     lag::NAME,
     quiescent::NAME,
     throughput::NAME,
+    sizing::NAME,
 ];
 
 /// The schema of an `assert "NAME"` block: its own arguments (checked at the attribute, in
@@ -175,6 +178,7 @@ enum Check {
     Quiescent(quiescent::Quiescent),
     Throughput(throughput::Throughput),
     Condition(condition::Condition),
+    Sizing(sizing::MskSizing),
 }
 
 impl Check {
@@ -185,6 +189,7 @@ impl Check {
             Check::Quiescent(check) => check.poll(context).await,
             Check::Throughput(check) => check.poll(context).await,
             Check::Condition(check) => Ok(check.poll()),
+            Check::Sizing(check) => check.poll(context).await,
         }
     }
 
@@ -260,6 +265,7 @@ fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderRes
             lag::NAME => Check::Lag(lag::Lag::new(block, prior_check(prior, name))?),
             quiescent::NAME => Check::Quiescent(quiescent::Quiescent::new(block)?),
             throughput::NAME => Check::Throughput(throughput::Throughput::new(block)?),
+            sizing::NAME => Check::Sizing(sizing::MskSizing::new(block)?),
             "condition" => {
                 Check::Condition(condition::Condition::new(block, map.get("error_message")))
             }
@@ -282,6 +288,7 @@ fn check_name(check: &Check) -> &'static str {
         Check::Quiescent(_) => quiescent::NAME,
         Check::Throughput(_) => throughput::NAME,
         Check::Condition(_) => "condition",
+        Check::Sizing(_) => sizing::NAME,
     }
 }
 

@@ -26,5 +26,6 @@ mod report;
 mod scram;
 mod secret_marker;
 mod support;
+mod traffic;
 mod verify;
 mod wiring;

@@ -146,6 +146,20 @@ fn baseline(kind: Kind, name: &str, unique: &str) -> Option<Vec<(String, String)
             ),
         ],
         (Kind::Data, "kafka_acls") => vec![("cluster", "cluster.target".into())],
+        (Kind::Data, "kafka_traffic") => vec![
+            ("cluster", "cluster.target".into()),
+            ("topics", format!("[\"cutover-marker-{unique}\"]")),
+            ("window", "\"1s\"".into()),
+        ],
+        (Kind::Check, "msk_sizing") => vec![
+            ("source", "cluster.legacy".into()),
+            ("topics", format!("[\"cutover-marker-{unique}\"]")),
+            ("window", "\"1s\"".into()),
+            (
+                "cluster",
+                "{ number_of_broker_nodes = 3, broker_node_group_info = { instance_type = \"kafka.m5.large\", client_subnets = [\"a\"] } }".into(),
+            ),
+        ],
         (Kind::Data, "kafka_topics") => vec![
             ("cluster", "cluster.target".into()),
             ("include", format!("[\"cutover-marker-{unique}\"]")),

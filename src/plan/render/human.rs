@@ -149,6 +149,11 @@ pub fn render_human(plan: &Plan, options: &HumanOptions) -> String {
         out.push("cutover has compared your real infrastructure against your configuration and found no differences, so no changes are needed.".to_owned());
     }
 
+    if let Some(economics) = plan.economics.as_ref().filter(|_| !refresh_only) {
+        out.push(String::new());
+        out.extend(crate::plan::cost::human_lines(economics));
+    }
+
     if !plan.targets.is_empty() {
         out.push(String::new());
         out.push(format!(

@@ -15,7 +15,7 @@ use crate::config::value::{Value, number_to_json};
 use crate::plan::{Action, ChangeReason, Drift, OutputChange, Plan, ResourceChange};
 
 /// The version of the plan JSON schema this renderer writes.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// What the JSON document says about its producer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +72,9 @@ pub fn render_json(plan: &Plan, meta: &JsonMeta) -> Json {
     );
     document.insert("targets".into(), json!(plan.targets));
     document.insert("counts".into(), json!(plan.counts()));
+    if let Some(economics) = &plan.economics {
+        document.insert("cost".into(), json!(economics));
+    }
     Json::Object(document)
 }
 
@@ -314,7 +317,7 @@ mod tests {
     #[test]
     fn resource_changes_in_terraform_shape() {
         let document = render_json(&sample_plan(), &JsonMeta::default());
-        assert_eq!(document["format_version"], "1.1");
+        assert_eq!(document["format_version"], "1.2");
         assert_eq!(document["plan_mode"], "normal");
         assert_eq!(document["applyable"], true);
         assert_eq!(

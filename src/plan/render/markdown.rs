@@ -89,6 +89,9 @@ pub fn render_markdown(plan: &Plan, options: &MarkdownOptions) -> Vec<String> {
             lines: diff_lines(&resource_block_lines(change)),
         });
     }
+    if let Some(economics) = plan.economics.as_ref().filter(|_| !refresh_only) {
+        blocks.push(Block::Text(crate::plan::cost::markdown(economics)));
+    }
     if !outputs.is_empty() {
         let count = outputs.iter().filter(|line| line.lead == 2).count();
         blocks.push(Block::Details {

@@ -479,6 +479,7 @@ pub(crate) mod tests {
                 serial: 4,
             }),
             targets: Vec::new(),
+            economics: None,
         }
     }
 

@@ -22,6 +22,7 @@
 pub mod ec2;
 pub mod guard;
 pub mod msk;
+pub mod pricing;
 pub mod scram;
 pub mod secretsmanager;
 pub mod support;
@@ -66,6 +67,8 @@ pub fn provider_schema() -> Schema {
                 )
                 .default_value(crate::config::value::Value::string("15s"))
                 .pattern(crate::config::validate::Pattern::Duration),
+            AttributeSchema::optional("price_file", Type::String)
+                .describe("a JSON price table merged over the built-in one (pricing/us-east-1.json) for the plan's cost section; read at plan time, relative to the working directory"),
         ],
         vec![BlockSchema {
             name: "assume_role",

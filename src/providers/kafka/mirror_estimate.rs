@@ -30,10 +30,10 @@ pub const DEFAULT_RECORDS_PER_SECOND: f64 = 20_000.0;
 const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `(topic, partition)` → `(log start, end)`.
-type Watermarks = BTreeMap<(String, i32), (i64, i64)>;
+pub(crate) type Watermarks = BTreeMap<(String, i32), (i64, i64)>;
 
 /// A cluster's watermarks, its brokers' addresses by id, and each partition's leader.
-type Surveyed = (
+pub(crate) type Surveyed = (
     Watermarks,
     BTreeMap<i32, String>,
     BTreeMap<(String, i32), i32>,
@@ -251,7 +251,7 @@ fn measure(
 
 /// Log start and end of every partition of `topics` on `cluster` (missing topics left out),
 /// the brokers' addresses by id, and each partition's leader.
-fn watermarks(cluster: &Cluster, topics: &[String]) -> Result<Surveyed, String> {
+pub(crate) fn watermarks(cluster: &Cluster, topics: &[String]) -> Result<Surveyed, String> {
     let timeout = cluster.timeout.min(ESTIMATE_TIMEOUT);
     let consumer = cluster.consumer(&[]).map_err(|error| error.to_string())?;
     let metadata = consumer
@@ -281,7 +281,7 @@ fn watermarks(cluster: &Cluster, topics: &[String]) -> Result<Surveyed, String> 
 }
 
 /// Whether a cluster reference connects without TLS or SASL (what [`log_sizes`] can speak).
-fn is_plaintext(connections: &Connections, value: &Value) -> bool {
+pub(crate) fn is_plaintext(connections: &Connections, value: &Value) -> bool {
     let resolved = match value.peel() {
         Value::String(address) => connections.cluster(address).ok(),
         Value::Map(map) => match map.get("address").and_then(Value::as_str) {
@@ -303,7 +303,7 @@ fn is_plaintext(connections: &Connections, value: &Value) -> bool {
 
 /// The size on disk of each partition of `leaders`, from its leader (DescribeLogDirs v1,
 /// Kafka 1.0+, one request per broker leading any of them).
-fn log_sizes(
+pub(crate) fn log_sizes(
     brokers: &BTreeMap<i32, String>,
     leaders: &BTreeMap<(String, i32), i32>,
     timeout: Duration,

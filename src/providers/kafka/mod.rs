@@ -6,6 +6,7 @@ pub mod mirror;
 pub mod mirror_estimate;
 pub mod offsets;
 pub mod topics;
+pub mod traffic;
 
 use std::sync::Arc;
 
@@ -147,4 +148,5 @@ pub fn register(registry: &mut Registry) {
     registry.add_resource(Arc::new(mirror::KafkaMirror::new()));
     registry.add_resource(Arc::new(acls::KafkaAcl::new()));
     registry.add_data_source(Arc::new(acls::KafkaAclsData::new()));
+    registry.add_data_source(Arc::new(traffic::KafkaTrafficData::new()));
 }
