@@ -201,7 +201,10 @@ data "kafka_acls" "target" {
 # Before any application moves: every binding of the source is on the target (principal
 # mapped). Removed outside cutover, `cutover verify` fails here and the next plan makes it again.
 assert "access_migrated" {
-  enabled       = local.copy_acls
+  enabled = local.copy_acls
+  # The condition is over what was read once: polling longer would change nothing.
+  timeout       = "10s"
+  poll_interval = "2s"
   condition     = length(local.acls_missing_on_target) == 0
   error_message = "the target lacks ${length(local.acls_missing_on_target)} of the source's ACL bindings: ${join(", ", local.acls_missing_on_target)}"
 }
