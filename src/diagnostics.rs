@@ -234,6 +234,14 @@ fn snippet_window(line: &str, column: usize, carets: usize) -> (String, usize, u
     (shown, caret_column, carets)
 }
 
+/// The source line a JSON diagnostic quotes: whole, or (a line of more than
+/// [`MAX_SNIPPET_CHARS`]) the part around the range's start that the rendered snippet shows,
+/// with `…` where it was cut.
+fn json_snippet(span: &Span) -> String {
+    let start = span.start_position();
+    snippet_window(span.file.line_text(start.line), start.column, 1).0
+}
+
 /// A source line as it can be shown on a terminal: a tab is one space (so the caret lines
 /// up) and another control character its visible symbol (`␀` for NUL), one column each.
 fn printable(line: &str) -> String {
@@ -346,10 +354,7 @@ impl Diagnostics {
                         start: span.start_position(),
                         end: span.end_position(),
                     }),
-                    snippet: d
-                        .span
-                        .as_ref()
-                        .map(|span| span.file.line_text(span.start_position().line).to_owned()),
+                    snippet: d.span.as_ref().map(json_snippet),
                 })
                 .collect(),
         }
@@ -373,7 +378,8 @@ pub struct JsonDiagnostic {
     /// The hint, if any.
     pub detail: Option<String>,
     pub range: Option<JsonRange>,
-    /// The source line the range starts on.
+    /// The source line the range starts on, cut around the range's start when it is longer
+    /// than [`MAX_SNIPPET_CHARS`].
     pub snippet: Option<String>,
 }
 
@@ -443,6 +449,45 @@ mod tests {
         let shown: String = snippet.chars().skip(caret_at).take(5).collect();
         assert_eq!(shown, "bogus");
         assert_eq!(carets.trim(), "^^^^^");
+    }
+
+    #[test]
+    fn the_json_snippet_of_a_huge_line_is_cut_around_the_range_too() {
+        let line = format!(
+            "x = \"{}\" + bogus + \"{}\"",
+            "é".repeat(1_000_000),
+            "b".repeat(1000)
+        );
+        let source = file(&format!("{line}\n"));
+        let start = source.text.find("bogus").unwrap();
+        let diagnostics: Diagnostics =
+            [Diagnostic::error("bad").at(Span::new(&source, start..start + 5))]
+                .into_iter()
+                .collect();
+        let json = serde_json::to_string(&diagnostics.to_json(None)).unwrap();
+        assert!(json.len() < 1000, "{} bytes", json.len());
+        let snippet = diagnostics.to_json(None).diagnostics[0]
+            .snippet
+            .clone()
+            .unwrap();
+        assert!(
+            snippet.starts_with("…é") && snippet.ends_with("b…"),
+            "{snippet}"
+        );
+        assert!(
+            snippet.chars().count() <= MAX_SNIPPET_CHARS + 2,
+            "{snippet}"
+        );
+        assert!(snippet.contains("+ bogus +"), "{snippet}");
+        // A line that fits is quoted whole, as it is.
+        let short = file("x = \tbogus\n");
+        let diagnostics: Diagnostics = [Diagnostic::error("bad").at(Span::new(&short, 5..10))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            diagnostics.to_json(None).diagnostics[0].snippet.as_deref(),
+            Some("x = \tbogus")
+        );
     }
 
     #[test]

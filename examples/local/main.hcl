@@ -68,6 +68,10 @@ module "migration" {
   # "cluster": nothing at all may use the old cluster.
   decommission_scope = "migration"
 
+  # The same for ACLs: only this migration's applications' bindings are copied (the sample
+  # applications connect as User:ANONYMOUS, a super user here, so they need none).
+  acl_principals = ["User:${var.prefix}-app"]
+
   max_lag_records = 2000
   stable_for      = "5s"
   quiet_for       = var.quiet_for

@@ -1,8 +1,9 @@
 # The standard migration from a self-managed Kafka cluster on EC2 to Amazon MSK, in four phases
 # switched by var.phase (one pull request each):
 #
-#   mirror             MSK (or an existing cluster), the target topics, the mirror; the legacy
-#                      EC2 instances are adopted (nothing changes on them)
+#   mirror             MSK (or an existing cluster), the target topics, the mirror, the source's
+#                      ACLs re-created on the target (checked by assert.access_migrated); the
+#                      legacy EC2 instances are adopted (nothing changes on them)
 #   cutover_producers  gated by the mirror keeping up: the producers' secret points to MSK
 #   cutover_consumers  gated by the legacy topics being quiet, the mirror drained with zero
 #                      divergence and the consumers caught up on the legacy cluster: the groups'
@@ -155,6 +156,67 @@ data "kafka_traffic" "source" {
   window  = var.traffic_window
 }
 
+# --- access: the source's ACLs on the target ---------------------------------------------------
+
+locals {
+  # MSK does not apply Kafka ACLs to IAM clients (IAM policies grant access there).
+  copy_acls = var.copy_acls && var.target_auth != "aws_msk_iam"
+
+  # Each source binding, by its id on the source, as it is made on the target: the same
+  # resource, pattern, host, operation and permission (deny too: leaving one behind would
+  # widen access), the principal mapped.
+  acls = {
+    for id, acl in try(data.kafka_acls.source[0].acls, {}) : id => merge(acl, {
+      principal = lookup(var.principal_map, acl.principal, acl.principal)
+    })
+  }
+  acl_ids_on_target = {
+    for id, acl in local.acls : id => join("|", [acl.resource_type, acl.pattern_type, acl.resource_name, acl.principal, acl.host, acl.operation, acl.permission])
+  }
+  acls_missing_on_target = sort([
+    for id, target_id in local.acl_ids_on_target : target_id
+    if !contains(keys(try(data.kafka_acls.target[0].acls, {})), target_id)
+  ])
+}
+
+data "kafka_acls" "source" {
+  count      = local.copy_acls ? 1 : 0
+  cluster    = cluster.legacy
+  principals = var.acl_principals
+}
+
+resource "kafka_acl" "access" {
+  for_each      = local.acls
+  cluster       = cluster.target
+  resource_type = each.value.resource_type
+  resource_name = each.value.resource_name
+  pattern_type  = each.value.pattern_type
+  principal     = each.value.principal
+  host          = each.value.host
+  operation     = each.value.operation
+  permission    = each.value.permission
+}
+
+# What the target allows, read after the bindings above are made: a data source that depends
+# on a change in the plan is read during apply, once that change is done.
+data "kafka_acls" "target" {
+  count      = local.copy_acls ? 1 : 0
+  cluster    = cluster.target
+  principals = distinct([for acl in local.acls : acl.principal])
+  depends_on = [kafka_acl.access]
+}
+
+# Before any application moves: every binding of the source is on the target (principal
+# mapped). Removed outside cutover, `cutover verify` fails here and the next plan makes it again.
+assert "access_migrated" {
+  enabled = local.copy_acls
+  # The condition is over what was read once: polling longer would change nothing.
+  timeout       = "10s"
+  poll_interval = "2s"
+  condition     = length(local.acls_missing_on_target) == 0
+  error_message = "the target lacks ${length(local.acls_missing_on_target)} of the source's ACL bindings: ${join(", ", local.acls_missing_on_target)}"
+}
+
 # --- the gates ---------------------------------------------------------------------------------
 
 # mirror: the new cluster is big enough for what the source carries (AWS's per-broker guidance:
@@ -248,7 +310,7 @@ resource "aws_secretsmanager_secret_version" "producers" {
   secret_id     = var.producer_secret_id
   secret_string = jsonencode(local.step >= 1 ? local.target_connection : local.legacy_connection)
   visible_keys  = ["bootstrap_servers", "security_protocol", "sasl_mechanism"]
-  depends_on    = [assert.mirror_keeps_up]
+  depends_on    = [assert.mirror_keeps_up, assert.access_migrated, kafka_acl.access]
 }
 
 resource "kafka_consumer_group_offsets" "this" {
@@ -266,7 +328,7 @@ resource "aws_secretsmanager_secret_version" "consumers" {
   secret_id     = var.consumer_secret_id
   secret_string = jsonencode(local.step >= 2 ? local.target_connection : local.legacy_connection)
   visible_keys  = ["bootstrap_servers", "security_protocol", "sasl_mechanism"]
-  depends_on    = [assert.legacy_drained, assert.consumers_caught_up, kafka_consumer_group_offsets.this]
+  depends_on    = [assert.legacy_drained, assert.consumers_caught_up, kafka_consumer_group_offsets.this, assert.access_migrated]
 }
 
 # --- the legacy fleet --------------------------------------------------------------------------

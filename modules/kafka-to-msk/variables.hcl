@@ -152,6 +152,26 @@ variable "consumer_groups" {
   description = "the consumer groups whose committed offsets move to the target before the consumers do"
 }
 
+# --- access ----------------------------------------------------------------------------------
+
+variable "copy_acls" {
+  type        = bool
+  default     = true
+  description = "re-create the source's ACL bindings on the target before any application moves, checked by assert.access_migrated; nothing is copied with target_auth = aws_msk_iam, where MSK applies IAM policies instead of Kafka ACLs"
+}
+
+variable "acl_principals" {
+  type        = list(string)
+  default     = null
+  description = "copy only the bindings of these source principals (e.g. [\"User:orders-app\"]); null or empty: every binding"
+}
+
+variable "principal_map" {
+  type        = map(string)
+  default     = {}
+  description = "source principal => target principal, for an application that authenticates as someone else on the target (e.g. { \"User:CN=orders\" = \"User:orders\" }); a principal not listed is kept"
+}
+
 # --- the mirror and the gates ----------------------------------------------------------------
 
 variable "mirror_offsets" {

@@ -1,5 +1,8 @@
 //! `cutover show [FILE] [-json | -markdown]`: a saved plan (computed again and checked to be
-//! still exact, since plan files hold no values), or without FILE the current state.
+//! still exact, since plan files hold no values), or without FILE the current state. Neither
+//! takes the state lock (as Terraform's `show`): both only read, and a state is replaced
+//! whole by a rename, so a read never sees half a write; `show FILE` works while an apply
+//! holds the lock (and says the plan is stale once that apply has changed the state).
 //! `-markdown` prints a plan for pull-request comments; when it is split into parts, the parts
 //! are separated by a line `<!-- cutover: part break -->`. For the state, `-markdown` is the
 //! migration report: the timeline of applies, the lag over time (`-chart FILE` writes it as an
@@ -59,8 +62,12 @@ fn show_plan(
 ) -> anyhow::Result<ExitStatus> {
     runtime()?.block_on(async {
         let shutdown = super::common::shutdown_on_signals();
+        let without_lock = LockArgs {
+            lock_enabled: false,
+            ..LockArgs::default()
+        };
         let (_engine, guard, planned) =
-            replan_saved(file, settings, 10, &LockArgs::default(), "show", &shutdown).await?;
+            replan_saved(file, settings, 10, &without_lock, "show", &shutdown).await?;
         guard.unlock().await?;
         if report_diagnostics(&planned.diagnostics) {
             return Ok(ExitStatus::Error);

@@ -230,23 +230,29 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
         if state.resource(&instance.address).is_some() {
             anyhow::bail!("{} is already managed by cutover (see cutover state show)", args.address);
         }
+        let config = provider
+            .canonical_config(&instance.config)
+            .unwrap_or_else(|| instance.config.clone());
         let value = provider
             .import(
                 &read_context(
                     shutdown.cancel_signal(),
-                    std::sync::Arc::new(crate::providers::Connections::from_configuration(
-                        &configuration,
-                    )),
+                    std::sync::Arc::new(
+                        crate::providers::Connections::from_configuration(&configuration)
+                            .with_state_key(&engine.key),
+                    ),
                 ),
                 &args.id,
-                provider
-                    .canonical_config(&instance.config)
-                    .as_ref()
-                    .unwrap_or(&instance.config),
+                &config,
             )
             .await
             .with_context(|| format!("importing {} from {:?}", args.address, args.id))?;
-        let value = mark_schema_sensitive(provider.schema(), value);
+        // What the block gives from a sensitive variable stays sensitive (state hashes it), as
+        // for objects an apply creates.
+        let value = crate::config::redact::carry_marks(
+            &config,
+            mark_schema_sensitive(provider.schema(), value),
+        );
         let mut resource = ResourceState::new(&instance.address, provider.provider_name());
         resource.set_attributes(&value, &engine.key)?;
         resource.set_dependencies(instance.dependencies.iter().cloned());

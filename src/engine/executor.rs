@@ -308,7 +308,9 @@ pub async fn apply(
             let fresh = if needs_values || stale_connections {
                 let (configuration, instances) =
                     evaluate_with_values(engine, &applied, &planned_values)?;
-                connections = Arc::new(Connections::from_configuration(&configuration));
+                connections = Arc::new(
+                    Connections::from_configuration(&configuration).with_state_key(&engine.key),
+                );
                 connections_seen = applied.len();
                 Some((configuration, instances))
             } else {

@@ -418,6 +418,9 @@ struct PlanHook<'a> {
     /// before the objects that use them).
     connections: Arc<Connections>,
     changes: Vec<ResourceChange>,
+    /// The blocks (`module.m.kafka_acl.access`) of the changes in `changes[..n]` that do
+    /// something, with `n`: kept up to date as changes are added, for [`Self::waits_for_a_change`].
+    changed_blocks: (usize, BTreeSet<String>),
     data: BTreeMap<ResourceAddress, Value>,
     /// By position in `state.resources`: entries a configured managed instance planned
     /// (whatever is left is deleted).
@@ -626,21 +629,42 @@ impl PlanHook<'_> {
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
     }
 
-    /// Data sources are read during the plan when their arguments are known, otherwise during
-    /// apply (`<= read`).
+    /// Whether something `instance` depends on has a change in this plan: a create, update,
+    /// replacement or a read deferred to apply (not an assertion: it changes nothing, and a
+    /// read after one would be a change in every plan).
+    fn waits_for_a_change(&mut self, instance: &ResourceInstance) -> bool {
+        let (seen, blocks) = &mut self.changed_blocks;
+        for change in &self.changes[*seen..] {
+            if !matches!(change.action, Action::NoOp | Action::Check) {
+                let block = ResourceAddress {
+                    key: None,
+                    ..change.address.clone()
+                };
+                blocks.insert(block.to_string());
+            }
+        }
+        *seen = self.changes.len();
+        instance
+            .dependencies
+            .iter()
+            .any(|dependency| blocks.contains(dependency))
+    }
+
+    /// Data sources are read during the plan when their arguments are known and nothing they
+    /// depend on changes in this plan, otherwise during apply (`<= read`).
     fn read_data(&mut self, instance: &ResourceInstance) -> Value {
         let address = &instance.address;
         let Some(source) = self.registry.data_source(&address.type_name).cloned() else {
             return Value::Unknown;
         };
-        let deferred = |hook: &mut Self| {
+        let deferred = |hook: &mut Self, reason: Option<ChangeReason>| {
             hook.changes.push(ResourceChange {
                 address: address.clone(),
                 provider: source.provider_name().to_owned(),
                 action: Action::Read,
                 before: None,
                 after: Some(instance.config.clone()),
-                reason: None,
+                reason,
                 importing: None,
                 dependencies: instance.dependencies.clone(),
                 prevent_destroy: false,
@@ -649,8 +673,14 @@ impl PlanHook<'_> {
             });
             Value::Unknown
         };
+        // As in Terraform: a data source that depends on an object this plan changes (by a
+        // reference or `depends_on`) is read during apply, after that change, so it sees the
+        // object as the change leaves it (the ACLs just created, not the ones before).
         if !arguments_known(source.schema(), &instance.config) {
-            return deferred(self);
+            return deferred(self, None);
+        }
+        if self.waits_for_a_change(instance) {
+            return deferred(self, Some(ChangeReason::DependencyPending));
         }
         if self.shutdown.is_stopping() {
             return Value::Unknown;
@@ -762,7 +792,8 @@ pub async fn plan(
         preliminary
             .as_ref()
             .map(Connections::from_configuration)
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .with_state_key(&engine.key),
     );
 
     // Without a refresh (and without imports, which add priors) the priors are the state's
@@ -855,8 +886,9 @@ pub async fn plan(
             None => Priors::Refreshed(&refreshed),
         },
         imports: &imports,
-        connections: Arc::default(),
+        connections: Arc::new(Connections::default().with_state_key(&engine.key)),
         changes: Vec::new(),
+        changed_blocks: (0, BTreeSet::new()),
         data: BTreeMap::new(),
         configured_in_state: vec![false; state.as_ref().map_or(0, |s| s.resources.len())],
         diagnostics: Diagnostics::new(),
@@ -955,7 +987,8 @@ pub async fn plan(
     if shutdown.is_stopping() {
         diagnostics.push(Diagnostic::error(INTERRUPTED));
     }
-    let connections = Arc::new(Connections::from_configuration(&configuration));
+    let connections =
+        Arc::new(Connections::from_configuration(&configuration).with_state_key(&engine.key));
     crate::providers::aws::pricing::attach_economics(
         &mut plan,
         &data,

@@ -90,6 +90,8 @@ pub enum ChangeReason {
     ReplaceBecauseOf(Vec<String>),
     /// `destroy` or `-destroy`.
     DestroyRequested,
+    /// A data source read during apply because something it depends on changes in the plan.
+    DependencyPending,
 }
 
 /// The planned change of one resource or data source instance.

@@ -1,6 +1,7 @@
 //! Messages that used to be wrong or lost (issue 21), each pinned by the bug it fixed: a
 //! symlink loop in a module source, `-var-file` given a directory or a pipe, a state I/O error
-//! printing the OS error twice, a corrupt state without the way back to its backup.
+//! printing the OS error twice, a corrupt state without the way back to its backup, a 2 MB
+//! line echoed whole in a diagnostic, `show FILE` refused while an apply holds the lock.
 
 use super::support::Workspace;
 
@@ -111,4 +112,64 @@ fn state_errors_say_the_os_error_once_and_a_corrupt_state_names_its_backup() {
         1,
         "{output}"
     );
+}
+
+/// A diagnostic on a line of 2 MB (a minified or generated file) shows the part around the
+/// caret, in the rendered text and in `validate -json`, not the whole line.
+#[test]
+fn a_diagnostic_on_a_two_megabyte_line_shows_only_the_part_around_it() {
+    let workspace = Workspace::new("huge-line");
+    // Two-byte characters: a cut inside one would not be valid UTF-8.
+    let filler = "é".repeat(1_000_000);
+    workspace.write(
+        "main.hcl",
+        &format!("locals {{ x = [\"{filler}\", bogus(1), \"{filler}\"] }}\n"),
+    );
+    for args in [&["validate"][..], &["validate", "-json"]] {
+        let output = workspace.expect(args, 1);
+        assert!(
+            output.len() < 4_000,
+            "{args:?} printed {} bytes",
+            output.len()
+        );
+        assert!(output.contains("bogus"), "{output}");
+        assert!(output.contains("…é"), "{output}");
+        assert!(output.contains("é…"), "{output}");
+    }
+    let json = workspace.expect(&["validate", "-json"], 1);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("validate -json");
+    let snippet = json["diagnostics"][0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("bogus(1)"), "{snippet}");
+}
+
+/// `show FILE` reads a saved plan and the state; it takes no lock (as Terraform's `show
+/// planfile`), so it works while another run (an apply) holds the lock.
+#[test]
+fn show_of_a_saved_plan_works_while_another_run_holds_the_lock() {
+    use cutover::state::Backend as _;
+
+    let workspace = Workspace::new("show-locked");
+    workspace.write("main.hcl", MARKER);
+    workspace.expect(&["plan", "-out", "saved.plan", "-var", "label=one"], 0);
+    let backend = cutover::state::LocalBackend::in_directory(&workspace.dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let holder = runtime
+        .block_on(backend.lock("apply", std::time::Duration::ZERO))
+        .unwrap();
+    let shown = workspace.expect(&["show", "saved.plan"], 0);
+    assert!(
+        shown.contains("cutover_data.marker will be created"),
+        "{shown}"
+    );
+    let json = workspace.expect(&["show", "-json", "saved.plan"], 0);
+    assert!(json.contains("cutover_data.marker"), "{json}");
+    workspace.expect(&["show", "-markdown", "saved.plan"], 0);
+    // Commands that write still wait for the lock.
+    let blocked = workspace.expect(&["apply", "saved.plan"], 1);
+    assert!(blocked.contains(&holder.id), "{blocked}");
+    runtime.block_on(backend.unlock(&holder.id)).unwrap();
+    workspace.expect(&["apply", "saved.plan"], 0);
 }

@@ -463,15 +463,15 @@ fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
     (validated, seen)
 }
 
-/// Whether every occurrence of the marker on `line` is inside an object's identifier: AWS
-/// builds a cluster's, configuration's or secret's ARN from its name, and a `kafka_acl`'s id
-/// (`type|pattern|name|principal|host|operation|permission`) is its binding; cutover keeps
-/// both in plaintext because refresh, import and destroy find the object by them (a known
-/// limit, see README.md).
+/// Whether every occurrence of the marker on `line` is inside an ARN: AWS builds a cluster's,
+/// configuration's or secret's ARN from its name, and cutover keeps it in plaintext because
+/// refresh, import and destroy find the object by it (a known limit, see README.md). A
+/// `kafka_acl`'s id, built from its arguments, is no exception: it is sensitive when one of
+/// them is.
 fn only_inside_arns(line: &str, needle: &str) -> bool {
     let without_arns: String = line
         .split(['"', ' ', '\''])
-        .filter(|word| !word.starts_with("arn:aws:") && word.matches('|').count() != 6)
+        .filter(|word| !word.starts_with("arn:aws:"))
         .collect::<Vec<_>>()
         .join(" ");
     !without_arns.contains(needle)

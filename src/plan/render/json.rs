@@ -304,6 +304,7 @@ fn action_reason(change: &ResourceChange) -> Option<&'static str> {
         Some(ChangeReason::DeletedOutsideCutover) => Some("create_because_deleted_outside_cutover"),
         Some(ChangeReason::ReplaceBecauseOf(_)) => Some("replace_because_cannot_update"),
         Some(ChangeReason::DestroyRequested) => Some("delete_because_destroy_requested"),
+        Some(ChangeReason::DependencyPending) => Some("read_because_dependency_pending"),
         None if change.action == Action::Read => Some("read_because_config_unknown"),
         None => None,
     }

@@ -70,6 +70,9 @@ pub(crate) fn reason_lines(change: &ResourceChange) -> Vec<String> {
                 attributes.join(", ")
             ))
         }
+        Some(ChangeReason::DependencyPending) => {
+            lines.push("# (depends on a resource or a module with changes pending)".to_owned())
+        }
         Some(ChangeReason::ReplaceBecauseOf(_)) | Some(ChangeReason::DestroyRequested) | None => {}
     }
     if let Some(estimate) = &change.copy_estimate {

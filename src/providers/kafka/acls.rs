@@ -20,6 +20,7 @@ use crate::providers::kafka::topics::cluster_references_as_addresses;
 use crate::providers::{
     BoxFuture, DataSourceType, ProviderContext, ProviderError, ProviderResult, ResourceType,
 };
+use crate::state::{HashKey, SensitiveHash, sensitive_matches, stored_hash};
 
 pub const KAFKA_ACL: &str = "kafka_acl";
 pub const KAFKA_ACLS: &str = "kafka_acls";
@@ -31,6 +32,44 @@ fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
 fn cluster_of(context: &ProviderContext, value: &Value) -> ProviderResult<Cluster> {
     let cluster = attribute(value, "cluster").cloned().unwrap_or(Value::Null);
     Cluster::resolve(&context.connections, &cluster)
+}
+
+/// The arguments a binding's id is made of.
+const BINDING_PARTS: [&str; 7] = [
+    "resource_type",
+    "pattern_type",
+    "resource_name",
+    "principal",
+    "host",
+    "operation",
+    "permission",
+];
+
+/// Whether any argument of the binding is sensitive: its id, built from them all, is then
+/// sensitive too (state keeps only its keyed hash; plans and `show` print `(sensitive value)`).
+fn parts_sensitive(value: &Value) -> bool {
+    BINDING_PARTS
+        .iter()
+        .any(|name| attribute(value, name).is_some_and(Value::contains_sensitive))
+}
+
+/// A binding's id as an attribute: sensitive when any part it was built from is.
+fn id_value(binding: &AclBinding, sensitive: bool) -> Value {
+    let id = Value::string(binding.to_string());
+    if sensitive { Value::sensitive(id) } else { id }
+}
+
+/// One part of a binding as text (the enums by their names, as the arguments take them).
+fn part_text<'a>(binding: &'a AclBinding, name: &str) -> &'a str {
+    match name {
+        "resource_type" => binding.resource_type.name(),
+        "pattern_type" => binding.pattern_type.name(),
+        "resource_name" => &binding.resource_name,
+        "principal" => &binding.principal,
+        "host" => &binding.host,
+        "operation" => binding.operation.name(),
+        _ => binding.permission.name(),
+    }
 }
 
 /// A binding as `data "kafka_acls"` lists it and `kafka_acl` stores it.
@@ -160,19 +199,32 @@ impl DataSourceType for KafkaAclsData {
                 })
                 .collect();
             let principals: BTreeSet<&str> = kept.iter().map(|b| b.principal.as_str()).collect();
+            // Filtered by sensitive principals, every binding listed names one of them (in its
+            // id too): what is listed is sensitive.
+            let filtered_by_secret =
+                attribute(config, "principals").is_some_and(Value::contains_sensitive);
+            let hide = |value: Value| {
+                if filtered_by_secret {
+                    Value::sensitive(value)
+                } else {
+                    value
+                }
+            };
             result.insert("available".to_owned(), Value::Bool(available));
             result.insert("note".to_owned(), note);
             result.insert(
                 "acls".to_owned(),
-                Value::Map(
+                hide(Value::Map(
                     kept.iter()
                         .map(|b| (b.to_string(), Value::Map(binding_value(b))))
                         .collect(),
-                ),
+                )),
             );
             result.insert(
                 "principals_found".to_owned(),
-                Value::List(principals.into_iter().map(Value::string).collect()),
+                hide(Value::List(
+                    principals.into_iter().map(Value::string).collect(),
+                )),
             );
             Ok(Value::Map(result))
         })
@@ -252,10 +304,124 @@ fn check_binding(binding: &AclBinding) -> ProviderResult<()> {
     Ok(())
 }
 
-fn stored_value(cluster_address: &str, binding: &AclBinding) -> Value {
+/// What `kafka_acl` stores: the binding, its id (sensitive when `sensitive`: some argument
+/// of the block was) and the cluster's address.
+fn stored_value(cluster_address: &str, binding: &AclBinding, sensitive: bool) -> Value {
     let mut map = binding_value(binding);
+    map.insert("id".to_owned(), id_value(binding, sensitive));
     map.insert("cluster".to_owned(), Value::string(cluster_address));
     Value::Map(map)
+}
+
+/// A binding as state records it. A sensitive argument is kept there only as a keyed hash,
+/// so such a binding cannot be named exactly: it is found by listing the bindings that match
+/// its other parts and keeping the one whose hidden parts hash the same.
+struct StoredBinding {
+    /// Matches the binding; a hashed part matches any value.
+    filter: AclFilter,
+    hashed: Vec<(&'static str, SensitiveHash)>,
+}
+
+impl StoredBinding {
+    fn of(value: &Value) -> ProviderResult<StoredBinding> {
+        let mut hashed = Vec::new();
+        let mut text = BTreeMap::new();
+        for name in BINDING_PARTS {
+            let part = attribute(value, name).map(Value::peel);
+            match part.and_then(stored_hash) {
+                Some(hash) => hashed.push((name, hash)),
+                None => {
+                    if let Some(part) = part.and_then(Value::as_str) {
+                        text.insert(name, part.to_owned());
+                    }
+                }
+            }
+        }
+        if hashed.is_empty() {
+            return Ok(StoredBinding {
+                filter: AclFilter::exact(&AclSpec::from_value(value)?.binding()?),
+                hashed,
+            });
+        }
+        let unknown = |what: &str| {
+            ProviderError::Invalid(format!("the stored ACL's {what} is not one Kafka knows"))
+        };
+        let get = |name: &str| text.get(name).map(String::as_str);
+        let filter = AclFilter {
+            resource_type: get("resource_type")
+                .map(|t| ResourceKind::parse(t).ok_or_else(|| unknown("resource_type")))
+                .transpose()?,
+            pattern_type: get("pattern_type")
+                .map(|t| PatternKind::parse(t).ok_or_else(|| unknown("pattern_type")))
+                .transpose()?,
+            resource_name: get("resource_name").map(str::to_owned),
+            principal: get("principal").map(str::to_owned),
+            host: get("host").map(str::to_owned),
+            operation: get("operation")
+                .map(|t| Operation::parse(t).ok_or_else(|| unknown("operation")))
+                .transpose()?,
+            permission: get("permission")
+                .map(|t| Permission::parse(t).ok_or_else(|| unknown("permission")))
+                .transpose()?,
+        };
+        Ok(StoredBinding { filter, hashed })
+    }
+
+    /// Whether a live binding is this one: the filter's parts equal, the hidden parts hash the
+    /// same under the state's key.
+    fn matches(&self, binding: &AclBinding, key: &HashKey) -> bool {
+        let filter = &self.filter;
+        filter
+            .resource_type
+            .is_none_or(|t| t == binding.resource_type)
+            && filter
+                .pattern_type
+                .is_none_or(|t| t == binding.pattern_type)
+            && filter
+                .resource_name
+                .as_ref()
+                .is_none_or(|n| *n == binding.resource_name)
+            && filter
+                .principal
+                .as_ref()
+                .is_none_or(|p| *p == binding.principal)
+            && filter.host.as_ref().is_none_or(|h| *h == binding.host)
+            && filter.operation.is_none_or(|o| o == binding.operation)
+            && filter.permission.is_none_or(|p| p == binding.permission)
+            && self.hashed.iter().all(|(name, hash)| {
+                sensitive_matches(key, hash, &Value::string(part_text(binding, name)))
+            })
+    }
+}
+
+/// The live binding a stored `kafka_acl` stands for, if it still exists.
+async fn find_stored(
+    context: &ProviderContext,
+    cluster: &Cluster,
+    stored: &Value,
+) -> ProviderResult<Option<AclBinding>> {
+    let stored = StoredBinding::of(stored)?;
+    if stored.hashed.is_empty() {
+        let cluster = cluster.clone();
+        return blocking(move || {
+            let found = acl::describe_acls_required(&cluster, &stored.filter)?;
+            Ok(found
+                .into_iter()
+                .find(|b| AclFilter::exact(b) == stored.filter))
+        })
+        .await;
+    }
+    let key = context.connections.state_key.clone().ok_or_else(|| {
+        ProviderError::Failed(
+            "this ACL has sensitive arguments, which state keeps only as keyed hashes: finding it needs the state key".to_owned(),
+        )
+    })?;
+    let cluster = cluster.clone();
+    blocking(move || {
+        let found = acl::describe_acls_required(&cluster, &stored.filter)?;
+        Ok(found.into_iter().find(|b| stored.matches(b, &key)))
+    })
+    .await
 }
 
 /// Refuses a cluster where Kafka ACLs would be silently ignored.
@@ -423,8 +589,9 @@ impl ResourceType for KafkaAcl {
             return Ok(planned);
         }
         let binding = spec.binding()?;
+        let sensitive = parts_sensitive(&planned);
         let mut map = planned.as_map().cloned().unwrap_or_default();
-        map.insert("id".to_owned(), Value::string(binding.to_string()));
+        map.insert("id".to_owned(), id_value(&binding, sensitive));
         Ok(Value::Map(map))
     }
 
@@ -452,10 +619,10 @@ impl ResourceType for KafkaAcl {
     ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
         Box::pin(async move {
             let cluster = cluster_of(context, prior)?;
-            let binding = AclSpec::from_value(prior)?.binding()?;
-            Ok(find_binding(&cluster, &binding)
+            let sensitive = parts_sensitive(prior);
+            Ok(find_stored(context, &cluster, prior)
                 .await?
-                .map(|found| stored_value(&cluster.address, &found)))
+                .map(|found| stored_value(&cluster.address, &found, sensitive)))
         })
     }
 
@@ -474,7 +641,11 @@ impl ResourceType for KafkaAcl {
                 blocking(move || acl::create_acls(&cluster, &[binding])).await?;
             }
             wait_for_binding(context, &cluster, &binding, true).await?;
-            Ok(stored_value(&cluster.address, &binding))
+            Ok(stored_value(
+                &cluster.address,
+                &binding,
+                parts_sensitive(planned),
+            ))
         })
     }
 
@@ -499,7 +670,10 @@ impl ResourceType for KafkaAcl {
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
             let cluster = cluster_of(context, prior)?;
-            let binding = AclSpec::from_value(prior)?.binding()?;
+            // Found first (by its hashes when state hides parts of it); already gone is done.
+            let Some(binding) = find_stored(context, &cluster, prior).await? else {
+                return Ok(());
+            };
             {
                 let cluster = cluster.clone();
                 let filter = AclFilter::exact(&binding);
@@ -524,7 +698,11 @@ impl ResourceType for KafkaAcl {
             let binding = AclBinding::parse_id(id).map_err(ProviderError::Invalid)?;
             check_binding(&binding)?;
             match find_binding(&cluster, &binding).await? {
-                Some(found) => Ok(stored_value(&cluster.address, &found)),
+                Some(found) => Ok(stored_value(
+                    &cluster.address,
+                    &found,
+                    parts_sensitive(config),
+                )),
                 None => Err(ProviderError::Failed(format!(
                     "{}: ACL {id} does not exist",
                     cluster.address
@@ -590,6 +768,64 @@ mod tests {
             ("operation".to_owned(), Value::string("read")),
         ]));
         assert!(attribute(&acl.plan(None, unknown).unwrap(), "id").is_none());
+    }
+
+    #[test]
+    fn the_id_of_a_binding_with_a_sensitive_part_is_sensitive() {
+        let acl = KafkaAcl::new();
+        let planned = Value::Map(BTreeMap::from([
+            ("resource_type".to_owned(), Value::string("topic")),
+            ("resource_name".to_owned(), Value::string("orders")),
+            (
+                "principal".to_owned(),
+                Value::sensitive(Value::string("User:hidden")),
+            ),
+            ("operation".to_owned(), Value::string("write")),
+        ]));
+        let id = attribute(&acl.plan(None, planned).unwrap(), "id")
+            .cloned()
+            .unwrap();
+        assert!(matches!(id, Value::Sensitive(_)), "{id:?}");
+        assert_eq!(
+            id.peel().as_str(),
+            Some("topic|literal|orders|User:hidden|*|write|allow")
+        );
+    }
+
+    /// State keeps a sensitive principal only as its keyed hash: the stored binding lists the
+    /// candidates by its other parts and knows its own by the hash.
+    #[test]
+    fn a_stored_binding_with_a_hashed_part_is_known_by_its_hash() {
+        use crate::state::KeyOrigin;
+        let key = HashKey::from_bytes([9u8; 32], KeyOrigin::Explicit).unwrap();
+        let hash = key.hash(&Value::string("User:hidden")).unwrap();
+        let hashed = Value::sensitive(Value::Map(BTreeMap::from([(
+            crate::state::sensitive::SENSITIVE_MARKER.to_owned(),
+            Value::string(hash.as_str()),
+        )])));
+        let stored = Value::Map(BTreeMap::from([
+            ("resource_type".to_owned(), Value::string("topic")),
+            ("resource_name".to_owned(), Value::string("orders")),
+            ("pattern_type".to_owned(), Value::string("literal")),
+            ("principal".to_owned(), hashed),
+            ("host".to_owned(), Value::string("*")),
+            ("operation".to_owned(), Value::string("write")),
+            ("permission".to_owned(), Value::string("allow")),
+        ]));
+        assert!(parts_sensitive(&stored));
+        let binding = StoredBinding::of(&stored).unwrap();
+        assert_eq!(binding.filter.principal, None);
+        assert_eq!(binding.filter.resource_name.as_deref(), Some("orders"));
+        let mut live = spec("topic", "orders").binding().unwrap();
+        live.principal = "User:hidden".to_owned();
+        assert!(binding.matches(&live, &key));
+        live.principal = "User:other".to_owned();
+        assert!(!binding.matches(&live, &key));
+        let other_key = HashKey::from_bytes([8u8; 32], KeyOrigin::Explicit).unwrap();
+        live.principal = "User:hidden".to_owned();
+        assert!(!binding.matches(&live, &other_key));
+        live.operation = Operation::Read;
+        assert!(!binding.matches(&live, &key));
     }
 
     #[test]
