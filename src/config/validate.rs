@@ -383,6 +383,9 @@ fn check_scalar(
     }
     let shown = if sensitive {
         "(sensitive value)".to_owned()
+    } else if let (Validator::Pattern(Pattern::HttpUrl), Some(url)) = (validator, value.as_str()) {
+        // The password of a URL with credentials is not repeated in the message.
+        format!("{:?}", without_userinfo(url))
     } else {
         value.to_string()
     };
@@ -794,6 +797,19 @@ pub fn is_topic_name(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// `url` with the `user:password@` of its authority replaced by `***@`.
+fn without_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 fn is_secret_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 512
@@ -975,6 +991,18 @@ mod tests {
         assert!(messages(Value::string("soon"), LOAD).is_empty());
         assert_eq!(duration_text(std::time::Duration::from_secs(5400)), "1h30m");
         assert_eq!(duration_text(std::time::Duration::from_millis(50)), "50ms");
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        let shown = messages(
+            Value::string("http://admin:pw@connect:8083/x"),
+            Validator::Pattern(Pattern::HttpUrl),
+        );
+        assert_eq!(
+            shown[0].0,
+            "invalid value for \"x\": \"http://***@connect:8083/x\" holds credentials (user:password@): they would be stored and shown as written"
+        );
     }
 
     #[test]

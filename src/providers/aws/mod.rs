@@ -395,7 +395,7 @@ mod tests {
         let error = settings(&[("endpoint_url", Value::string("127.0.0.1:15000"))]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "provider \"aws\": invalid value for \"endpoint_url\": \"127.0.0.1:15000\" is not an http:// or https:// URL with a host"
+            "provider \"aws\": invalid value for \"endpoint_url\": \"127.0.0.1:15000\" is not an http:// or https:// URL with a host, without credentials or a query string"
         );
         let error = settings(&[("poll_interval", Value::string("soon"))]).unwrap_err();
         assert!(
