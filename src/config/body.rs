@@ -202,6 +202,14 @@ pub fn decode_body(
         &mut reported,
         diagnostics,
     );
+    check_block(
+        schema,
+        &mut object,
+        &value_spans,
+        header,
+        &reported,
+        diagnostics,
+    );
     check_groups(schema, &object, context, header, &suggested, diagnostics);
     for attribute in &schema.attributes {
         if object.contains_key(attribute.name) {
@@ -392,6 +400,41 @@ fn check_rules(
     }
 }
 
+/// The schema's rules over several arguments ([`Schema::with_check`]): each finding at the
+/// value of the argument at fault (the header when it is unset), unless that argument is
+/// already reported; the argument becomes unknown, so nothing downstream reports it again.
+fn check_block(
+    schema: &Schema,
+    object: &mut BTreeMap<String, Value>,
+    value_spans: &BTreeMap<&'static str, Span>,
+    header: &Span,
+    reported: &[&'static str],
+    diagnostics: &mut Diagnostics,
+) {
+    for rule in &schema.checks {
+        for finding in (rule.check)(object) {
+            if reported.contains(&finding.attribute) {
+                continue;
+            }
+            let span = value_spans.get(finding.attribute).unwrap_or(header).clone();
+            let mut diagnostic = Diagnostic::error(finding.message).at(span);
+            if let Some(hint) = finding.hint {
+                diagnostic = diagnostic.with_hint(hint);
+            }
+            diagnostics.push(diagnostic);
+            if value_spans.contains_key(finding.attribute) {
+                let sensitive = schema
+                    .attribute(finding.attribute)
+                    .is_some_and(|a| a.sensitive);
+                object.insert(
+                    finding.attribute.to_owned(),
+                    Value::Unknown.marked(sensitive),
+                );
+            }
+        }
+    }
+}
+
 /// The groups of which at least one member must be set ([`Schema::at_least_one_of`],
 /// [`Schema::exactly_one_of`]): one diagnostic at the block when none is. A member whose value
 /// is unknown may turn out set, so the group is checked again once it is known; a misspelled
@@ -409,7 +452,8 @@ pub(crate) fn check_groups(
         for &name in group.names {
             match object.get(name).map(Value::peel) {
                 None | Some(Value::Null) => {}
-                Some(Value::List(items)) if items.is_empty() => {}
+                Some(Value::List(items) | Value::Set(items)) if items.is_empty() => {}
+                Some(Value::Map(map)) if map.is_empty() => {}
                 Some(_) => maybe_set = true,
             }
         }

@@ -18,6 +18,47 @@ pub fn decode<T: DeserializeOwned>(what: &str, value: &Value) -> Result<T, Strin
     serde_json::from_value(to_json(value)).map_err(|error| format!("{what}: {error}"))
 }
 
+/// Decodes `value` into `T` after judging its known parts by `schema` — each argument's
+/// validators, the rules over several arguments and the at-least-one-of groups — with the
+/// words `validate` uses. The configuration has judged a value from a `.hcl` file already;
+/// this is for the values that reach a provider another way (a direct call, a state written
+/// by an older version), so they get the same message instead of a second, hand-written one.
+pub fn decode_checked<T: DeserializeOwned>(
+    what: &str,
+    schema: &super::schema::Schema,
+    value: &Value,
+) -> Result<T, String> {
+    let empty = std::collections::BTreeMap::new();
+    let object = value.peel().as_map().unwrap_or(&empty);
+    for attribute in &schema.attributes {
+        let Some(argument) = object.get(attribute.name) else {
+            continue;
+        };
+        if let Some(problem) =
+            super::validate::check(attribute.name, argument, &attribute.validators)
+                .into_iter()
+                .next()
+        {
+            return Err(format!("{what}: {}", problem.message));
+        }
+    }
+    for rule in &schema.checks {
+        if let Some(finding) = (rule.check)(object).into_iter().next() {
+            return Err(format!("{what}: {}", finding.message));
+        }
+    }
+    for group in &schema.groups {
+        if group
+            .names
+            .iter()
+            .all(|name| rule::unset_or_empty(object, name))
+        {
+            return Err(format!("{what} needs {}", group.text()));
+        }
+    }
+    decode(what, value)
+}
+
 /// JSON with unknown parts as null and sensitive marks dropped.
 fn to_json(value: &Value) -> serde_json::Value {
     match value {
@@ -43,6 +84,79 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// For `#[serde(default, deserialize_with = "whole_number")]` on an `Option<i64>`: a whole
+/// number, written as an integer or as a float without a fraction (`3.0`, as an expression
+/// such as `6 / 2` evaluates). A fraction is an error: the schema's range validator reports
+/// it first, with its hint.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => Ok(Some(float as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{number} is not a whole number"
+        ))),
+    }
+}
+
+/// An argument of type `any` that a provider passes on as it is, sensitive marks included: a
+/// cluster or mirror reference (resolved by whoever connects, from the stored address or the
+/// evaluated block). `None` when unset or null. Everything else is decoded by [`decode`].
+pub fn reference(value: &Value, name: &str) -> Option<Value> {
+    value
+        .peel()
+        .as_map()
+        .and_then(|map| map.get(name))
+        .filter(|value| !value.is_null())
+        .cloned()
+}
+
+/// What a schema rule ([`super::schema::BlockCheck`]) sees of one argument of a decoded body.
+pub mod rule {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::Value;
+
+    /// Unset (absent or null): an unknown value may still turn out set.
+    pub fn unset(object: &BTreeMap<String, Value>, name: &str) -> bool {
+        object.get(name).is_none_or(|value| value.peel().is_null())
+    }
+
+    /// Unset, or a known empty list or map.
+    pub fn unset_or_empty(object: &BTreeMap<String, Value>, name: &str) -> bool {
+        match object.get(name).map(Value::peel) {
+            None | Some(Value::Null) => true,
+            Some(Value::List(items) | Value::Set(items)) => items.is_empty(),
+            Some(Value::Map(map)) => map.is_empty(),
+            Some(_) => false,
+        }
+    }
+
+    /// A known number.
+    pub fn number(object: &BTreeMap<String, Value>, name: &str) -> Option<f64> {
+        object.get(name)?.peel().as_number()?.as_f64()
+    }
+
+    /// A known duration (`"30s"`); `None` when unset, unknown or not a duration (the pattern
+    /// reports that).
+    pub fn duration(object: &BTreeMap<String, Value>, name: &str) -> Option<Duration> {
+        crate::config::evaluate::parse_duration(object.get(name)?.peel().as_str()?)
+    }
+
+    /// A known string.
+    pub fn text<'a>(object: &'a BTreeMap<String, Value>, name: &str) -> Option<&'a str> {
+        object.get(name)?.peel().as_str()
+    }
 }
 
 #[cfg(test)]

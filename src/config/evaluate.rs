@@ -2070,7 +2070,10 @@ impl<'t> Evaluator<'t, '_> {
         // The block's own arguments, decoded against its schema like any block's (validators
         // and rules at the attribute); the check blocks are decoded by their checks' schemas.
         let schema = self.schemas.assert_schema();
-        let arguments_schema = Schema::new(schema.attributes.clone(), Vec::new());
+        let arguments_schema = Schema {
+            checks: schema.checks.clone(),
+            ..Schema::new(schema.attributes.clone(), Vec::new())
+        };
         let mut arguments = Body::new();
         let mut blocks = Vec::new();
         let mut misspelled = Vec::new();

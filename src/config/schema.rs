@@ -16,6 +16,41 @@ pub struct Schema {
     /// Groups of arguments or blocks of which at least (or exactly) one must be set
     /// (Terraform's `AtLeastOneOf`, `ExactlyOneOf`).
     pub groups: Vec<Group>,
+    /// Rules over several arguments that the declarative ones cannot say (a rate cap below
+    /// the rate required, topics required when no mirror names them): errors at the
+    /// argument, in `validate` once the values they look at are known.
+    pub checks: Vec<BlockCheck>,
+}
+
+/// What a [`BlockCheck`] found: the argument at fault (its value's span is where the error
+/// points; the block's header when it is unset), the message and a hint. The message never
+/// quotes a sensitive value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub attribute: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// A rule over the decoded body of one block (its object, sensitive marks and unknowns
+/// included: a rule looks only at known values, so it is checked again once they are known).
+/// `description` is the rule in words, for the reference docs and `providers schema -json`.
+#[derive(Clone, Copy)]
+pub struct BlockCheck {
+    pub description: &'static str,
+    pub check: fn(&std::collections::BTreeMap<String, Value>) -> Vec<Finding>,
+}
+
+impl PartialEq for BlockCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.description == other.description && std::ptr::fn_addr_eq(self.check, other.check)
+    }
+}
+
+impl std::fmt::Debug for BlockCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockCheck({:?})", self.description)
+    }
 }
 
 /// A rule over a group of arguments or nested blocks of one block.
@@ -186,6 +221,12 @@ impl AttributeSchema {
         self.validate(Validator::IntRange { min, max })
     }
 
+    /// A duration ([`super::validate::Pattern::Duration`]) from `min` to `max`.
+    pub fn duration_range(self, min: std::time::Duration, max: std::time::Duration) -> Self {
+        self.pattern(super::validate::Pattern::Duration)
+            .validate(Validator::DurationRange { min, max })
+    }
+
     pub fn pattern(self, pattern: super::validate::Pattern) -> Self {
         self.validate(Validator::Pattern(pattern))
     }
@@ -246,7 +287,18 @@ impl Schema {
             blocks,
             advice: None,
             groups: Vec::new(),
+            checks: Vec::new(),
         }
+    }
+
+    /// Adds a rule over several arguments (see [`BlockCheck`]).
+    pub fn with_check(
+        mut self,
+        description: &'static str,
+        check: fn(&std::collections::BTreeMap<String, Value>) -> Vec<Finding>,
+    ) -> Self {
+        self.checks.push(BlockCheck { description, check });
+        self
     }
 
     /// At least one of `names` (arguments or nested blocks) must be set: reported at the
@@ -467,6 +519,16 @@ impl Schema {
                 object.insert(key.into(), groups.into());
             }
         }
+        if !self.checks.is_empty() {
+            object.insert(
+                "rules".into(),
+                self.checks
+                    .iter()
+                    .map(|check| check.description)
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
         object.insert("description_kind".into(), "plain".into());
         serde_json::Value::Object(object)
     }
@@ -486,6 +548,9 @@ impl Schema {
                 if group.exactly { "exactly" } else { "at least" },
                 names.join(", ")
             );
+        }
+        for check in &self.checks {
+            let _ = writeln!(out, "Rule: {}.\n", check.description);
         }
         let arguments: Vec<&AttributeSchema> =
             self.attributes.iter().filter(|a| a.settable()).collect();

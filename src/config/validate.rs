@@ -41,6 +41,12 @@ pub enum Validator {
         min: usize,
         max: usize,
     },
+    /// A duration (written as [`Pattern::Duration`] checks) from `min` to `max`, both
+    /// included. A text that is not a duration at all is the pattern's to report.
+    DurationRange {
+        min: std::time::Duration,
+        max: std::time::Duration,
+    },
 }
 
 /// Named patterns for strings, each with its own explanation.
@@ -68,11 +74,24 @@ pub enum Pattern {
     MskClusterName,
     /// An EC2 instance id: `i-` and 8 or 17 hexadecimal digits.
     Ec2InstanceId,
+    /// Another EC2 id: `prefix-` (`ami`, `subnet`) and 8 or 17 hexadecimal digits.
+    Ec2Id { prefix: &'static str },
+    /// An EC2 instance type: a family and a size, `m5.2xlarge`.
+    Ec2InstanceType,
     /// A Kafka principal: a type and a name, `User:alice`.
     KafkaPrincipal,
     /// A Secrets Manager secret name or ARN MSK accepts for SCRAM: the name starts with
     /// `AmazonMSK_`.
     MskScramSecret,
+    /// A ZooKeeper connect string: comma-separated `host:port`, optionally followed by a
+    /// chroot path (`zk1:2181,zk2:2181/kafka`).
+    ZookeeperConnect,
+    /// An AWS region: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+    AwsRegion,
+    /// A Secrets Manager secret name: 1 to 512 of `a-z A-Z 0-9 / _ + = . @ -`.
+    SecretName,
+    /// A Secrets Manager secret, by name ([`Pattern::SecretName`]) or by ARN.
+    SecretId,
 }
 
 impl Validator {
@@ -146,6 +165,14 @@ impl Validator {
                 format!("exactly {min} element{}", plural(*min))
             }
             Validator::Length { min, max } => format!("{min} to {max} elements"),
+            Validator::DurationRange { min, max } if *max == std::time::Duration::MAX => {
+                format!("a duration of at least {}", duration_text(*min))
+            }
+            Validator::DurationRange { min, max } => format!(
+                "a duration from {} to {}",
+                duration_text(*min),
+                duration_text(*max)
+            ),
         }
     }
 
@@ -170,6 +197,10 @@ impl Validator {
                 let max = (*max != usize::MAX).then_some(*max);
                 serde_json::json!({"length": {"min": min, "max": max}})
             }
+            Validator::DurationRange { min, max } => {
+                let max = (*max != std::time::Duration::MAX).then(|| duration_text(*max));
+                serde_json::json!({"duration_range": {"min": duration_text(*min), "max": max}})
+            }
         }
     }
 }
@@ -188,8 +219,14 @@ impl Pattern {
             Pattern::MskVersion => "msk_kafka_version",
             Pattern::MskClusterName => "msk_cluster_name",
             Pattern::Ec2InstanceId => "ec2_instance_id",
+            Pattern::Ec2Id { .. } => "ec2_id",
+            Pattern::Ec2InstanceType => "ec2_instance_type",
             Pattern::KafkaPrincipal => "kafka_principal",
             Pattern::MskScramSecret => "msk_scram_secret",
+            Pattern::ZookeeperConnect => "zookeeper_connect",
+            Pattern::AwsRegion => "aws_region",
+            Pattern::SecretName => "secret_name",
+            Pattern::SecretId => "secret_id",
         }
     }
 }
@@ -214,7 +251,9 @@ impl fmt::Display for Pattern {
             ),
             Pattern::HostPort { .. } => f.write_str("host:port (e.g. \"10.0.1.10:9092\")"),
             Pattern::Regex => f.write_str("a regular expression"),
-            Pattern::HttpUrl => f.write_str("an http:// or https:// URL with a host"),
+            Pattern::HttpUrl => f.write_str(
+                "an http:// or https:// URL with a host, without credentials or a query string",
+            ),
             Pattern::Name { max } => write!(f, "1 to {max} characters of a-z A-Z 0-9 . _ -"),
             Pattern::MskVersion => f.write_str("an MSK Kafka version, like \"3.9.x\" or \"2.8.1\""),
             Pattern::MskClusterName => {
@@ -222,6 +261,12 @@ impl fmt::Display for Pattern {
             }
             Pattern::Ec2InstanceId => {
                 f.write_str("an EC2 instance id: i- and 8 or 17 hexadecimal digits")
+            }
+            Pattern::Ec2Id { prefix } => {
+                write!(f, "an EC2 id: {prefix}- and 8 or 17 hexadecimal digits")
+            }
+            Pattern::Ec2InstanceType => {
+                f.write_str("an EC2 instance type: a family and a size, like \"m5.2xlarge\"")
             }
             Pattern::KafkaPrincipal => {
                 f.write_str("a Kafka principal, TYPE:NAME (e.g. \"User:alice\")")
@@ -232,6 +277,16 @@ impl fmt::Display for Pattern {
             Pattern::Version => {
                 f.write_str("a version of dot-separated numbers, like \"0.8.2\" or \"3.9\"")
             }
+            Pattern::ZookeeperConnect => f.write_str(
+                "a ZooKeeper connect string: host:port, comma-separated, and an optional /chroot (e.g. \"zk1:2181,zk2:2181/kafka\")",
+            ),
+            Pattern::AwsRegion => f.write_str("an AWS region, like \"us-east-1\""),
+            Pattern::SecretName => {
+                f.write_str("a secret name: 1 to 512 characters of a-z A-Z 0-9 / _ + = . @ -")
+            }
+            Pattern::SecretId => f.write_str(
+                "a secret name (1 to 512 characters of a-z A-Z 0-9 / _ + = . @ -) or a Secrets Manager ARN",
+            ),
         }
     }
 }
@@ -328,6 +383,9 @@ fn check_scalar(
     }
     let shown = if sensitive {
         "(sensitive value)".to_owned()
+    } else if let (Validator::Pattern(Pattern::HttpUrl), Some(url)) = (validator, value.as_str()) {
+        // The password of a URL with credentials is not repeated in the message.
+        format!("{:?}", without_userinfo(url))
     } else {
         value.to_string()
     };
@@ -420,8 +478,42 @@ fn check_scalar(
                 suggestion.map(|s| format!("did you mean {s:?}?")),
             )
         }
+        Validator::DurationRange { min, max } => {
+            let duration = parse_duration(value.as_str()?)?;
+            if duration >= *min && duration <= *max {
+                return None;
+            }
+            let nearest = duration.clamp(*min, *max);
+            problem(
+                format!("is out of range: {} allowed", validator.allowed()),
+                Some(format!(
+                    "the nearest allowed value is \"{}\"",
+                    duration_text(nearest)
+                )),
+            )
+        }
         Validator::Length { .. } => None,
     }
+}
+
+/// A duration as the configuration writes it: `250ms`, `6s`, `5m`, `1h30m`.
+pub fn duration_text(duration: std::time::Duration) -> String {
+    let millis = duration.as_millis();
+    if millis == 0 {
+        return "0s".to_owned();
+    }
+    if millis % 1000 != 0 {
+        return format!("{millis}ms");
+    }
+    let seconds = millis / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut text = String::new();
+    for (amount, unit) in [(hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if amount > 0 {
+            text.push_str(&format!("{amount}{unit}"));
+        }
+    }
+    text
 }
 
 /// `None` when `text` matches; otherwise an optional specific reason (replacing "is not
@@ -512,11 +604,92 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
                 .then(|| format!("AmazonMSK_{text}"));
             (!valid).then_some((None, suggestion))
         }
-        Pattern::Ec2InstanceId => {
-            let valid = text.strip_prefix("i-").is_some_and(|hex| {
-                matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        Pattern::ZookeeperConnect => {
+            let (hosts, chroot) = match text.find('/') {
+                Some(slash) => (&text[..slash], Some(&text[slash..])),
+                None => (text, None),
+            };
+            let bad_host = hosts
+                .split(',')
+                .map(str::trim)
+                .find(|part| !is_host_port(part));
+            let bad_chroot = chroot.is_some_and(|path| {
+                path.len() < 2 || path.ends_with('/') || path.contains("//") || path.contains(' ')
             });
-            (!valid).then_some((None, None))
+            match (bad_host, bad_chroot) {
+                (None, false) => None,
+                (Some(bad), _) => {
+                    let suggestion = (!bad.is_empty()
+                        && !bad.contains(':')
+                        && !bad.contains(' ')
+                        && !hosts.contains(','))
+                    .then(|| format!("{bad}:2181{}", chroot.unwrap_or_default()));
+                    let reason = hosts
+                        .contains(',')
+                        .then(|| format!("holds {bad:?}, which is not host:port"));
+                    Some((reason, suggestion))
+                }
+                (None, true) => Some((
+                    Some(format!(
+                        "has the chroot {:?}, which is not a path like \"/kafka\"",
+                        chroot.unwrap_or_default()
+                    )),
+                    None,
+                )),
+            }
+        }
+        Pattern::AwsRegion => {
+            let parts: Vec<&str> = text.split('-').collect();
+            let valid = parts.len() >= 3
+                && parts[0].len() == 2
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                })
+                && parts
+                    .last()
+                    .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            let lower = text.trim().to_ascii_lowercase().replace('_', "-");
+            let suggestion = (lower != text).then_some(lower);
+            (!valid).then_some((None, suggestion))
+        }
+        Pattern::SecretName => (!is_secret_name(text)).then_some((None, None)),
+        Pattern::SecretId => {
+            if text.starts_with("arn:") {
+                return check_pattern(
+                    Pattern::Arn {
+                        service: "secretsmanager",
+                    },
+                    text,
+                );
+            }
+            (!is_secret_name(text)).then_some((None, None))
+        }
+        Pattern::Ec2InstanceId => check_pattern(Pattern::Ec2Id { prefix: "i" }, text),
+        Pattern::Ec2Id { prefix } => {
+            let valid = text
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hex| {
+                    matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
+                });
+            let lower = text.trim().to_ascii_lowercase();
+            let suggestion = (lower != text).then_some(lower);
+            (!valid).then_some((None, suggestion))
+        }
+        Pattern::Ec2InstanceType => {
+            let valid = text.split_once('.').is_some_and(|(family, size)| {
+                let part = |p: &str| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                };
+                part(family) && part(size) && !size.contains('.')
+            });
+            let lower = text.trim().to_ascii_lowercase();
+            let suggestion = (lower != text).then_some(lower);
+            (!valid).then_some((None, suggestion))
         }
         Pattern::Version => {
             let parts: Vec<&str> = text.trim().split('.').collect();
@@ -590,7 +763,18 @@ fn check_pattern(pattern: Pattern, text: &str) -> Option<(Option<String>, Option
             let rest = text
                 .strip_prefix("http://")
                 .or_else(|| text.strip_prefix("https://"));
+            let authority = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
             match rest {
+                Some(_) if authority.is_some_and(|authority| authority.contains('@')) => Some((
+                    Some(
+                        "holds credentials (user:password@): they would be stored and shown as written"
+                            .to_owned(),
+                    ),
+                    None,
+                )),
+                Some(rest) if rest.contains('?') => {
+                    Some((Some("has a query string".to_owned()), None))
+                }
                 Some(rest) if !rest.is_empty() && !rest.starts_with('/') => None,
                 Some(_) => Some((Some("has no host".to_owned()), None)),
                 None => {
@@ -611,6 +795,27 @@ pub fn is_topic_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `url` with the `user:password@` of its authority replaced by `***@`.
+fn without_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+fn is_secret_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 512
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 fn is_host_port(text: &str) -> bool {
@@ -760,6 +965,96 @@ mod tests {
                 "invalid value for \"x\": (sensitive value) is not one of \"a\"".to_owned(),
                 None
             )]
+        );
+    }
+
+    #[test]
+    fn duration_ranges_name_the_nearest_allowed_duration() {
+        const LOAD: Validator = Validator::DurationRange {
+            min: std::time::Duration::from_secs(1),
+            max: std::time::Duration::from_secs(3600),
+        };
+        assert_eq!(
+            messages(Value::string("2h"), LOAD),
+            vec![(
+                "invalid value for \"x\": \"2h\" is out of range: a duration from 1s to 1h allowed"
+                    .to_owned(),
+                Some("the nearest allowed value is \"1h\"".to_owned())
+            )]
+        );
+        assert_eq!(
+            messages(Value::string("500ms"), LOAD)[0].1.as_deref(),
+            Some("the nearest allowed value is \"1s\"")
+        );
+        assert!(messages(Value::string("1h"), LOAD).is_empty());
+        // Not a duration at all: the pattern says so, not the range.
+        assert!(messages(Value::string("soon"), LOAD).is_empty());
+        assert_eq!(duration_text(std::time::Duration::from_secs(5400)), "1h30m");
+        assert_eq!(duration_text(std::time::Duration::from_millis(50)), "50ms");
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_repeating_them() {
+        let shown = messages(
+            Value::string("http://admin:pw@connect:8083/x"),
+            Validator::Pattern(Pattern::HttpUrl),
+        );
+        assert_eq!(
+            shown[0].0,
+            "invalid value for \"x\": \"http://***@connect:8083/x\" holds credentials (user:password@): they would be stored and shown as written"
+        );
+    }
+
+    #[test]
+    fn zookeeper_regions_and_secret_names() {
+        let zookeeper = Validator::Pattern(Pattern::ZookeeperConnect);
+        for fine in ["zk:2181", "a:2181,b:2181/kafka", "10.0.1.20:2181/legacy/x"] {
+            assert!(
+                messages(Value::string(fine), zookeeper.clone()).is_empty(),
+                "{fine}"
+            );
+        }
+        assert_eq!(
+            messages(Value::string("zk/kafka"), zookeeper.clone())[0]
+                .1
+                .as_deref(),
+            Some("did you mean \"zk:2181/kafka\"?")
+        );
+        assert_eq!(
+            messages(Value::string("a:2181,b"), zookeeper.clone())[0].0,
+            "invalid value for \"x\": \"a:2181,b\" holds \"b\", which is not host:port"
+        );
+        assert!(
+            messages(Value::string("a:2181/kafka/"), zookeeper)[0]
+                .0
+                .contains("is not a path like \"/kafka\"")
+        );
+        let region = Validator::Pattern(Pattern::AwsRegion);
+        assert!(messages(Value::string("us-gov-west-1"), region.clone()).is_empty());
+        assert_eq!(
+            messages(Value::string("US_EAST_1"), region.clone())[0]
+                .1
+                .as_deref(),
+            Some("did you mean \"us-east-1\"?")
+        );
+        assert!(!messages(Value::string("useast1"), region).is_empty());
+        let secret = Validator::Pattern(Pattern::SecretId);
+        assert!(messages(Value::string("prod/orders/kafka"), secret.clone()).is_empty());
+        assert!(
+            messages(
+                Value::string("arn:aws:secretsmanager:us-east-1:123:secret:x-AbCdEf"),
+                secret.clone()
+            )
+            .is_empty()
+        );
+        assert!(!messages(Value::string("prod orders"), secret.clone()).is_empty());
+        assert_eq!(
+            messages(
+                Value::string("arn:aws:kafka:us-east-1:123:cluster/x"),
+                secret
+            )[0]
+            .0,
+            "invalid value for \"x\": \"arn:aws:kafka:us-east-1:123:cluster/x\" is an ARN of kafka, not of secretsmanager"
         );
     }
 

@@ -84,25 +84,6 @@ impl Feature {
     }
 }
 
-/// Security protocols librdkafka speaks.
-const PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
-const SCRAM_MECHANISMS: &[&str] = &["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"];
-/// Properties the block sets through its own arguments; `properties` may not override them,
-/// so a typo cannot silently change the security of a connection.
-const OWNED_PROPERTIES: &[&str] = &[
-    "bootstrap.servers",
-    "metadata.broker.list",
-    "security.protocol",
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "ssl.ca.location",
-    "ssl.certificate.location",
-    "ssl.key.location",
-    "client.id",
-];
-
 /// One `cluster` block, decoded. Holds credentials: never printed (Debug is redacted).
 #[derive(Clone)]
 pub struct Cluster {
@@ -193,8 +174,49 @@ fn invalid(address: &str, message: impl std::fmt::Display) -> OperationError {
     OperationError::Invalid(format!("{address}: {message}"))
 }
 
-fn text(map: &BTreeMap<String, Value>, name: &str) -> Option<String> {
-    map.get(name).and_then(Value::as_str).map(str::to_owned)
+/// The arguments of an evaluated `cluster` block, decoded once after the cluster schema
+/// judged them ([`crate::config::decode::decode_checked`]: the words of `validate`). Holds the
+/// password in plain text: no `Debug`, never printed.
+#[derive(serde::Deserialize)]
+struct ClusterArgs {
+    address: Option<String>,
+    bootstrap_servers: Option<Servers>,
+    broker_version: Option<String>,
+    zookeeper: Option<String>,
+    client_id: Option<String>,
+    security_protocol: Option<String>,
+    auth: Option<String>,
+    sasl_mechanism: Option<String>,
+    sasl_username: Option<String>,
+    sasl_password: Option<String>,
+    tls_ca_file: Option<String>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
+    properties: Option<BTreeMap<String, String>>,
+    timeout: Option<String>,
+    aws_region: Option<String>,
+}
+
+/// `bootstrap_servers`: a list of `host:port`, or one comma-separated string.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Servers {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Servers {
+    fn list(self) -> Vec<String> {
+        let parts: Vec<String> = match self {
+            Servers::One(text) => text.split(',').map(str::to_owned).collect(),
+            Servers::Many(items) => items,
+        };
+        parts
+            .into_iter()
+            .map(|server| server.trim().to_owned())
+            .filter(|server| !server.is_empty())
+            .collect()
+    }
 }
 
 impl Cluster {
@@ -227,32 +249,33 @@ impl Cluster {
 
     /// Decodes an evaluated `cluster` block.
     pub fn from_value(value: &Value) -> OperationResult<Cluster> {
-        let map = value
+        if value.as_map().is_none() {
+            return Err(OperationError::Invalid(
+                "a cluster must be an object".to_owned(),
+            ));
+        }
+        let address = value
             .as_map()
-            .ok_or_else(|| OperationError::Invalid("a cluster must be an object".to_owned()))?;
-        let address = text(map, "address").unwrap_or_else(|| "cluster".to_owned());
+            .and_then(|map| map.get("address"))
+            .and_then(Value::as_str)
+            .unwrap_or("cluster")
+            .to_owned();
         let mut marks = Marks::of(value);
         if !value.is_wholly_known() {
             return Err(OperationError::Failed(format!(
                 "{address}: the connection depends on values known only after apply"
             )));
         }
-        let servers = match map.get("bootstrap_servers").map(Value::peel) {
-            Some(Value::String(list)) => list
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>(),
-            Some(Value::List(items) | Value::Set(items)) => items
-                .iter()
-                .map(|item| {
-                    item.as_str()
-                        .map(|s| s.trim().to_owned())
-                        .ok_or_else(|| invalid(&address, "bootstrap_servers must list strings"))
-                })
-                .collect::<OperationResult<Vec<_>>>()?,
-            _ => return Err(invalid(&address, "bootstrap_servers is required")),
-        };
+        let args: ClusterArgs = crate::config::decode::decode_checked(
+            &address,
+            crate::providers::kafka::cluster_schema_ref(),
+            value,
+        )
+        .map_err(OperationError::Invalid)?;
+        let servers = args
+            .bootstrap_servers
+            .map(Servers::list)
+            .unwrap_or_default();
         if servers.is_empty() {
             return Err(invalid(&address, "bootstrap_servers is empty"));
         }
@@ -265,45 +288,19 @@ impl Cluster {
                 }
             }
         }
-        for server in &servers {
-            let port = server.rsplit_once(':').map(|(_, port)| port);
-            if port.is_none_or(|p| p.parse::<u16>().is_err()) {
-                return Err(invalid(
-                    &address,
-                    format!(
-                        "bootstrap server {:?} is not host:port",
-                        marks.show("bootstrap_servers", server)
-                    ),
-                ));
-            }
-        }
-        let broker_version = match text(map, "broker_version") {
-            Some(version) => Some(BrokerVersion::parse(&version).ok_or_else(|| {
-                invalid(
-                    &address,
-                    format!(
-                        "broker_version {:?} is not a version such as \"0.8.2\"",
-                        marks.show("broker_version", &version)
-                    ),
-                )
-            })?),
-            None => None,
-        };
-        let timeout = match text(map, "timeout") {
-            Some(timeout) => parse_duration(&timeout).ok_or_else(|| {
-                invalid(
-                    &address,
-                    format!(
-                        "timeout {:?} is not a duration such as \"30s\"",
-                        marks.show("timeout", &timeout)
-                    ),
-                )
-            })?,
-            None => DEFAULT_TIMEOUT,
-        };
+        // The schema's patterns judged the version and the timeout.
+        let broker_version = args
+            .broker_version
+            .as_deref()
+            .and_then(BrokerVersion::parse);
+        let timeout = args
+            .timeout
+            .as_deref()
+            .and_then(parse_duration)
+            .unwrap_or(DEFAULT_TIMEOUT);
 
         let mut settings = vec![("bootstrap.servers".to_owned(), servers.join(","))];
-        let client_id = text(map, "client_id").unwrap_or_else(|| "cutover".to_owned());
+        let client_id = args.client_id.unwrap_or_else(|| "cutover".to_owned());
         settings.push(("client.id".to_owned(), client_id));
         if let Some(version) = broker_version
             && version < BrokerVersion(0, 10, 0)
@@ -315,66 +312,26 @@ impl Cluster {
             settings.push(("broker.version.fallback".to_owned(), version.to_string()));
         }
 
-        let auth = text(map, "auth");
-        let mechanism = text(map, "sasl_mechanism");
-        let username = text(map, "sasl_username");
-        let password = text(map, "sasl_password");
-        let mut protocol = text(map, "security_protocol").map(|p| p.to_ascii_uppercase());
-        if let Some(protocol) = &protocol
-            && !PROTOCOLS.contains(&protocol.as_str())
-        {
-            return Err(invalid(
-                &address,
-                format!(
-                    "security_protocol {:?} is not one of {}",
-                    marks.show("security_protocol", protocol),
-                    PROTOCOLS.join(", ")
-                ),
-            ));
-        }
+        let (mechanism, username, password) =
+            (args.sasl_mechanism, args.sasl_username, args.sasl_password);
+        // Judged by the schema: one of four protocols in any case; SASL ones when SASL is used.
+        let mut protocol = args
+            .security_protocol
+            .map(|p| p.trim().to_ascii_uppercase());
         let mut iam = None;
-        match auth.as_deref() {
-            None => {}
-            Some("aws_msk_iam") => {
-                if mechanism.is_some() || username.is_some() || password.is_some() {
-                    return Err(invalid(
-                        &address,
-                        "auth = \"aws_msk_iam\" takes no sasl_mechanism, sasl_username or sasl_password",
-                    ));
-                }
-                let protocol = protocol.get_or_insert_with(|| "SASL_SSL".to_owned());
-                if !protocol.starts_with("SASL_") {
-                    return Err(invalid(
-                        &address,
-                        "auth = \"aws_msk_iam\" needs security_protocol SASL_SSL",
-                    ));
-                }
-                settings.push(("sasl.mechanism".to_owned(), "OAUTHBEARER".to_owned()));
-                let region = text(map, "aws_region");
-                iam = Some(Arc::new(IamTokenSource::new(region)));
-            }
-            Some(other) => {
+        if args.auth.as_deref() == Some("aws_msk_iam") {
+            if mechanism.is_some() || username.is_some() || password.is_some() {
                 return Err(invalid(
                     &address,
-                    format!(
-                        "auth {:?} is not supported; use \"aws_msk_iam\" or SASL settings",
-                        marks.show("auth", other)
-                    ),
+                    "auth = \"aws_msk_iam\" takes no sasl_mechanism, sasl_username or sasl_password",
                 ));
             }
+            protocol.get_or_insert_with(|| "SASL_SSL".to_owned());
+            settings.push(("sasl.mechanism".to_owned(), "OAUTHBEARER".to_owned()));
+            iam = Some(Arc::new(IamTokenSource::new(args.aws_region)));
         }
         if let Some(mechanism) = &mechanism {
-            let upper = mechanism.to_ascii_uppercase();
-            if !SCRAM_MECHANISMS.contains(&upper.as_str()) {
-                return Err(invalid(
-                    &address,
-                    format!(
-                        "sasl_mechanism {:?} is not one of {}",
-                        marks.show("sasl_mechanism", mechanism),
-                        SCRAM_MECHANISMS.join(", ")
-                    ),
-                ));
-            }
+            let upper = mechanism.trim().to_ascii_uppercase();
             if username.is_none() || password.is_none() {
                 return Err(invalid(
                     &address,
@@ -384,16 +341,7 @@ impl Cluster {
                     ),
                 ));
             }
-            let protocol = protocol.get_or_insert_with(|| "SASL_SSL".to_owned());
-            if !protocol.starts_with("SASL_") {
-                return Err(invalid(
-                    &address,
-                    format!(
-                        "sasl_mechanism needs a SASL_ security_protocol, not {}",
-                        marks.show("security_protocol", &protocol)
-                    ),
-                ));
-            }
+            protocol.get_or_insert_with(|| "SASL_SSL".to_owned());
             settings.push(("sasl.mechanism".to_owned(), upper));
         } else if username.is_some() || password.is_some() {
             return Err(invalid(
@@ -407,12 +355,18 @@ impl Cluster {
         if let Some(password) = password {
             settings.push(("sasl.password".to_owned(), password));
         }
-        for (argument, property) in [
-            ("tls_ca_file", "ssl.ca.location"),
-            ("tls_cert_file", "ssl.certificate.location"),
-            ("tls_key_file", "ssl.key.location"),
+        for (argument, path, property) in [
+            ("tls_ca_file", args.tls_ca_file, "ssl.ca.location"),
+            (
+                "tls_cert_file",
+                args.tls_cert_file,
+                "ssl.certificate.location",
+            ),
+            ("tls_key_file", args.tls_key_file, "ssl.key.location"),
         ] {
-            if let Some(path) = text(map, argument) {
+            if let Some(path) = path {
+                // Checked here, when connecting: the configuration reads no files it is not
+                // asked to.
                 if !std::path::Path::new(&path).is_file() {
                     return Err(invalid(
                         &address,
@@ -431,34 +385,13 @@ impl Cluster {
         if let Some(protocol) = protocol {
             settings.push(("security.protocol".to_owned(), protocol));
         }
-        if let Some(properties) = map.get("properties").and_then(Value::as_map) {
-            for (name, value) in properties {
-                if OWNED_PROPERTIES.contains(&name.as_str()) {
-                    return Err(invalid(
-                        &address,
-                        format!(
-                            "properties may not set {:?}: use the block's own argument",
-                            marks.show("properties", name)
-                        ),
-                    ));
-                }
-                let value = value.as_str().ok_or_else(|| {
-                    invalid(
-                        &address,
-                        format!(
-                            "property {:?} must be a string",
-                            marks.show("properties", name)
-                        ),
-                    )
-                })?;
-                settings.push((name.clone(), value.to_owned()));
-            }
-        }
+        // The schema's rule kept the block's own settings out of them.
+        settings.extend(args.properties.unwrap_or_default());
         let cluster = Cluster {
-            address,
+            address: args.address.unwrap_or(address),
             servers,
             broker_version,
-            zookeeper: text(map, "zookeeper"),
+            zookeeper: args.zookeeper,
             timeout,
             settings,
             iam,
@@ -498,6 +431,16 @@ impl Cluster {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// Whether the connection speaks plain Kafka: no TLS, no SASL (what a hand-written
+    /// request such as DescribeLogDirs can use). Every way to turn either on sets
+    /// `security.protocol`, which `properties` cannot override.
+    pub fn is_plaintext(&self) -> bool {
+        self.settings
+            .iter()
+            .find(|(name, _)| name == "security.protocol")
+            .is_none_or(|(_, protocol)| protocol.eq_ignore_ascii_case("PLAINTEXT"))
     }
 
     /// Whether the connection authenticates with MSK IAM (where Kafka ACLs do not apply).
@@ -832,7 +775,12 @@ mod tests {
         ])
         .unwrap_err()
         .to_string();
-        assert!(error.contains("use the block's own argument"), "{error}");
+        assert!(
+            error.contains(
+                "properties may not set \"security.protocol\": the block's own argument security_protocol sets it"
+            ),
+            "{error}"
+        );
     }
 
     #[test]
@@ -844,7 +792,7 @@ mod tests {
             ),
             (
                 vec![("bootstrap_servers", Value::string(" , "))],
-                "bootstrap_servers is empty",
+                "holds \"\", which is not host:port",
             ),
             (
                 vec![
@@ -858,14 +806,14 @@ mod tests {
                     ("bootstrap_servers", Value::string("h:1")),
                     ("security_protocol", Value::string("TLS")),
                 ],
-                "is not one of PLAINTEXT",
+                "\"TLS\" is not one of \"PLAINTEXT\", \"SSL\"",
             ),
             (
                 vec![
                     ("bootstrap_servers", Value::string("h:1")),
                     ("auth", Value::string("kerberos")),
                 ],
-                "is not supported",
+                "cluster.test: invalid value for \"auth\": \"kerberos\" is not one of \"aws_msk_iam\"",
             ),
             (
                 vec![

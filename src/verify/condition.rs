@@ -11,13 +11,12 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn new(value: &Value, error_message: Option<&Value>) -> Self {
+    /// `value` is the evaluated condition (judged when the assertion runs: it may be known
+    /// only then); `error_message` the assert block's own, decoded with its other arguments.
+    pub fn new(value: &Value, error_message: Option<&str>) -> Self {
         Condition {
             value: value.clone(),
-            error_message: error_message
-                .and_then(|m| m.peel().as_str())
-                .unwrap_or("the condition is false")
-                .to_owned(),
+            error_message: error_message.unwrap_or("the condition is false").to_owned(),
         }
     }
 

@@ -16,8 +16,12 @@ use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::read::{Endpoints, Offsets, all_topics, next_record, reader, seek, watermarks};
-use super::{CheckRun, attribute, duration, strings};
+use super::read::{
+    Endpoints, MIRROR_OR_ENDPOINTS, Offsets, all_topics, mirror_or_endpoints, next_record, reader,
+    seek, watermarks,
+};
+use super::{CheckRun, parsed_duration};
+use crate::config::decode::reference;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -38,11 +42,16 @@ pub fn schema() -> Schema {
             AttributeSchema::optional("mirror", Type::Any)
                 .describe("the kafka_mirror whose replication lag is measured"),
             AttributeSchema::optional("source", Type::Any)
-                .describe("without mirror: the source cluster (offsets compared as preserved)"),
+                .describe("without mirror: the source cluster (offsets compared as preserved)")
+                .conflicts_with(&["mirror"])
+                .requires(&["target"]),
             AttributeSchema::optional("target", Type::Any)
-                .describe("without mirror: the target cluster"),
+                .describe("without mirror: the target cluster")
+                .conflicts_with(&["mirror"])
+                .requires(&["source"]),
             AttributeSchema::optional("cluster", Type::Any)
-                .describe("with groups: the cluster whose consumer-group lag is measured"),
+                .describe("with groups: the cluster whose consumer-group lag is measured")
+                .requires(&["groups"]),
             AttributeSchema::optional("groups", Type::list_of(Type::String))
                 .describe("consumer groups whose lag is measured on cluster")
                 .requires(&["cluster"]),
@@ -62,6 +71,25 @@ pub fn schema() -> Schema {
         ],
         Vec::new(),
     )
+    .at_least_one_of(&["mirror", "source", "groups"])
+    .with_check(MIRROR_OR_ENDPOINTS, mirror_or_endpoints)
+}
+
+/// The check's own arguments, decoded once (the schema judged them; `mirror`, `source`,
+/// `target` and `cluster` are references, passed on as they are). Unknown values decode as
+/// unset, an unknown element of a list as `None`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LagArgs {
+    topics: Option<Vec<Option<String>>>,
+    groups: Option<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    max_records: Option<i64>,
+    max_seconds: Option<f64>,
+    stable_for: Option<String>,
+}
+
+fn known(items: &Option<Vec<Option<String>>>) -> Vec<String> {
+    items.iter().flatten().flatten().cloned().collect()
 }
 
 pub struct Lag {
@@ -78,15 +106,16 @@ impl Lag {
     /// `prior` is the evidence this check stored in the assertion's previous run: its samples
     /// are continued.
     pub fn new(check: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Self> {
-        let explicit = attribute(check, "source").is_some() && attribute(check, "target").is_some();
-        let mirror = (attribute(check, "mirror").is_some() || explicit)
-            .then(|| Endpoints::from_check(check))
+        let args: LagArgs = crate::config::decode::decode_checked(NAME, &schema(), check)
+            .map_err(ProviderError::Invalid)?;
+        let topics = known(&args.topics);
+        let explicit = reference(check, "source").is_some() && reference(check, "target").is_some();
+        let mirror = (reference(check, "mirror").is_some() || explicit)
+            .then(|| Endpoints::from_check(check, topics.clone()))
             .transpose()?;
-        let groups = strings(attribute(check, "groups"));
-        let groups = match (attribute(check, "cluster"), groups.is_empty()) {
-            (Some(cluster), false) => {
-                Some((cluster.clone(), groups, strings(attribute(check, "topics"))))
-            }
+        let groups = known(&args.groups);
+        let groups = match (reference(check, "cluster"), groups.is_empty()) {
+            (Some(cluster), false) => Some((cluster, groups, topics)),
             (None, false) => {
                 return Err(ProviderError::Invalid(
                     "groups needs cluster: the cluster the groups consume from".to_owned(),
@@ -99,18 +128,13 @@ impl Lag {
                 "lag needs mirror = kafka_mirror.NAME, or cluster and groups".to_owned(),
             ));
         }
-        let max_records = attribute(check, "max_records")
-            .and_then(|v| v.peel().as_i64())
-            .unwrap_or(0);
-        let max_seconds = attribute(check, "max_seconds")
-            .and_then(|v| v.peel().as_number())
-            .and_then(|n| n.as_f64());
         Ok(Lag {
             mirror,
             groups,
-            max_records,
-            max_seconds,
-            stable_for: duration(check, "stable_for")?.unwrap_or(Duration::ZERO),
+            max_records: args.max_records.unwrap_or(0),
+            max_seconds: args.max_seconds,
+            stable_for: parsed_duration("stable_for", args.stable_for.as_deref())?
+                .unwrap_or(Duration::ZERO),
             samples: prior_samples(prior),
         })
     }

@@ -30,6 +30,8 @@ pub const ASSERT: &str = "assert";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// Polling faster than this only loads the clusters.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The schemas of the check blocks an `assert` block accepts, by block name.
 pub fn check_schemas() -> Vec<(&'static str, Schema)> {
@@ -81,10 +83,11 @@ pub fn assert_schema() -> Schema {
                 "how long the checks may take to hold before the assertion fails",
                 "5m",
             ),
-            duration(
-                "poll_interval",
-                "how often the checks are evaluated (at least 50ms)",
-                "5s",
+            duration("poll_interval", "how often the checks are evaluated", "5s").validate(
+                crate::config::validate::Validator::DurationRange {
+                    min: MIN_POLL_INTERVAL,
+                    max: Duration::MAX,
+                },
             ),
             duration(
                 "stable_for",
@@ -104,6 +107,42 @@ pub fn assert_schema() -> Schema {
             .collect(),
     )
     .at_least_one_of(CHECK_NAMES)
+    .with_check(
+        "`stable_for` is at most `timeout` (a longer window could never be held in time)",
+        stable_within_timeout,
+    )
+}
+
+/// The rule that the assertion's `stable_for` window fits in its `timeout` (unset: the
+/// defaults, 0s and 5m).
+fn stable_within_timeout(
+    object: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::Finding> {
+    use crate::config::decode::rule::{duration, unset};
+    use crate::config::validate::duration_text;
+    let Some(stable_for) = duration(object, "stable_for") else {
+        return Vec::new();
+    };
+    let timeout = match duration(object, "timeout") {
+        Some(timeout) => timeout,
+        None if unset(object, "timeout") => DEFAULT_TIMEOUT,
+        None => return Vec::new(),
+    };
+    if stable_for <= timeout {
+        return Vec::new();
+    }
+    vec![crate::config::schema::Finding {
+        attribute: "stable_for",
+        message: format!(
+            "stable_for = \"{}\" is longer than timeout = \"{}\": the assertion could never hold",
+            duration_text(stable_for),
+            duration_text(timeout)
+        ),
+        hint: Some(format!(
+            "shorten stable_for, or set timeout to at least \"{}\"",
+            duration_text(stable_for)
+        )),
+    }]
 }
 
 /// The `assert` block's own arguments, decoded once (the check blocks are decoded by their
@@ -114,6 +153,7 @@ struct AssertArgs {
     timeout: Option<String>,
     poll_interval: Option<String>,
     stable_for: Option<String>,
+    error_message: Option<String>,
 }
 
 impl AssertArgs {
@@ -123,19 +163,33 @@ impl AssertArgs {
             .peel()
             .as_map()
             .map(|map| {
-                ["enabled", "timeout", "poll_interval", "stable_for"]
-                    .into_iter()
-                    .filter_map(|name| Some((name.to_owned(), map.get(name)?.clone())))
-                    .collect()
+                [
+                    "enabled",
+                    "timeout",
+                    "poll_interval",
+                    "stable_for",
+                    "error_message",
+                ]
+                .into_iter()
+                .filter_map(|name| Some((name.to_owned(), map.get(name)?.clone())))
+                .collect()
             })
             .unwrap_or_default();
-        crate::config::decode::decode(ASSERT, &Value::Map(arguments))
+        // The arguments' validators and rules; the at-least-one-check group is about the
+        // blocks, which are not here.
+        let schema = assert_schema();
+        let arguments_schema = Schema {
+            checks: schema.checks,
+            ..Schema::new(schema.attributes, Vec::new())
+        };
+        crate::config::decode::decode_checked(ASSERT, &arguments_schema, &Value::Map(arguments))
             .map_err(ProviderError::Invalid)
     }
 }
 
-/// A duration argument (`"30s"`, `"5m"`), `None` when unset.
-fn parsed_duration(name: &str, text: Option<&str>) -> ProviderResult<Option<Duration>> {
+/// A duration argument (`"30s"`, `"5m"`) decoded as text, `None` when unset. The schemas'
+/// duration patterns judged it; this guards a value that reached a check another way.
+pub(crate) fn parsed_duration(name: &str, text: Option<&str>) -> ProviderResult<Option<Duration>> {
     text.map(|text| {
         parse_duration(text).ok_or_else(|| {
             ProviderError::Invalid(format!(
@@ -201,42 +255,6 @@ impl Check {
     }
 }
 
-/// A duration attribute of an assertion or check (`"30s"`, `"5m"`), `None` when unset.
-pub(crate) fn duration(value: &Value, name: &str) -> ProviderResult<Option<Duration>> {
-    match attribute(value, name).map(Value::peel) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => parse_duration(text).map(Some).ok_or_else(|| {
-            ProviderError::Invalid(format!(
-                "{name} must be a duration like \"30s\", got {text:?}"
-            ))
-        }),
-        Some(other) => Err(ProviderError::Invalid(format!(
-            "{name} must be a duration like \"30s\", not a {}",
-            other.type_name()
-        ))),
-    }
-}
-
-pub(crate) fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value
-        .peel()
-        .as_map()
-        .and_then(|map| map.get(name))
-        .filter(|v| !v.is_null())
-}
-
-pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(|v| v.peel().as_items())
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| item.peel().as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub(crate) fn now_rfc3339() -> String {
     crate::state::now_rfc3339()
 }
@@ -249,7 +267,11 @@ fn prior_check<'a>(
     prior?.get("checks")?.get(name)
 }
 
-fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Vec<Check>> {
+fn build_checks(
+    value: &Value,
+    error_message: Option<&str>,
+    prior: Option<&serde_json::Value>,
+) -> ProviderResult<Vec<Check>> {
     let mut checks = Vec::new();
     let Some(map) = value.peel().as_map() else {
         return Err(ProviderError::Invalid(
@@ -266,9 +288,7 @@ fn build_checks(value: &Value, prior: Option<&serde_json::Value>) -> ProviderRes
             quiescent::NAME => Check::Quiescent(quiescent::Quiescent::new(block)?),
             throughput::NAME => Check::Throughput(throughput::Throughput::new(block)?),
             sizing::NAME => Check::Sizing(sizing::MskSizing::new(block)?),
-            "condition" => {
-                Check::Condition(condition::Condition::new(block, map.get("error_message")))
-            }
+            "condition" => Check::Condition(condition::Condition::new(block, error_message)),
             _ => continue,
         };
         checks.push(check);
@@ -330,8 +350,8 @@ async fn run_checks(
     let timeout = parsed_duration("timeout", args.timeout.as_deref())?.unwrap_or(DEFAULT_TIMEOUT);
     let poll_interval = parsed_duration("poll_interval", args.poll_interval.as_deref())?
         .unwrap_or(DEFAULT_POLL_INTERVAL)
-        .max(Duration::from_millis(50));
-    let mut checks = build_checks(value, prior)?;
+        .max(MIN_POLL_INTERVAL);
+    let mut checks = build_checks(value, args.error_message.as_deref(), prior)?;
     let stable_for = checks
         .iter()
         .map(Check::stable_for)

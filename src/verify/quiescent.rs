@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::Consumer as _;
 
 use super::read::{all_topics, reader, watermarks};
-use super::{CheckRun, attribute, duration, strings};
+use super::{CheckRun, parsed_duration};
+use crate::config::decode::reference;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -39,6 +40,16 @@ pub fn schema() -> Schema {
     )
 }
 
+/// The check's own arguments, decoded once (the schema judged them; `cluster` is a
+/// reference, passed on as it is). `groups` unset means every group, `[]` none.
+#[derive(Debug, Default, serde::Deserialize)]
+struct QuiescentArgs {
+    topics: Option<Vec<Option<String>>>,
+    groups: Option<Vec<Option<String>>>,
+    #[serde(rename = "for")]
+    window: Option<String>,
+}
+
 pub struct Quiescent {
     cluster: Value,
     topics: Vec<String>,
@@ -51,14 +62,18 @@ pub struct Quiescent {
 
 impl Quiescent {
     pub fn new(check: &Value) -> ProviderResult<Self> {
-        let cluster = attribute(check, "cluster").cloned().ok_or_else(|| {
+        let cluster = reference(check, "cluster").ok_or_else(|| {
             ProviderError::Invalid("quiescent needs cluster = cluster.NAME".to_owned())
         })?;
+        let args: QuiescentArgs = crate::config::decode::decode_checked(NAME, &schema(), check)
+            .map_err(ProviderError::Invalid)?;
+        let known = |items: Vec<Option<String>>| items.into_iter().flatten().collect::<Vec<_>>();
         Ok(Quiescent {
             cluster,
-            topics: strings(attribute(check, "topics")),
-            groups: attribute(check, "groups").map(|groups| strings(Some(groups))),
-            window: duration(check, "for")?.unwrap_or(Duration::from_secs(60)),
+            topics: args.topics.map(known).unwrap_or_default(),
+            groups: args.groups.map(known),
+            window: parsed_duration("for", args.window.as_deref())?
+                .unwrap_or(Duration::from_secs(60)),
             baseline: None,
         })
     }

@@ -9,7 +9,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{attribute, strings};
+use crate::config::decode::reference;
+use crate::config::schema::Finding;
 use crate::config::value::Value;
 use crate::context::ProviderContext;
 use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
@@ -35,47 +36,55 @@ pub struct Endpoints {
     pub offsets: Offsets,
 }
 
+/// What a check reads of the `kafka_mirror` it names: the mirror's own arguments and the
+/// offset map topic it computed, decoded once. Elements unknown until apply are `None`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct MirrorView {
+    topics: Option<Vec<Option<String>>>,
+    offsets: Option<String>,
+    offset_map_topic: Option<String>,
+}
+
 impl Endpoints {
-    /// From `mirror = kafka_mirror.x`, or from `source`, `target` and `topics`.
-    pub fn from_check(check: &Value) -> ProviderResult<Endpoints> {
-        let (holder, from_mirror) = match attribute(check, "mirror") {
-            Some(mirror) => (mirror, true),
-            None => (check, false),
-        };
+    /// From `mirror = kafka_mirror.x`, or from `source`, `target` and `topics` (the check's
+    /// own `topics`, decoded by the check: they narrow a mirror's list). The schema has made
+    /// sure one of the two ways is written ([`mirror_or_endpoints`]).
+    pub fn from_check(check: &Value, topics: Vec<String>) -> ProviderResult<Endpoints> {
+        let mirror = reference(check, "mirror");
+        let holder = mirror.as_ref().unwrap_or(check);
         if !holder.is_wholly_known() {
             return Err(ProviderError::Failed(
                 "the mirror's attributes are not known yet (it has not been applied)".to_owned(),
             ));
         }
-        let source = attribute(holder, "source").cloned().ok_or_else(|| {
-            ProviderError::Invalid("set mirror = kafka_mirror.NAME, or source and target".into())
-        })?;
-        let target = attribute(holder, "target").cloned().ok_or_else(|| {
-            ProviderError::Invalid("set mirror = kafka_mirror.NAME, or source and target".into())
-        })?;
-        // Explicit topics narrow a mirror's list.
-        let mut topics = strings(attribute(check, "topics"));
-        if topics.is_empty() && from_mirror {
-            topics = strings(attribute(holder, "topics"));
+        let (Some(source), Some(target)) =
+            (reference(holder, "source"), reference(holder, "target"))
+        else {
+            return Err(ProviderError::Invalid(
+                "set mirror = kafka_mirror.NAME, or source and target".into(),
+            ));
+        };
+        let view: MirrorView = match &mirror {
+            Some(mirror) => crate::config::decode::decode("the mirror", mirror)
+                .map_err(ProviderError::Invalid)?,
+            None => MirrorView::default(),
+        };
+        let mut topics = topics;
+        if topics.is_empty() {
+            topics = view.topics.iter().flatten().flatten().cloned().collect();
         }
         if topics.is_empty() {
             return Err(ProviderError::Invalid(
                 "no topics to check: set topics, or name a mirror that has some".into(),
             ));
         }
-        let offsets = match (
-            from_mirror,
-            attribute(holder, "offsets").and_then(|v| v.peel().as_str()),
-        ) {
+        let offsets = match (mirror.is_some(), view.offsets.as_deref()) {
             (true, Some("translate")) => Offsets::Translate {
-                map_topic: attribute(holder, "offset_map_topic")
-                    .and_then(|v| v.peel().as_str())
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        ProviderError::Failed(
-                            "the translating mirror has no offset_map_topic yet".to_owned(),
-                        )
-                    })?,
+                map_topic: view.offset_map_topic.ok_or_else(|| {
+                    ProviderError::Failed(
+                        "the translating mirror has no offset_map_topic yet".to_owned(),
+                    )
+                })?,
             },
             _ => Offsets::Preserve,
         };
@@ -102,6 +111,29 @@ impl Endpoints {
         )
     }
 }
+
+/// The schema rule of the checks that compare a mirror's two sides (`zero_divergence`, `lag`):
+/// without `mirror`, the explicit `source` and `target` need `topics`, since nothing else
+/// names what to compare. An unknown `topics` may turn out set: judged once known.
+pub fn mirror_or_endpoints(object: &BTreeMap<String, Value>) -> Vec<Finding> {
+    use crate::config::decode::rule::{unset, unset_or_empty};
+    if !unset(object, "mirror") || unset(object, "source") || !unset_or_empty(object, "topics") {
+        return Vec::new();
+    }
+    vec![Finding {
+        attribute: "topics",
+        message: "without mirror, topics must name the topics to compare on source and target"
+            .to_owned(),
+        hint: Some(
+            "add topics = [\"...\"], or name the mirror instead (mirror = kafka_mirror.NAME)"
+                .to_owned(),
+        ),
+    }]
+}
+
+/// The rule's words, for the reference docs.
+pub const MIRROR_OR_ENDPOINTS: &str =
+    "without `mirror`, `source` and `target` need `topics` (at least one)";
 
 /// A consumer that reads assigned partitions (no group, nothing committed), its prefetch queue
 /// capped so memory does not grow with the data. Blocking.

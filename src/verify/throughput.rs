@@ -25,7 +25,8 @@ use rdkafka::message::{DeliveryResult, Message as _};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _, ProducerContext, PurgeConfig};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{CheckRun, attribute, duration};
+use super::{CheckRun, parsed_duration};
+use crate::config::decode::reference;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::validate::Validator;
@@ -77,9 +78,9 @@ pub fn schema() -> Schema {
                 )
                 .validate(Validator::Above { above: 0.0, at_most: f64::INFINITY }),
             AttributeSchema::optional("duration", Type::String)
-                .describe("how long to produce, from 1s to 1h")
+                .describe("how long to produce")
                 .default_value(Value::string("30s"))
-                .pattern(crate::config::validate::Pattern::Duration),
+                .duration_range(Duration::from_secs(1), MAX_DURATION),
             AttributeSchema::optional("record_size", Type::Number)
                 .describe("the payload size of each record in bytes")
                 .default_value(Value::int(DEFAULT_RECORD_SIZE))
@@ -101,6 +102,53 @@ pub fn schema() -> Schema {
         ],
         Vec::new(),
     )
+    // Without a bound the check could not fail.
+    .at_least_one_of(&["min_mb_per_s", "max_p99_ms"])
+    .with_check(
+        "`rate_mb_per_s` is at least `min_mb_per_s` (a lower cap could never reach it)",
+        rate_cap_reaches_minimum,
+    )
+}
+
+/// The rule that a load capped at `rate_mb_per_s` can still reach `min_mb_per_s`.
+fn rate_cap_reaches_minimum(
+    object: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::Finding> {
+    use crate::config::decode::rule::number;
+    match (
+        number(object, "rate_mb_per_s"),
+        number(object, "min_mb_per_s"),
+    ) {
+        (Some(cap), Some(minimum)) if cap > 0.0 && cap < minimum => {
+            vec![crate::config::schema::Finding {
+                attribute: "rate_mb_per_s",
+                message: format!(
+                    "rate_mb_per_s = {cap} caps the load below min_mb_per_s = {minimum}: the check could never hold"
+                ),
+                hint: Some(format!(
+                    "raise rate_mb_per_s to at least {minimum}, or remove it"
+                )),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The check's arguments, decoded once and judged by [`schema`] (`cluster` is a reference,
+/// passed on as it is).
+#[derive(Debug, Default, serde::Deserialize)]
+struct ThroughputArgs {
+    min_mb_per_s: Option<f64>,
+    max_p99_ms: Option<f64>,
+    duration: Option<String>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    record_size: Option<i64>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    partitions: Option<i64>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    replication_factor: Option<i64>,
+    acks: Option<String>,
+    rate_mb_per_s: Option<f64>,
 }
 
 /// What a run must show to hold.
@@ -129,57 +177,29 @@ pub struct Throughput {
 
 impl Throughput {
     pub fn new(check: &Value) -> ProviderResult<Self> {
-        let cluster = attribute(check, "cluster").cloned().ok_or_else(|| {
+        let cluster = reference(check, "cluster").ok_or_else(|| {
             ProviderError::Invalid(
                 "throughput needs cluster = cluster.NAME: the cluster to load".to_owned(),
             )
         })?;
+        let args: ThroughputArgs = crate::config::decode::decode_checked(NAME, &schema(), check)
+            .map_err(ProviderError::Invalid)?;
         let limits = Limits {
-            min_mb_per_s: non_negative(check, "min_mb_per_s")?,
-            max_p99_ms: positive(check, "max_p99_ms")?,
+            min_mb_per_s: args.min_mb_per_s,
+            max_p99_ms: args.max_p99_ms,
         };
-        if limits.min_mb_per_s.is_none() && limits.max_p99_ms.is_none() {
-            return Err(ProviderError::Invalid(
-                "throughput needs min_mb_per_s or max_p99_ms (or both): without a bound it could not fail"
-                    .to_owned(),
-            ));
-        }
-        let duration = duration(check, "duration")?.unwrap_or(DEFAULT_DURATION);
-        if duration < Duration::from_secs(1) || duration > MAX_DURATION {
-            return Err(ProviderError::Invalid(format!(
-                "duration must be between 1s and 1h, got {}",
-                format_duration(duration)
-            )));
-        }
-        let acks = match attribute(check, "acks").map(Value::peel) {
-            None => DEFAULT_ACKS.to_owned(),
-            Some(Value::String(text)) => text.trim().to_owned(),
-            Some(Value::Number(number)) => number.to_string(),
-            Some(other) => {
-                return Err(ProviderError::Invalid(format!(
-                    "acks must be \"all\", \"1\" or \"0\", not a {}",
-                    other.type_name()
-                )));
-            }
-        };
-        let acks = match acks.as_str() {
-            "all" | "-1" => "all".to_owned(),
-            "1" | "0" => acks,
-            other => {
-                return Err(ProviderError::Invalid(format!(
-                    "acks must be \"all\", \"1\" or \"0\", got {other:?}"
-                )));
-            }
+        let acks = match args.acks.as_deref().map(str::trim) {
+            None | Some("all" | "-1") => DEFAULT_ACKS.to_owned(),
+            Some(other) => other.to_owned(),
         };
         let load = Load {
-            duration,
-            record_size: whole(check, "record_size", RECORD_SIZE_RANGE)?
-                .unwrap_or(DEFAULT_RECORD_SIZE) as usize,
-            partitions: whole(check, "partitions", PARTITIONS_RANGE)?.unwrap_or(DEFAULT_PARTITIONS)
-                as i32,
-            replication_factor: whole(check, "replication_factor", 1..=32767)?.map(|n| n as i32),
+            duration: parsed_duration("duration", args.duration.as_deref())?
+                .unwrap_or(DEFAULT_DURATION),
+            record_size: args.record_size.unwrap_or(DEFAULT_RECORD_SIZE) as usize,
+            partitions: args.partitions.unwrap_or(DEFAULT_PARTITIONS) as i32,
+            replication_factor: args.replication_factor.map(|n| n as i32),
             acks,
-            rate_mb_per_s: positive(check, "rate_mb_per_s")?,
+            rate_mb_per_s: args.rate_mb_per_s,
         };
         Ok(Throughput {
             cluster,
@@ -295,64 +315,6 @@ impl Throughput {
             summary,
             evidence,
         })
-    }
-}
-
-/// A number argument at least 0 (`None` when unset).
-fn non_negative(check: &Value, name: &str) -> ProviderResult<Option<f64>> {
-    match number(check, name)? {
-        Some(n) if n < 0.0 => Err(ProviderError::Invalid(format!(
-            "{name} must not be negative, got {n}"
-        ))),
-        other => Ok(other),
-    }
-}
-
-/// A number argument above 0 (`None` when unset).
-fn positive(check: &Value, name: &str) -> ProviderResult<Option<f64>> {
-    match number(check, name)? {
-        Some(n) if n <= 0.0 => Err(ProviderError::Invalid(format!(
-            "{name} must be more than 0, got {n}"
-        ))),
-        other => Ok(other),
-    }
-}
-
-/// A whole-number argument within `range` (`None` when unset).
-fn whole(
-    check: &Value,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> ProviderResult<Option<i64>> {
-    let Some(n) = number(check, name)? else {
-        return Ok(None);
-    };
-    if n.fract() != 0.0 || !range.contains(&(n as i64)) {
-        return Err(ProviderError::Invalid(format!(
-            "{name} must be a whole number from {} to {}, got {n}",
-            range.start(),
-            range.end()
-        )));
-    }
-    Ok(Some(n as i64))
-}
-
-/// A finite number argument; a numeric string is accepted as the schema converts it.
-fn number(check: &Value, name: &str) -> ProviderResult<Option<f64>> {
-    let found = match attribute(check, name).map(Value::peel) {
-        None => return Ok(None),
-        Some(Value::Number(number)) => number.as_f64(),
-        Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
-        Some(other) => {
-            return Err(ProviderError::Invalid(format!(
-                "{name} must be a number, not a {}",
-                other.type_name()
-            )));
-        }
-    };
-    match found {
-        Some(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(ProviderError::Invalid(format!("{name} must be a number"))),
     }
 }
 
@@ -1328,14 +1290,15 @@ mod tests {
             }
         );
         assert_eq!(throughput.limits.max_p99_ms, None);
+        // As the schema converts them: "12" written for a number is 12, 1 for a string "1".
         let tuned = Throughput::new(&check(&[
             ("cluster", Value::string("cluster.target")),
             ("max_p99_ms", number(50.0)),
             ("duration", Value::string("1m")),
             ("record_size", Value::int(512)),
-            ("partitions", Value::string("12")),
+            ("partitions", number(12.0)),
             ("replication_factor", Value::int(3)),
-            ("acks", Value::int(1)),
+            ("acks", Value::string("1")),
             ("rate_mb_per_s", number(5.5)),
         ]))
         .unwrap();
@@ -1347,50 +1310,61 @@ mod tests {
         assert_eq!(tuned.load.rate_mb_per_s, Some(5.5));
         assert_eq!(tuned.limits.max_p99_ms, Some(50.0));
 
+        // A value that did not come through the configuration gets the words of `validate`.
         let target = ("cluster", Value::string("cluster.target"));
         let min = ("min_mb_per_s", number(1.0));
         assert!(error(std::slice::from_ref(&min)).contains("throughput needs cluster"));
-        assert!(error(std::slice::from_ref(&target)).contains("needs min_mb_per_s or max_p99_ms"));
+        assert!(
+            error(std::slice::from_ref(&target))
+                .contains("throughput needs at least one of \"min_mb_per_s\", \"max_p99_ms\"")
+        );
         for (pairs, expected) in [
             (
                 vec![("min_mb_per_s", number(-1.0))],
-                "min_mb_per_s must not be negative",
+                "\"min_mb_per_s\": -1 is out of range: a number of at least 0 allowed",
             ),
             (
                 vec![("max_p99_ms", Value::int(0))],
-                "max_p99_ms must be more than 0",
+                "\"max_p99_ms\": 0 is out of range: a number above 0 allowed",
             ),
             (
-                vec![("max_p99_ms", Value::string("fast"))],
-                "max_p99_ms must be a number",
+                vec![min.clone(), ("duration", Value::string("2h"))],
+                "\"duration\": \"2h\" is out of range: a duration from 1s to 1h allowed",
             ),
             (
                 vec![min.clone(), ("duration", Value::string("500ms"))],
-                "duration must be between 1s and 1h, got 0.5s",
+                "a duration from 1s to 1h allowed",
             ),
             (
                 vec![min.clone(), ("duration", Value::string("soon"))],
-                "duration must be a duration",
+                "\"duration\": \"soon\" is not a duration",
             ),
             (
                 vec![min.clone(), ("record_size", Value::int(8))],
-                "record_size must be a whole number from 16 to 1000000, got 8",
+                "a whole number from 16 to 1000000 allowed",
             ),
             (
                 vec![min.clone(), ("partitions", number(2.5))],
-                "partitions must be a whole number",
+                "2.5 is not a whole number",
             ),
             (
                 vec![min.clone(), ("replication_factor", Value::int(0))],
-                "replication_factor must be a whole number from 1",
+                "a whole number from 1 to 32767 allowed",
             ),
             (
                 vec![min.clone(), ("acks", Value::string("most"))],
-                "acks must be \"all\", \"1\" or \"0\", got \"most\"",
+                "\"most\" is not one of \"all\", \"-1\", \"1\", \"0\"",
             ),
             (
                 vec![min.clone(), ("rate_mb_per_s", Value::int(0))],
-                "rate_mb_per_s must be more than 0",
+                "\"rate_mb_per_s\": 0 is out of range: a number above 0 allowed",
+            ),
+            (
+                vec![
+                    ("min_mb_per_s", number(20.0)),
+                    ("rate_mb_per_s", number(5.0)),
+                ],
+                "rate_mb_per_s = 5 caps the load below min_mb_per_s = 20: the check could never hold",
             ),
         ] {
             let mut pairs = pairs;

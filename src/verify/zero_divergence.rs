@@ -18,8 +18,11 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{BorrowedMessage, Headers as _, Message as _, Timestamp};
 use sha2::{Digest as _, Sha256};
 
-use super::read::{Endpoints, Offsets, next_record, next_record_or_end, reader, seek, watermarks};
-use super::{CheckRun, attribute};
+use super::CheckRun;
+use super::read::{
+    Endpoints, MIRROR_OR_ENDPOINTS, Offsets, mirror_or_endpoints, next_record, next_record_or_end,
+    reader, seek, watermarks,
+};
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -69,6 +72,19 @@ pub fn schema() -> Schema {
         ],
         Vec::new(),
     )
+    .at_least_one_of(&["mirror", "source"])
+    .with_check(MIRROR_OR_ENDPOINTS, mirror_or_endpoints)
+}
+
+/// The check's own arguments, decoded once (the schema judged them; `mirror`, `source` and
+/// `target` are references, read by [`Endpoints::from_check`]). Unknown values decode as
+/// unset.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ZeroDivergenceArgs {
+    topics: Option<Vec<Option<String>>>,
+    mode: Option<String>,
+    sample_fraction: Option<f64>,
+    allow_target_ahead: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,26 +113,15 @@ pub struct ZeroDivergence {
 
 impl ZeroDivergence {
     pub fn new(check: &Value, prior: Option<&serde_json::Value>) -> ProviderResult<Self> {
-        let endpoints = Endpoints::from_check(check)?;
-        let mode = match attribute(check, "mode").and_then(|v| v.peel().as_str()) {
-            None | Some("full") => Mode::Full,
-            Some("sample") => {
-                let fraction = attribute(check, "sample_fraction")
-                    .and_then(|v| v.peel().as_number())
-                    .and_then(|n| n.as_f64())
-                    .unwrap_or(0.1);
-                if !(fraction > 0.0 && fraction <= 1.0) {
-                    return Err(ProviderError::Invalid(format!(
-                        "sample_fraction must be above 0 and at most 1, got {fraction}"
-                    )));
-                }
-                Mode::Sample(fraction)
-            }
-            Some(other) => {
-                return Err(ProviderError::Invalid(format!(
-                    "mode must be \"full\" or \"sample\", got {other:?}"
-                )));
-            }
+        let args: ZeroDivergenceArgs =
+            crate::config::decode::decode_checked(NAME, &schema(), check)
+                .map_err(ProviderError::Invalid)?;
+        let topics = args.topics.into_iter().flatten().flatten().collect();
+        let endpoints = Endpoints::from_check(check, topics)?;
+        // Judged by the schema: "full" or "sample", a fraction above 0 and at most 1.
+        let mode = match args.mode.as_deref() {
+            Some("sample") => Mode::Sample(args.sample_fraction.unwrap_or(0.1)),
+            _ => Mode::Full,
         };
         // The previous run's verified positions count only for the same clusters and mode.
         let (source, target) = endpoints.addresses();
@@ -146,10 +151,7 @@ impl ZeroDivergence {
                 }
             }
         }
-        let allow_target_ahead = matches!(
-            attribute(check, "allow_target_ahead").map(Value::peel),
-            Some(Value::Bool(true))
-        );
+        let allow_target_ahead = args.allow_target_ahead == Some(true);
         Ok(ZeroDivergence {
             endpoints,
             mode,

@@ -25,8 +25,8 @@ use aws_sdk_ec2::types::{
 
 use super::guard::{self, GuardSpec, Observation};
 use super::support::{
-    Poll, Timeouts, attributes, aws_error, is_not_found, keep_unset, required_text, string_map,
-    string_value, strings, tag_changes, tag_map, text, timeouts_block, wait_until,
+    Poll, Timeouts, attributes, aws_error, is_not_found, keep_unset, required_text, string_value,
+    tag_changes, tag_map, text, timeouts_block, wait_until,
 };
 use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
@@ -38,6 +38,8 @@ use crate::providers::{
 };
 
 pub const INSTANCE_TIMEOUTS: Timeouts = Timeouts::minutes(10, 10, 20);
+/// EC2 takes at most 50 tags per resource.
+const MAX_TAGS: usize = 50;
 /// At most this many pages of DescribeInstances are read for the data source (1000 each).
 const MAX_PAGES: usize = 100;
 
@@ -51,17 +53,21 @@ pub fn instance_schema() -> Schema {
             AttributeSchema::optional("ami", Type::String)
                 .also_computed()
                 .forces_replacement()
-                .describe("the image to launch (needed to create; read from adopted instances)"),
+                .describe("the image to launch (needed to create; read from adopted instances)")
+                .pattern(crate::config::validate::Pattern::Ec2Id { prefix: "ami" }),
             AttributeSchema::optional("instance_type", Type::String)
                 .also_computed()
-                .describe("a change stops the instance, modifies it and starts it again"),
+                .describe("a change stops the instance, modifies it and starts it again")
+                .pattern(crate::config::validate::Pattern::Ec2InstanceType),
             AttributeSchema::optional("subnet_id", Type::String)
                 .describe("the subnet to launch in; read from an adopted instance; a change replaces the instance")
                 .also_computed()
-                .forces_replacement(),
+                .forces_replacement()
+                .pattern(crate::config::validate::Pattern::Ec2Id { prefix: "subnet" }),
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
-                .describe("tags; unset: the instance's tags are not managed"),
+                .describe("tags; unset: the instance's tags are not managed")
+                .validate(crate::config::validate::Validator::Length { min: 0, max: MAX_TAGS }),
             AttributeSchema::optional("stop_before_terminate", Type::Bool)
                 .describe("stop the instance (and wait for stopped) before terminating it")
                 .default_value(crate::config::value::Value::Bool(false)),
@@ -85,6 +91,38 @@ pub fn instance_schema() -> Schema {
             timeouts_block("time limits of create, update and delete (default 10m, 10m, 20m)"),
         ],
     )
+}
+
+/// An `aws_ec2_instance` as planned or stored, decoded once (the schema's validators judged
+/// the configured values). Unknown values decode as `None`; a tag whose value is unknown is
+/// left out until it is known.
+#[derive(Debug, Default, serde::Deserialize)]
+struct InstanceArgs {
+    id: Option<String>,
+    instance_id: Option<String>,
+    ami: Option<String>,
+    instance_type: Option<String>,
+    subnet_id: Option<String>,
+    tags: Option<BTreeMap<String, Option<String>>>,
+    stop_before_terminate: Option<bool>,
+}
+
+impl InstanceArgs {
+    fn of(value: &Value) -> ProviderResult<InstanceArgs> {
+        if value.is_null() {
+            return Ok(InstanceArgs::default());
+        }
+        crate::config::decode::decode("aws_ec2_instance", value).map_err(ProviderError::Invalid)
+    }
+
+    /// The managed tags; `None` when unset (the instance's tags are not managed).
+    fn tags(&self) -> Option<BTreeMap<String, String>> {
+        self.tags.as_ref().map(|tags| {
+            tags.iter()
+                .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+                .collect()
+        })
+    }
 }
 
 fn state_of(instance: &Ec2Instance) -> Option<&InstanceStateName> {
@@ -432,8 +470,9 @@ impl ResourceType for Instance {
                 Some(id) => self.live(&clients, &id).await?.map(|_| id),
                 None => None,
             };
+            let args = InstanceArgs::of(planned)?;
             if resumed.is_none()
-                && let Some(adopted) = text(&map, "instance_id")
+                && let Some(adopted) = args.instance_id.clone()
             {
                 // Adoption: the instance exists already; it is read, never launched.
                 return match self.live(&clients, &adopted).await? {
@@ -446,8 +485,7 @@ impl ResourceType for Instance {
             let id = match resumed {
                 Some(id) => id,
                 None => {
-                    let (Some(ami), Some(kind)) = (text(&map, "ami"), text(&map, "instance_type"))
-                    else {
+                    let (Some(ami), Some(kind)) = (&args.ami, &args.instance_type) else {
                         return Err(ProviderError::Invalid(
                             "creating an aws_ec2_instance needs ami and instance_type; to adopt an existing instance, import it by id instead".to_owned(),
                         ));
@@ -455,14 +493,14 @@ impl ResourceType for Instance {
                     let mut request = clients
                         .ec2
                         .run_instances()
-                        .image_id(&ami)
+                        .image_id(ami)
                         .instance_type(InstanceType::from(kind.as_str()))
                         .min_count(1)
                         .max_count(1);
-                    if let Some(subnet) = text(&map, "subnet_id") {
+                    if let Some(subnet) = &args.subnet_id {
                         request = request.subnet_id(subnet);
                     }
-                    let tags = string_map(&map, "tags").unwrap_or_default();
+                    let tags = args.tags().unwrap_or_default();
                     if !tags.is_empty() {
                         let mut specification =
                             TagSpecification::builder().resource_type(Ec2ResourceType::Instance);
@@ -515,14 +553,14 @@ impl ResourceType for Instance {
         planned: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
-            let before = attributes(prior);
-            let after = attributes(planned);
-            let id = required_text(&before, "id", "updating aws_ec2_instance")?;
-            let timeouts = Timeouts::of(&after, INSTANCE_TIMEOUTS)?;
+            let (before, after) = (InstanceArgs::of(prior)?, InstanceArgs::of(planned)?);
+            let id = before.id.clone().ok_or_else(|| {
+                ProviderError::Invalid("updating aws_ec2_instance: id is required".to_owned())
+            })?;
+            let timeouts = Timeouts::of(&attributes(planned), INSTANCE_TIMEOUTS)?;
             let clients = self.aws.clients(context).await?;
-            if let Some(wanted) = string_map(&after, "tags") {
-                let (removed, set) =
-                    tag_changes(&string_map(&before, "tags").unwrap_or_default(), &wanted);
+            if let Some(wanted) = after.tags() {
+                let (removed, set) = tag_changes(&before.tags().unwrap_or_default(), &wanted);
                 if !removed.is_empty() {
                     let mut request = clients.ec2.delete_tags().resources(&id);
                     for key in removed {
@@ -544,8 +582,8 @@ impl ResourceType for Instance {
                         .map_err(|e| aws_error(&format!("tagging {id}"), e))?;
                 }
             }
-            if let Some(kind) = text(&after, "instance_type")
-                && text(&before, "instance_type").as_deref() != Some(kind.as_str())
+            if let Some(kind) = after.instance_type.clone()
+                && before.instance_type.as_deref() != Some(kind.as_str())
             {
                 let instance = self.describe(&clients, &id).await?.ok_or_else(|| {
                     ProviderError::Failed(format!("EC2 instance {id} no longer exists"))
@@ -609,7 +647,10 @@ impl ResourceType for Instance {
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
             let before = attributes(prior);
-            let id = text(&before, "id")
+            let args = InstanceArgs::of(prior)?;
+            let id = args
+                .id
+                .clone()
                 .or_else(|| {
                     context
                         .resumed
@@ -645,10 +686,7 @@ impl ResourceType for Instance {
                     )
                     .await
                     .map_err(ProviderError::Failed)?;
-                let stop_first = before
-                    .get("stop_before_terminate")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                let stop_first = args.stop_before_terminate.unwrap_or(false);
                 if stop_first && state != Some(InstanceStateName::Stopped) {
                     (context.progress)(&format!("stopping {id} before terminating it"));
                     clients
@@ -750,13 +788,33 @@ pub fn instances_data_schema() -> Schema {
                     AttributeSchema::required("name", Type::String)
                         .describe("a DescribeInstances filter name, e.g. vpc-id or tag:Role"),
                     AttributeSchema::required("values", Type::list_of(Type::String))
-                        .describe("the values the filter matches (any of them)"),
+                        .describe("the values the filter matches (any of them)")
+                        .validate(crate::config::validate::Validator::Length { min: 1, max: 200 }),
                 ],
                 Vec::new(),
             ),
             description: "further DescribeInstances filters",
         }],
     )
+    // Without either it would list every instance of the account.
+    .at_least_one_of(&["instance_tags", "filter"])
+}
+
+const INSTANCES: &str = "data \"aws_ec2_instances\"";
+
+/// The data source's arguments, decoded once after its schema judged them (a data source is
+/// read with every value known).
+#[derive(Debug, serde::Deserialize)]
+struct InstancesArgs {
+    instance_tags: Option<BTreeMap<String, String>>,
+    instance_state_names: Option<Vec<String>>,
+    filter: Option<Vec<FilterArgs>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FilterArgs {
+    name: String,
+    values: Vec<String>,
 }
 
 pub struct InstancesData {
@@ -793,8 +851,11 @@ impl DataSourceType for InstancesData {
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             let map = attributes(config);
+            let args: InstancesArgs =
+                crate::config::decode::decode_checked(INSTANCES, &self.schema, config)
+                    .map_err(ProviderError::Invalid)?;
             let mut filters = Vec::new();
-            for (key, value) in string_map(&map, "instance_tags").unwrap_or_default() {
+            for (key, value) in args.instance_tags.unwrap_or_default() {
                 filters.push(
                     Filter::builder()
                         .name(format!("tag:{key}"))
@@ -802,30 +863,20 @@ impl DataSourceType for InstancesData {
                         .build(),
                 );
             }
-            let states =
-                strings(&map, "instance_state_names").unwrap_or_else(|| vec!["running".to_owned()]);
+            let states = args
+                .instance_state_names
+                .unwrap_or_else(|| vec!["running".to_owned()]);
             let mut state_filter = Filter::builder().name("instance-state-name");
             for state in &states {
                 state_filter = state_filter.values(state);
             }
             filters.push(state_filter.build());
-            for filter in map
-                .get("filter")
-                .and_then(Value::as_items)
-                .unwrap_or_default()
-            {
-                let filter = attributes(filter);
-                let name = required_text(&filter, "name", "filter")?;
-                let mut built = Filter::builder().name(name);
-                for value in strings(&filter, "values").unwrap_or_default() {
+            for filter in args.filter.unwrap_or_default() {
+                let mut built = Filter::builder().name(filter.name);
+                for value in filter.values {
                     built = built.values(value);
                 }
                 filters.push(built.build());
-            }
-            if filters.len() == 1 {
-                return Err(ProviderError::Invalid(
-                    "data \"aws_ec2_instances\" needs instance_tags or a filter block: it would list every instance of the account otherwise".to_owned(),
-                ));
             }
             let clients = self.aws.clients(context).await?;
             let mut found: BTreeMap<String, Ec2Instance> = BTreeMap::new();

@@ -39,6 +39,10 @@ use crate::config::value::Value;
 /// The provider name recorded in state for every AWS type.
 pub const PROVIDER: &str = "aws";
 
+/// The most attempts per request `max_attempts` allows: with the SDK's exponential backoff,
+/// more only delays the error.
+const MAX_ATTEMPTS: i64 = 20;
+
 /// How often long operations are polled when `poll_interval` is not set.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -47,7 +51,8 @@ pub fn provider_schema() -> Schema {
     Schema::new(
         vec![
             AttributeSchema::optional("region", Type::String)
-                .describe("the AWS region (default: AWS_REGION or the profile's region)"),
+                .describe("the AWS region (default: AWS_REGION or the profile's region)")
+                .pattern(crate::config::validate::Pattern::AwsRegion),
             AttributeSchema::optional("profile", Type::String)
                 .describe("a named profile of ~/.aws/config and ~/.aws/credentials"),
             AttributeSchema::optional("endpoint_url", Type::String)
@@ -60,13 +65,13 @@ pub fn provider_schema() -> Schema {
                     "attempts per request, retries of throttled and transient failures included",
                 )
                 .default_value(crate::config::value::Value::int(3))
-                .int_range(1, 100),
+                .int_range(1, MAX_ATTEMPTS),
             AttributeSchema::optional("poll_interval", Type::String)
                 .describe(
                     "how often long operations (MSK create/update/delete, EC2 state changes) are polled",
                 )
                 .default_value(crate::config::value::Value::string("15s"))
-                .pattern(crate::config::validate::Pattern::Duration),
+                .duration_range(Duration::from_millis(1), Duration::MAX),
             AttributeSchema::optional("price_file", Type::String)
                 .describe("a JSON price table merged over the built-in one (pricing/us-east-1.json) for the plan's cost section; read at plan time, relative to the working directory"),
         ],
@@ -146,96 +151,69 @@ impl Default for AwsSettings {
     }
 }
 
-fn setting_text(
-    map: &std::collections::BTreeMap<String, Value>,
-    name: &str,
-) -> ProviderResult<Option<String>> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(value) if value.is_null() => Ok(None),
-        Some(value) if value.is_unknown() => Err(ProviderError::Invalid(format!(
-            "provider \"aws\": {name} is not known until apply; provider settings must be known when planning"
-        ))),
-        Some(value) => value
-            .as_str()
-            .map(|text| Some(text.to_owned()))
-            .ok_or_else(|| {
-                ProviderError::Invalid(format!(
-                    "provider \"aws\": {name} must be a string, not a {}",
-                    value.type_name()
-                ))
-            }),
-    }
+/// The `provider "aws"` block's value, decoded once after the provider schema judged it.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ProviderArgs {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    max_attempts: Option<i64>,
+    poll_interval: Option<String>,
+    assume_role: Option<AssumeRoleArgs>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AssumeRoleArgs {
+    role_arn: Option<String>,
+    session_name: Option<String>,
+    external_id: Option<String>,
 }
 
 impl AwsSettings {
     /// Decodes the provider block's value (an empty map when there is no block).
     pub fn from_value(value: &Value) -> ProviderResult<Self> {
-        let empty = std::collections::BTreeMap::new();
-        let map = match value.peel() {
-            Value::Map(map) => map,
-            Value::Null => &empty,
-            other => {
-                return Err(ProviderError::Invalid(format!(
-                    "provider \"aws\" settings must be an object, not a {}",
-                    other.type_name()
-                )));
-            }
-        };
-        let endpoint_url = setting_text(map, "endpoint_url")?;
-        if let Some(url) = &endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
+        const WHAT: &str = "provider \"aws\"";
+        if !matches!(value.peel(), Value::Map(_) | Value::Null) {
             return Err(ProviderError::Invalid(format!(
-                "provider \"aws\": endpoint_url \"{url}\" must start with http:// or https://"
+                "{WHAT} settings must be an object, not a {}",
+                value.type_name()
             )));
         }
-        let max_attempts = match map.get("max_attempts").filter(|v| !v.is_null()) {
+        // Settings pick the clients every plan-time read uses: they must be known then.
+        if let Some(map) = value.as_map()
+            && let Some((name, _)) = map.iter().find(|(_, setting)| !setting.is_wholly_known())
+        {
+            return Err(ProviderError::Invalid(format!(
+                "{WHAT}: {name} is not known until apply; provider settings must be known when planning"
+            )));
+        }
+        let args: ProviderArgs = if value.is_null() {
+            ProviderArgs::default()
+        } else {
+            crate::config::decode::decode_checked(WHAT, &provider_schema(), value)
+                .map_err(ProviderError::Invalid)?
+        };
+        let assume_role = match args.assume_role {
             None => None,
-            Some(value) => match value.as_i64() {
-                Some(count) if (1..=20).contains(&count) => Some(count as u32),
-                _ => {
-                    return Err(ProviderError::Invalid(format!(
-                        "provider \"aws\": max_attempts must be a whole number from 1 to 20, not {value}"
-                    )));
-                }
-            },
-        };
-        let poll_interval = match setting_text(map, "poll_interval")? {
-            None => DEFAULT_POLL_INTERVAL,
-            Some(text) => match crate::config::evaluate::parse_duration(&text) {
-                Some(duration) if !duration.is_zero() => duration,
-                _ => {
-                    return Err(ProviderError::Invalid(format!(
-                        "provider \"aws\": poll_interval \"{text}\" is not a positive duration like 250ms, 10s or 1m"
-                    )));
-                }
-            },
-        };
-        let assume_role = match map.get("assume_role").map(Value::peel) {
-            None | Some(Value::Null) => None,
-            Some(Value::Map(role)) => Some(AssumeRole {
-                role_arn: setting_text(role, "role_arn")?.ok_or_else(|| {
-                    ProviderError::Invalid(
-                        "provider \"aws\": assume_role needs role_arn".to_owned(),
-                    )
+            Some(role) => Some(AssumeRole {
+                role_arn: role.role_arn.ok_or_else(|| {
+                    ProviderError::Invalid(format!("{WHAT}: assume_role needs role_arn"))
                 })?,
-                session_name: setting_text(role, "session_name")?,
-                external_id: setting_text(role, "external_id")?,
+                session_name: role.session_name,
+                external_id: role.external_id,
             }),
-            Some(other) => {
-                return Err(ProviderError::Invalid(format!(
-                    "provider \"aws\": assume_role must be a block, not a {}",
-                    other.type_name()
-                )));
-            }
         };
         Ok(AwsSettings {
-            region: setting_text(map, "region")?,
-            profile: setting_text(map, "profile")?,
-            endpoint_url,
-            max_attempts,
-            poll_interval,
+            region: args.region,
+            profile: args.profile,
+            endpoint_url: args.endpoint_url,
+            max_attempts: args.max_attempts.map(|count| count as u32),
+            poll_interval: args
+                .poll_interval
+                .as_deref()
+                .and_then(crate::config::evaluate::parse_duration)
+                .unwrap_or(DEFAULT_POLL_INTERVAL),
             assume_role,
         })
     }
@@ -420,15 +398,29 @@ mod tests {
         let error = settings(&[("endpoint_url", Value::string("127.0.0.1:15000"))]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "provider \"aws\": endpoint_url \"127.0.0.1:15000\" must start with http:// or https://"
+            "provider \"aws\": invalid value for \"endpoint_url\": \"127.0.0.1:15000\" is not an http:// or https:// URL with a host, without credentials or a query string"
         );
         let error = settings(&[("poll_interval", Value::string("soon"))]).unwrap_err();
         assert!(
-            error.to_string().contains("poll_interval \"soon\""),
+            error
+                .to_string()
+                .contains("\"poll_interval\": \"soon\" is not a duration"),
+            "{error}"
+        );
+        let error = settings(&[("poll_interval", Value::string("0s"))]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("a duration of at least 1ms allowed"),
             "{error}"
         );
         let error = settings(&[("max_attempts", Value::int(0))]).unwrap_err();
         assert!(error.to_string().contains("from 1 to 20"), "{error}");
+        let error = settings(&[("region", Value::string("us_east_1"))]).unwrap_err();
+        assert!(
+            error.to_string().contains("is not an AWS region"),
+            "{error}"
+        );
         let error = settings(&[("region", Value::Unknown)]).unwrap_err();
         assert!(
             error.to_string().contains("not known until apply"),

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use aws_sdk_secretsmanager::types::Tag;
 
 use super::support::{
-    attributes, aws_error, error_code, is_not_found, keep_unset, required_text, string_map,
-    string_value, tag_changes, tag_map, text,
+    attributes, aws_error, error_code, is_not_found, keep_unset, required_text, string_value,
+    tag_changes, tag_map, text,
 };
 use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, Schema};
@@ -29,6 +29,9 @@ use crate::config::value::Value;
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
 const CURRENT: &str = "AWSCURRENT";
+/// Secrets Manager takes at most 50 tags per secret.
+const MAX_TAGS: usize = 50;
+const SECRET: &str = "aws_secretsmanager_secret";
 const PREVIOUS: &str = "AWSPREVIOUS";
 
 /// True for the answer Secrets Manager gives about a secret scheduled for deletion.
@@ -53,7 +56,8 @@ pub fn secret_schema() -> Schema {
         vec![
             AttributeSchema::required("name", Type::String)
                 .forces_replacement()
-                .describe("the secret's name, e.g. prod/orders/kafka"),
+                .describe("the secret's name, e.g. prod/orders/kafka")
+                .pattern(crate::config::validate::Pattern::SecretName),
             AttributeSchema::optional("description", Type::String)
                 .describe("the secret's description; a change is an UpdateSecret"),
             AttributeSchema::optional("kms_key_id", Type::String)
@@ -66,7 +70,8 @@ pub fn secret_schema() -> Schema {
                 .validate(crate::config::validate::Validator::IntRanges(&[(0, 0), (7, 30)])),
             AttributeSchema::optional("tags", Type::map_of(Type::String))
                 .also_computed()
-                .describe("tags; unset: the secret's tags are not managed"),
+                .describe("tags; unset: the secret's tags are not managed")
+                .validate(crate::config::validate::Validator::Length { min: 0, max: MAX_TAGS }),
             AttributeSchema::computed("arn", Type::String)
                 .describe("the secret's ARN"),
         ],
@@ -140,15 +145,35 @@ impl Secret {
     }
 }
 
-fn recovery_window(map: &BTreeMap<String, Value>) -> ProviderResult<Option<i64>> {
-    match map.get("recovery_window_in_days").filter(|v| !v.is_null()) {
-        None => Ok(None),
-        Some(value) => match value.as_i64() {
-            Some(days @ (0 | 7..=30)) => Ok(Some(days)),
-            _ => Err(ProviderError::Invalid(format!(
-                "recovery_window_in_days must be 0 (delete at once) or from 7 to 30, not {value}"
-            ))),
-        },
+/// An `aws_secretsmanager_secret` as planned or stored, decoded once (a plan judges it by the
+/// schema first: the words of `validate`, for a value that came another way).
+/// Unknown values decode as `None`; a tag whose value is unknown is left out until known.
+#[derive(Debug, Default, serde::Deserialize)]
+struct SecretArgs {
+    arn: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    recovery_window_in_days: Option<i64>,
+    tags: Option<BTreeMap<String, Option<String>>>,
+}
+
+impl SecretArgs {
+    fn of(value: &Value) -> ProviderResult<SecretArgs> {
+        if value.is_null() {
+            return Ok(SecretArgs::default());
+        }
+        crate::config::decode::decode(SECRET, value).map_err(ProviderError::Invalid)
+    }
+
+    /// The managed tags; `None` when unset (the secret's tags are not managed).
+    fn tags(&self) -> Option<BTreeMap<String, String>> {
+        self.tags.as_ref().map(|tags| {
+            tags.iter()
+                .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+                .collect()
+        })
     }
 }
 
@@ -166,7 +191,8 @@ impl ResourceType for Secret {
     }
 
     fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
-        recovery_window(&attributes(&planned))?;
+        crate::config::decode::decode_checked::<SecretArgs>(SECRET, &self.schema, &planned)
+            .map_err(ProviderError::Invalid)?;
         Ok(planned)
     }
 
@@ -197,16 +223,20 @@ impl ResourceType for Secret {
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             let map = attributes(planned);
-            let name = required_text(&map, "name", "aws_secretsmanager_secret")?;
+            let args = SecretArgs::of(planned)?;
+            let name = args
+                .name
+                .clone()
+                .ok_or_else(|| ProviderError::Invalid(format!("{SECRET}: name is required")))?;
             let clients = self.aws.clients(context).await?;
             let mut request = clients.secrets.create_secret().name(&name);
-            if let Some(description) = text(&map, "description") {
+            if let Some(description) = &args.description {
                 request = request.description(description);
             }
-            if let Some(key) = text(&map, "kms_key_id") {
+            if let Some(key) = &args.kms_key_id {
                 request = request.kms_key_id(key);
             }
-            for (key, value) in string_map(&map, "tags").into_iter().flatten() {
+            for (key, value) in args.tags().into_iter().flatten() {
                 request = request.tags(Tag::builder().key(key).value(value).build());
             }
             let created = request
@@ -231,13 +261,15 @@ impl ResourceType for Secret {
         Box::pin(async move {
             let before = attributes(prior);
             let mut after = attributes(planned);
-            let arn = required_text(&before, "arn", "updating aws_secretsmanager_secret")?;
+            let (old, new) = (SecretArgs::of(prior)?, SecretArgs::of(planned)?);
+            let arn = old.arn.clone().ok_or_else(|| {
+                ProviderError::Invalid(format!("updating {SECRET}: arn is required"))
+            })?;
             let clients = self.aws.clients(context).await?;
-            let description = text(&after, "description");
-            let kms_key_id = text(&after, "kms_key_id");
-            let description_changes =
-                description.is_some() && description != text(&before, "description");
-            let key_changes = kms_key_id.is_some() && kms_key_id != text(&before, "kms_key_id");
+            let description = new.description.clone();
+            let kms_key_id = new.kms_key_id.clone();
+            let description_changes = description.is_some() && description != old.description;
+            let key_changes = kms_key_id.is_some() && kms_key_id != old.kms_key_id;
             if description_changes || key_changes {
                 let mut request = clients.secrets.update_secret().secret_id(&arn);
                 if let Some(description) = description.filter(|_| description_changes) {
@@ -251,9 +283,8 @@ impl ResourceType for Secret {
                     .await
                     .map_err(|error| aws_error(&format!("updating secret {arn}"), error))?;
             }
-            if let Some(wanted) = string_map(&after, "tags") {
-                let (removed, set) =
-                    tag_changes(&string_map(&before, "tags").unwrap_or_default(), &wanted);
+            if let Some(wanted) = new.tags() {
+                let (removed, set) = tag_changes(&old.tags().unwrap_or_default(), &wanted);
                 if !removed.is_empty() {
                     let mut request = clients.secrets.untag_resource().secret_id(&arn);
                     for key in removed {
@@ -291,11 +322,13 @@ impl ResourceType for Secret {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
-            let before = attributes(prior);
-            let arn = required_text(&before, "arn", "deleting aws_secretsmanager_secret")?;
+            let args = SecretArgs::of(prior)?;
+            let arn = args.arn.clone().ok_or_else(|| {
+                ProviderError::Invalid(format!("deleting {SECRET}: arn is required"))
+            })?;
             let clients = self.aws.clients(context).await?;
             let mut request = clients.secrets.delete_secret().secret_id(&arn);
-            match recovery_window(&before)? {
+            match args.recovery_window_in_days {
                 Some(0) => request = request.force_delete_without_recovery(true),
                 Some(days) => request = request.recovery_window_in_days(days),
                 None => {}
@@ -336,7 +369,8 @@ pub fn version_schema() -> Schema {
         vec![
             AttributeSchema::required("secret_id", Type::String)
                 .forces_replacement()
-                .describe("the secret's name or ARN"),
+                .describe("the secret's name or ARN")
+                .pattern(crate::config::validate::Pattern::SecretId),
             AttributeSchema::required("secret_string", Type::String)
                 .sensitive()
                 .describe("the value applications read, usually jsonencode({...}); never shown, stored only as a keyed hash"),
@@ -845,6 +879,14 @@ mod mocked_errors {
 /// `version_stage` or `version_id` says otherwise), e.g. the SCRAM credentials of a `cluster`
 /// block: `sasl_password = jsondecode(data.aws_secretsmanager_secret_version.msk.secret_string).password`.
 /// The value is sensitive: never printed, never stored.
+/// The data source's arguments, decoded once after its schema judged them.
+#[derive(Debug, serde::Deserialize)]
+struct VersionDataArgs {
+    secret_id: Option<String>,
+    version_stage: Option<String>,
+    version_id: Option<String>,
+}
+
 pub struct SecretVersionData {
     aws: Arc<Aws>,
     schema: Schema,
@@ -857,12 +899,14 @@ impl SecretVersionData {
             schema: Schema::new(
                 vec![
                     AttributeSchema::required("secret_id", Type::String)
-                        .describe("the secret's name or ARN"),
+                        .describe("the secret's name or ARN")
+                        .pattern(crate::config::validate::Pattern::SecretId),
                     AttributeSchema::optional("version_stage", Type::String)
                         .describe("a staging label")
                         .default_value(crate::config::value::Value::string("AWSCURRENT")),
                     AttributeSchema::optional("version_id", Type::String)
-                        .describe("read this version (default: the one labelled version_stage)"),
+                        .describe("read this version (default: the one labelled version_stage)")
+                        .pattern(crate::config::validate::Pattern::Name { max: 64 }),
                     AttributeSchema::computed("secret_string", Type::String).sensitive(),
                     AttributeSchema::computed("arn", Type::String).describe("the secret's ARN"),
                 ],
@@ -892,17 +936,21 @@ impl crate::providers::DataSourceType for SecretVersionData {
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
             let mut map = config.as_map().cloned().unwrap_or_default();
-            let secret_id = map
-                .get("secret_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
+            let args: VersionDataArgs = crate::config::decode::decode_checked(
+                "data \"aws_secretsmanager_secret_version\"",
+                &self.schema,
+                config,
+            )
+            .map_err(ProviderError::Invalid)?;
+            let secret_id = args
+                .secret_id
                 .ok_or_else(|| ProviderError::Invalid("secret_id is required".to_owned()))?;
             let clients = self.aws.clients(context).await?;
             let mut request = clients.secrets.get_secret_value().secret_id(&secret_id);
-            if let Some(stage) = map.get("version_stage").and_then(Value::as_str) {
+            if let Some(stage) = args.version_stage {
                 request = request.version_stage(stage);
             }
-            if let Some(id) = map.get("version_id").and_then(Value::as_str) {
+            if let Some(id) = args.version_id {
                 request = request.version_id(id);
             }
             let value = request.send().await.map_err(|error| {

@@ -69,28 +69,32 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 // ------------------------------------------------------------------------------------------
 // the mirror's arguments
 
-fn attribute<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.as_map().and_then(|m| m.get(name))
+/// The arguments of a `kafka_mirror` the connect engine reads, decoded once (the schema's
+/// validators judged them: the URL, the name, the range of tasks_max, the embedded-only
+/// arguments). Unknown values decode as `None`; `source` and `target` are references.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ConnectArgs {
+    engine: Option<String>,
+    connect_url: Option<String>,
+    name: Option<String>,
+    topics: Option<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    max_lag: Option<i64>,
+    #[serde(default, deserialize_with = "crate::config::decode::whole_number")]
+    tasks_max: Option<i64>,
+    offsets: Option<String>,
+    compression: Option<String>,
+    max_in_flight_mb: Option<serde_json::Number>,
 }
 
-fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
-    attribute(value, name).and_then(Value::as_str)
-}
-
-fn is_set(value: &Value, name: &str) -> bool {
-    attribute(value, name).is_some_and(|v| !v.is_null())
-}
-
-fn topics_of(value: &Value) -> Vec<String> {
-    attribute(value, "topics")
-        .and_then(Value::as_items)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+impl ConnectArgs {
+    fn of(value: &Value) -> ProviderResult<ConnectArgs> {
+        if value.is_null() {
+            return Ok(ConnectArgs::default());
+        }
+        crate::config::decode::decode(super::mirror::KAFKA_MIRROR, value)
+            .map_err(ProviderError::Invalid)
+    }
 }
 
 fn with(value: &Value, entries: Vec<(&str, Value)>) -> Value {
@@ -132,7 +136,8 @@ pub struct ConnectSpec {
 impl ConnectSpec {
     pub fn from_value(value: &Value) -> ProviderResult<ConnectSpec> {
         check(value)?;
-        let url = text(value, "connect_url").ok_or_else(|| {
+        let args = ConnectArgs::of(value)?;
+        let url = args.connect_url.ok_or_else(|| {
             ProviderError::Invalid(
                 "engine = \"connect\" needs connect_url (the Kafka Connect REST endpoint) to be known"
                     .to_owned(),
@@ -140,22 +145,17 @@ impl ConnectSpec {
         })?;
         Ok(ConnectSpec {
             url: url.trim_end_matches('/').to_owned(),
-            name: text(value, "name").unwrap_or(DEFAULT_NAME).to_owned(),
-            topics: topics_of(value),
-            max_lag: attribute(value, "max_lag")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                .max(0),
-            tasks_max: match attribute(value, "tasks_max").map(Value::peel) {
-                None | Some(Value::Null) => None,
-                Some(number) => match number.as_i64() {
-                    Some(tasks @ 1..=1024) => Some(tasks as usize),
-                    _ => {
-                        return Err(ProviderError::Invalid(format!(
-                            "tasks_max must be a whole number from 1 to 1024, got {number}"
-                        )));
-                    }
-                },
+            name: args.name.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+            topics: args.topics.into_iter().flatten().flatten().collect(),
+            max_lag: args.max_lag.unwrap_or(0).max(0),
+            tasks_max: match args.tasks_max {
+                None => None,
+                Some(tasks @ 1..=1024) => Some(tasks as usize),
+                Some(other) => {
+                    return Err(ProviderError::Invalid(format!(
+                        "tasks_max must be a whole number from 1 to 1024, got {other}"
+                    )));
+                }
             },
         })
     }
@@ -176,19 +176,21 @@ impl ConnectSpec {
 /// Plan-time checks of a mirror with `engine = "connect"`: no I/O. Values known only after
 /// apply are checked when they are known.
 pub fn check(value: &Value) -> ProviderResult<()> {
-    match attribute(value, "connect_url") {
-        None | Some(Value::Null) => {
+    let args = ConnectArgs::of(value)?;
+    match &args.connect_url {
+        // Unset, not unknown: an unknown URL is checked once known.
+        None if value
+            .as_map()
+            .is_some_and(|map| crate::config::decode::rule::unset(map, "connect_url")) =>
+        {
             return Err(ProviderError::Invalid(
                 "engine = \"connect\" needs connect_url, the Kafka Connect REST endpoint (e.g. \"http://connect.internal:8083\")".to_owned(),
             ));
         }
-        Some(url) => {
-            if let Some(url) = url.as_str() {
-                check_url(url)?;
-            }
-        }
+        None => {}
+        Some(url) => check_url(url)?,
     }
-    if let Some(name) = text(value, "name") {
+    if let Some(name) = &args.name {
         let valid = !name.is_empty()
             && name.len() <= 200
             && name
@@ -200,16 +202,16 @@ pub fn check(value: &Value) -> ProviderResult<()> {
             )));
         }
     }
-    if let Some(offsets) = attribute(value, "offsets").filter(|v| !v.is_null()) {
-        let shown = offsets
-            .as_str()
-            .map_or_else(|| offsets.to_string(), |s| format!("{s:?}"));
+    if let Some(offsets) = &args.offsets {
         return Err(ProviderError::Invalid(format!(
-            "offsets = {shown} is not available with engine = \"connect\": MirrorMaker 2 writes at the target's own offsets and translates consumer offsets approximately (checkpoints); remove offsets, or use engine = \"embedded\" to keep them exact"
+            "offsets = {offsets:?} is not available with engine = \"connect\": MirrorMaker 2 writes at the target's own offsets and translates consumer offsets approximately (checkpoints); remove offsets, or use engine = \"embedded\" to keep them exact"
         )));
     }
-    for embedded_only in ["compression", "max_in_flight_mb"] {
-        if is_set(value, embedded_only) {
+    for (embedded_only, set) in [
+        ("compression", args.compression.is_some()),
+        ("max_in_flight_mb", args.max_in_flight_mb.is_some()),
+    ] {
+        if set {
             return Err(ProviderError::Invalid(format!(
                 "{embedded_only} applies to engine = \"embedded\"; with engine = \"connect\" the Kafka Connect workers' producer settings apply"
             )));
@@ -962,7 +964,7 @@ impl SourcePartition {
 
 fn clusters(context: &ProviderContext, value: &Value) -> ProviderResult<(Cluster, Cluster)> {
     let cluster = |name: &str| {
-        let value = attribute(value, name).cloned().unwrap_or(Value::Null);
+        let value = crate::config::decode::reference(value, name).unwrap_or(Value::Null);
         Cluster::resolve(&context.connections, &value)
     };
     Ok((cluster("source")?, cluster("target")?))
@@ -1379,7 +1381,7 @@ impl Deployment {
 /// connector configs. Clusters known only after apply are checked then.
 pub async fn preview(context: &ProviderContext, planned: &Value) -> ProviderResult<Value> {
     check(planned)?;
-    if text(planned, "connect_url").is_none() {
+    if ConnectArgs::of(planned)?.connect_url.is_none() {
         return Ok(planned.clone());
     }
     let deployment = match Deployment::prepare(context, planned).await {
@@ -1409,7 +1411,7 @@ pub async fn apply(
 ) -> ProviderResult<Value> {
     let spec = ConnectSpec::from_value(planned)?;
     if let Some(prior) = prior
-        && text(prior, "engine") == Some("connect")
+        && ConnectArgs::of(prior).is_ok_and(|old| old.engine.as_deref() == Some("connect"))
         && let Ok(old) = ConnectSpec::from_value(prior)
         && (old.url != spec.url || old.name != spec.name)
     {

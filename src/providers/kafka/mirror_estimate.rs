@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use rdkafka::consumer::Consumer as _;
 
+use crate::config::decode::reference;
 use crate::config::value::Value;
 use crate::kafka::connection::{Cluster, Feature, blocking};
 use crate::mirror::estimate::{CopyEstimate, RateSource};
-use crate::providers::{Connections, ProviderContext};
+use crate::providers::ProviderContext;
 
 /// The rate a mirror is assumed to copy at before an apply has measured it: well below what
 /// the embedded mirror reaches on a small machine (README, `scripts/bench-mirror`), so a first
@@ -45,27 +46,23 @@ type LogSizes = Vec<((String, i32), i64)>;
 /// The estimate for a planned embedded mirror (`planned` as previewed: `records_per_second`
 /// carried from state when an apply measured it).
 pub async fn estimate(context: &ProviderContext, planned: &Value) -> Option<CopyEstimate> {
-    let map = planned.peel().as_map()?;
-    if map.get("engine").and_then(Value::as_str) == Some("connect") {
+    let view = EstimateView::of(planned)?;
+    if view.engine.as_deref() == Some("connect") {
         return None;
     }
-    let topics: Vec<String> = map
-        .get("topics")?
-        .as_items()?
-        .iter()
-        .filter_map(|item| item.as_str().map(str::to_owned))
-        .collect();
-    let translate = map.get("offsets").and_then(Value::as_str) == Some("translate");
-    let (records_per_second, rate_source) = match map
-        .get("records_per_second")
-        .and_then(|value| value.as_number().and_then(|number| number.as_f64()))
+    let topics: Vec<String> = view.topics?.into_iter().flatten().collect();
+    let translate = view.offsets.as_deref() == Some("translate");
+    let (records_per_second, rate_source) = match view
+        .records_per_second
+        .as_ref()
+        .and_then(serde_json::Number::as_f64)
     {
         Some(rate) if rate > 0.0 => (rate, RateSource::LastApply),
         _ => (DEFAULT_RECORDS_PER_SECOND, RateSource::Default),
     };
     let mut notes = Vec::new();
-    let source_value = map.get("source").cloned().unwrap_or(Value::Null);
-    let target_value = map.get("target").cloned().unwrap_or(Value::Null);
+    let source_value = reference(planned, "source").unwrap_or(Value::Null);
+    let target_value = reference(planned, "target").unwrap_or(Value::Null);
     let source = match Cluster::resolve(&context.connections, &source_value) {
         Ok(source) => source,
         Err(error) => {
@@ -82,7 +79,7 @@ pub async fn estimate(context: &ProviderContext, planned: &Value) -> Option<Copy
             });
         }
     };
-    let source_plaintext = is_plaintext(&context.connections, &source_value);
+    let source_plaintext = source.is_plaintext();
     let target = Cluster::resolve(&context.connections, &target_value).ok();
     if target.is_none() {
         notes.push(
@@ -131,13 +128,28 @@ pub fn achieved_rate(planned: &Value, records: u64, elapsed: Duration) -> Value 
     if records > 0 && seconds > 0.0 {
         return Value::int((records as f64 / seconds).round() as i64);
     }
-    match planned
-        .peel()
-        .as_map()
-        .and_then(|map| map.get("records_per_second"))
-    {
-        Some(value) if value.as_number().is_some() => value.clone(),
-        _ => Value::Null,
+    EstimateView::of(planned)
+        .and_then(|view| view.records_per_second)
+        .map_or(Value::Null, |rate| {
+            Value::from_json(&serde_json::Value::Number(rate))
+        })
+}
+
+/// What the estimate reads of a planned `kafka_mirror` (arguments, and the rate a previous
+/// apply recorded), decoded once; `source` and `target` are references, resolved as they are.
+#[derive(Debug, Default, serde::Deserialize)]
+struct EstimateView {
+    engine: Option<String>,
+    topics: Option<Vec<Option<String>>>,
+    offsets: Option<String>,
+    records_per_second: Option<serde_json::Number>,
+}
+
+impl EstimateView {
+    /// `None` for a value that is not a mirror's object.
+    fn of(planned: &Value) -> Option<EstimateView> {
+        planned.peel().as_map()?;
+        crate::config::decode::decode(super::mirror::KAFKA_MIRROR, planned).ok()
     }
 }
 

@@ -39,7 +39,8 @@ pub fn cluster_schema() -> Schema {
                 )
                 .pattern(Pattern::Version),
             AttributeSchema::optional("zookeeper", Type::String)
-                .describe("ZooKeeper connect string, where 0.8-era consumers keep offsets"),
+                .describe("ZooKeeper connect string, where 0.8-era consumers keep offsets")
+                .pattern(Pattern::ZookeeperConnect),
             AttributeSchema::optional("client_id", Type::String)
                 .describe("the client.id the brokers see (quotas, logs)")
                 .default_value(Value::string("cutover")),
@@ -84,13 +85,124 @@ pub fn cluster_schema() -> Schema {
             AttributeSchema::optional("timeout", Type::String)
                 .describe("how long connecting and each request may take")
                 .default_value(Value::string("30s"))
-                .pattern(Pattern::Duration),
+                .duration_range(std::time::Duration::from_secs(1), std::time::Duration::MAX),
             AttributeSchema::optional("aws_region", Type::String)
-                .describe("the region MSK IAM tokens are signed for (default AWS_REGION)"),
+                .describe("the region MSK IAM tokens are signed for (default AWS_REGION)")
+                .pattern(Pattern::AwsRegion)
+                .only_when("auth", &["aws_msk_iam"], "only MSK IAM tokens are signed for a region"),
         ],
         Vec::new(),
     )
     .with_advice(cluster_advice)
+    .with_check(
+        "SASL (`sasl_mechanism`, `auth = \"aws_msk_iam\"`) needs a `SASL_` `security_protocol` (the default then is SASL_SSL)",
+        sasl_needs_sasl_protocol,
+    )
+    .with_check(
+        "`properties` may not set what the block's own arguments set (bootstrap.servers, security.protocol, sasl.*, ssl.*.location, client.id)",
+        properties_leave_owned_settings,
+    )
+}
+
+/// The cluster schema, built once (connections decode against it every time they connect).
+pub fn cluster_schema_ref() -> &'static Schema {
+    static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(cluster_schema)
+}
+
+/// librdkafka properties a `cluster` block sets through its own arguments, and the argument
+/// that sets each: `properties` may not override them, so a typo cannot silently change the
+/// security of a connection.
+pub const OWNED_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "bootstrap_servers"),
+    ("metadata.broker.list", "bootstrap_servers"),
+    ("security.protocol", "security_protocol"),
+    ("sasl.mechanism", "sasl_mechanism"),
+    ("sasl.mechanisms", "sasl_mechanism"),
+    ("sasl.username", "sasl_username"),
+    ("sasl.password", "sasl_password"),
+    ("ssl.ca.location", "tls_ca_file"),
+    ("ssl.certificate.location", "tls_cert_file"),
+    ("ssl.key.location", "tls_key_file"),
+    ("client.id", "client_id"),
+];
+
+/// The rule that SASL settings come with a SASL protocol. Unset, the protocol defaults to
+/// SASL_SSL when SASL is used.
+fn sasl_needs_sasl_protocol(
+    cluster: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::Finding> {
+    use crate::config::decode::rule::{text, unset};
+    let Some(protocol) = text(cluster, "security_protocol") else {
+        return Vec::new();
+    };
+    let protocol = protocol.trim().to_ascii_uppercase();
+    let sasl = if text(cluster, "auth").is_some() {
+        "auth = \"aws_msk_iam\""
+    } else if !unset(cluster, "sasl_mechanism") {
+        "sasl_mechanism"
+    } else {
+        return Vec::new();
+    };
+    if protocol.starts_with("SASL_") {
+        return Vec::new();
+    }
+    // Only the protocol's own name is quoted: it is one of four words, never a secret.
+    let suggested = if protocol == "PLAINTEXT" {
+        "SASL_PLAINTEXT"
+    } else {
+        "SASL_SSL"
+    };
+    vec![crate::config::schema::Finding {
+        attribute: "security_protocol",
+        message: format!(
+            "{sasl} needs a SASL_ security_protocol (SASL_SSL or SASL_PLAINTEXT), not {}",
+            if cluster
+                .get("security_protocol")
+                .is_some_and(Value::contains_sensitive)
+            {
+                "(sensitive value)"
+            } else {
+                protocol.as_str()
+            }
+        ),
+        hint: Some(format!(
+            "did you mean \"{suggested}\"? (or leave security_protocol out)"
+        )),
+    }]
+}
+
+/// The rule that `properties` leaves the block's own settings alone.
+fn properties_leave_owned_settings(
+    cluster: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::Finding> {
+    let Some(properties) = cluster.get("properties") else {
+        return Vec::new();
+    };
+    let sensitive = properties.contains_sensitive();
+    let Some(properties) = properties.peel().as_map() else {
+        return Vec::new();
+    };
+    properties
+        .keys()
+        .filter_map(|name| {
+            let (_, argument) = OWNED_PROPERTIES
+                .iter()
+                .find(|(property, _)| property == name)?;
+            let name = if sensitive {
+                "(sensitive)"
+            } else {
+                name.as_str()
+            };
+            Some(crate::config::schema::Finding {
+                attribute: "properties",
+                message: format!(
+                    "properties may not set \"{name}\": the block's own argument {argument} sets it"
+                ),
+                hint: Some(format!("use {argument} = ... instead")),
+            })
+        })
+        .collect()
 }
 
 /// Allowed, but worth a warning: TLS that does not verify the brokers, and a SASL password
