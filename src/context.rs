@@ -30,6 +30,10 @@ pub struct ProviderContext {
     pub resumed: Option<serde_json::Value>,
     /// The configured Kafka connections and provider settings, as evaluated for this run.
     pub connections: Arc<Connections>,
+    /// The state's key, so a provider can find an object whose identifying arguments state
+    /// keeps only as keyed hashes (a `kafka_acl` with a sensitive principal): it lists the
+    /// candidates and keeps the one whose parts hash the same. `None` outside the engine.
+    pub state_key: Option<crate::state::HashKey>,
 }
 
 impl ProviderContext {

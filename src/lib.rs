@@ -20,8 +20,7 @@
 //!   bounded parallelism, interrupts, state saved after every object) and saved plans.
 //! - [`graph`]: the petgraph DAG of resource instances, clusters and assertions; DOT output.
 //! - [`plan`]: the plan model, the schema-driven diff of one instance, the cost and sizing
-//!   section (`cost`, `sizing`, from the tables in `pricing/`), and the human, JSON and
-//!   markdown renderers. Pure.
+//!   section of a plan (`cost`), and the human, JSON and markdown renderers. Pure.
 //! - [`providers`]: the `ResourceType`/`DataSourceType` traits and the [`providers::Registry`]
 //!   of every schema; the built-in `cutover_data`; the Kafka provider (topics, consumer-group
 //!   offsets, ACLs, `kafka_mirror`, whose `engine = "connect"` is MirrorMaker 2 on Kafka
@@ -42,10 +41,15 @@
 //! - [`state`]: versioned JSON state, backends (local file, S3 with conditional writes),
 //!   locking, keyed hashes of sensitive values, encryption at rest.
 //! - [`kafka`]: Kafka clients shared by providers, the mirror and the assertions: connections
-//!   (SASL, TLS, MSK IAM), admin helpers, ACL calls, ZooKeeper reads for 0.8.2 clusters.
+//!   (SASL, TLS, MSK IAM) and the `cluster` block's schema, admin helpers, ACL calls,
+//!   partition extents (watermarks, log sizes), the traffic measurement, ZooKeeper reads for
+//!   0.8.2 clusters.
 //! - [`config`]: load files and modules → parse with `hcl-edit` (spans kept) → evaluate over the
 //!   syntax tree with unknown and sensitive marks (docs/decisions.md says why not `hcl-rs`
 //!   eval) → check against provider schemas; every step returns diagnostics.
+//! - [`economics`]: the arithmetic of money and capacity, below the plan, the providers and
+//!   the assertions: `prices` (the price tables in `pricing/` and the `price_file` override)
+//!   and `sizing` (the MSK broker size a measured traffic needs).
 //! - [`diagnostics`]: spans, `file:line:col` rendering with a snippet and caret, JSON form.
 //! - [`error`]: the error of an operation against a remote system.
 //!
@@ -68,6 +72,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod diagnostics;
+pub mod economics;
 pub mod engine;
 pub mod error;
 pub mod graph;

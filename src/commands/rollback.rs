@@ -118,6 +118,7 @@ pub fn run(args: &RollbackArgs, settings: &Settings) -> anyhow::Result<ExitStatu
             intent: Arc::new(NoIntent),
             resumed: None,
             connections: Arc::new(connections),
+            state_key: Some(engine.key.clone()),
         };
         let prior = resource.attributes_value();
         let marks = crate::config::redact::Marks::of_operation(&prior, &context.connections);

@@ -238,9 +238,9 @@ pub fn run_import(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
                 &read_context(
                     shutdown.cancel_signal(),
                     std::sync::Arc::new(
-                        crate::providers::Connections::from_configuration(&configuration)
-                            .with_state_key(&engine.key),
+                        crate::providers::Connections::from_configuration(&configuration),
                     ),
+                    &engine.key,
                 ),
                 &args.id,
                 &config,

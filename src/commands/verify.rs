@@ -103,6 +103,7 @@ async fn verify(
             intent: Arc::new(crate::engine::NoIntent),
             resumed: None,
             connections: planned.connections.clone(),
+            state_key: Some(engine.key.clone()),
         };
         report(&format!("{address}: checking…"));
         let value = change.after.clone().unwrap_or_default();

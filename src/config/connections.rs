@@ -12,10 +12,6 @@ use crate::error::{OperationError, OperationResult};
 pub struct Connections {
     pub clusters: BTreeMap<String, Value>,
     pub providers: BTreeMap<String, Value>,
-    /// The state's key, so a provider can find an object whose identifying arguments state
-    /// keeps only as keyed hashes (a `kafka_acl` with a sensitive principal): it lists the
-    /// candidates and keeps the one whose parts hash the same. `None` outside the engine.
-    pub state_key: Option<crate::state::HashKey>,
 }
 
 impl Connections {
@@ -27,14 +23,7 @@ impl Connections {
                 .map(|cluster| (cluster.address(), cluster.value.clone()))
                 .collect(),
             providers: configuration.providers.clone(),
-            state_key: None,
         }
-    }
-
-    /// These connections, with the state's key for matching stored hashes.
-    pub fn with_state_key(mut self, key: &crate::state::HashKey) -> Self {
-        self.state_key = Some(key.clone());
-        self
     }
 
     /// Whether any connection still waits on a value known only after apply (a cluster whose

@@ -308,9 +308,7 @@ pub async fn apply(
             let fresh = if needs_values || stale_connections {
                 let (configuration, instances) =
                     evaluate_with_values(engine, &applied, &planned_values)?;
-                connections = Arc::new(
-                    Connections::from_configuration(&configuration).with_state_key(&engine.key),
-                );
+                connections = Arc::new(Connections::from_configuration(&configuration));
                 connections_seen = applied.len();
                 Some((configuration, instances))
             } else {
@@ -347,6 +345,7 @@ pub async fn apply(
                         intent: Arc::new(NoIntent),
                         resumed: None,
                         connections: connections.clone(),
+                        state_key: Some(engine.key.clone()),
                     };
                     let runs = assertion_runs.clone();
                     let task = running.spawn(async move {
@@ -389,8 +388,11 @@ pub async fn apply(
                         continue;
                     };
                     report(&format!("{}: reading…", change.address));
-                    let context =
-                        crate::engine::read_context(cancel_rx.clone(), connections.clone());
+                    let context = crate::engine::read_context(
+                        cancel_rx.clone(),
+                        connections.clone(),
+                        &engine.key,
+                    );
                     let marks = Marks::of_operation(&config, &connections);
                     let task = running.spawn(async move {
                         let read = source.read(&context, &config).await;
@@ -472,6 +474,7 @@ pub async fn apply(
                         .and_then(|r| r.pending.as_ref())
                         .map(|p| p.handle.clone()),
                     connections: connections.clone(),
+                    state_key: Some(engine.key.clone()),
                 };
                 let task = running.spawn(async move {
                     let outcome = run_change(provider, context, change).await;

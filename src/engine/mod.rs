@@ -171,6 +171,7 @@ impl IntentRecorder for NoIntent {
 pub fn read_context(
     cancel: tokio::sync::watch::Receiver<bool>,
     connections: Arc<Connections>,
+    key: &crate::state::HashKey,
 ) -> ProviderContext {
     ProviderContext {
         cancel,
@@ -178,5 +179,6 @@ pub fn read_context(
         intent: Arc::new(NoIntent),
         resumed: None,
         connections,
+        state_key: Some(key.clone()),
     }
 }

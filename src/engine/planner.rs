@@ -100,6 +100,7 @@ async fn refresh(
     state: &State,
     parallelism: usize,
     connections: &Arc<Connections>,
+    key: &HashKey,
     shutdown: &Shutdown,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<ResourceAddress, Option<Value>> {
@@ -121,7 +122,7 @@ async fn refresh(
             continue;
         };
         let semaphore = semaphore.clone();
-        let context = read_context(shutdown.cancel_signal(), connections.clone());
+        let context = read_context(shutdown.cancel_signal(), connections.clone(), key);
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
@@ -590,7 +591,11 @@ impl PlanHook<'_> {
         {
             return planned;
         }
-        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
+        let context = read_context(
+            self.shutdown.cancel_signal(),
+            self.connections.clone(),
+            self.key,
+        );
         let marks = Marks::of_operation(&planned, &self.connections);
         let Some(future) = provider.preview(&context, &planned) else {
             return planned;
@@ -624,7 +629,11 @@ impl PlanHook<'_> {
         {
             return None;
         }
-        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
+        let context = read_context(
+            self.shutdown.cancel_signal(),
+            self.connections.clone(),
+            self.key,
+        );
         let future = provider.copy_estimate(&context, planned)?;
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
     }
@@ -685,7 +694,11 @@ impl PlanHook<'_> {
         if self.shutdown.is_stopping() {
             return Value::Unknown;
         }
-        let context = read_context(self.shutdown.cancel_signal(), self.connections.clone());
+        let context = read_context(
+            self.shutdown.cancel_signal(),
+            self.connections.clone(),
+            self.key,
+        );
         let config = instance.config.clone();
         let marks = Marks::of_operation(&config, &self.connections);
         let result = tokio::task::block_in_place(|| {
@@ -792,8 +805,7 @@ pub async fn plan(
         preliminary
             .as_ref()
             .map(Connections::from_configuration)
-            .unwrap_or_default()
-            .with_state_key(&engine.key),
+            .unwrap_or_default(),
     );
 
     // Without a refresh (and without imports, which add priors) the priors are the state's
@@ -810,6 +822,7 @@ pub async fn plan(
                 state,
                 engine.parallelism,
                 &recorded_connections,
+                &engine.key,
                 shutdown,
                 &mut diagnostics,
             )
@@ -841,7 +854,11 @@ pub async fn plan(
             if shutdown.is_stopping() {
                 break;
             }
-            let context = read_context(shutdown.cancel_signal(), recorded_connections.clone());
+            let context = read_context(
+                shutdown.cancel_signal(),
+                recorded_connections.clone(),
+                &engine.key,
+            );
             let config = configuration_for_imports
                 .resources
                 .iter()
@@ -886,7 +903,7 @@ pub async fn plan(
             None => Priors::Refreshed(&refreshed),
         },
         imports: &imports,
-        connections: Arc::new(Connections::default().with_state_key(&engine.key)),
+        connections: Arc::new(Connections::default()),
         changes: Vec::new(),
         changed_blocks: (0, BTreeSet::new()),
         data: BTreeMap::new(),
@@ -987,14 +1004,8 @@ pub async fn plan(
     if shutdown.is_stopping() {
         diagnostics.push(Diagnostic::error(INTERRUPTED));
     }
-    let connections =
-        Arc::new(Connections::from_configuration(&configuration).with_state_key(&engine.key));
-    crate::providers::aws::pricing::attach_economics(
-        &mut plan,
-        &data,
-        &connections,
-        &mut diagnostics,
-    );
+    let connections = Arc::new(Connections::from_configuration(&configuration));
+    attach_economics(&mut plan, &data, &connections, &mut diagnostics);
     diagnostics.sort();
     Ok(Planned {
         plan,
@@ -1316,6 +1327,38 @@ pub fn object_label(address: &ResourceAddress) -> String {
 /// Turns a provider error into a message with the address.
 pub fn describe_error(address: &ResourceAddress, action: &str, error: &ProviderError) -> String {
     format!("{action} {address}: {error}")
+}
+
+/// Attaches the cost and sizing section to `plan`; a price file that cannot be used is an
+/// error, an undersized target a warning (and the section says so).
+fn attach_economics(
+    plan: &mut Plan,
+    data: &BTreeMap<ResourceAddress, Value>,
+    connections: &Connections,
+    diagnostics: &mut Diagnostics,
+) {
+    let (prices, name) = match crate::economics::prices::price_table(connections) {
+        Ok(found) => found,
+        Err(error) => {
+            diagnostics.push(Diagnostic::error(format!("provider \"aws\": {error}")));
+            return;
+        }
+    };
+    plan.economics = crate::plan::cost::economics(
+        plan,
+        data,
+        &prices,
+        &name,
+        &crate::economics::sizing::Guidance::builtin(),
+    );
+    if let Some(economics) = &plan.economics {
+        for sizing in economics.undersized() {
+            diagnostics.push(Diagnostic::warning(format!(
+                "the target is undersized by AWS's per-broker guidance: {}",
+                sizing.summary()
+            )));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ impl Cluster {
         }
         let args: ClusterArgs = crate::config::decode::decode_checked(
             &address,
-            crate::providers::kafka::cluster_schema_ref(),
+            super::schema::cluster_schema_ref(),
             value,
         )
         .map_err(OperationError::Invalid)?;

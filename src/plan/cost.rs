@@ -3,7 +3,7 @@
 //! and client traffic the measured bytes and replication factors imply) against the target
 //! (MSK broker hours, storage, client traffic) and the mirror while it runs; the monthly saving
 //! of a plan that terminates legacy instances; and the sizing verdict of each target
-//! ([`super::sizing`]).
+//! ([`crate::economics::sizing`]).
 //!
 //! Pure: computed from the plan's changes and the data sources read for it, with prices from a
 //! [`PriceTable`] (the built-in `pricing/us-east-1.json`, or a user's `price_file` merged over
@@ -11,82 +11,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::sizing::{self, Demand, Guidance, Sizing, Target, Traffic};
 use super::{Action, Plan};
 use crate::config::evaluate::ResourceAddress;
 use crate::config::value::Value;
-
-/// The built-in prices.
-pub const BUILTIN_PRICES_JSON: &str = include_str!("../../pricing/us-east-1.json");
-/// Where the built-in prices come from, as the plan names them.
-pub const BUILTIN_PRICES_NAME: &str = "built in: pricing/us-east-1.json";
-
-/// Prices per unit, one region. Every entry of a user's price file replaces the built-in one
-/// (maps entry by entry).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PriceTable {
-    #[serde(default, skip_serializing)]
-    pub about: Option<String>,
-    pub region: String,
-    pub currency: String,
-    /// When the prices were taken from their sources.
-    pub date: String,
-    #[serde(default)]
-    pub sources: Vec<String>,
-    pub hours_per_month: f64,
-    pub ec2_instance_per_hour: BTreeMap<String, f64>,
-    pub ebs_per_gb_month: BTreeMap<String, f64>,
-    pub msk_broker_per_hour: BTreeMap<String, f64>,
-    pub msk_storage_per_gb_month: f64,
-    /// Data moved between availability zones, both directions together (per GB).
-    pub inter_az_per_gb: f64,
-    /// How many times each written byte is read by consumers.
-    pub consumer_fanout: f64,
-    /// The instance an embedded mirror is assumed to run on.
-    pub mirror_instance_type: String,
-}
-
-impl PriceTable {
-    pub fn builtin() -> PriceTable {
-        serde_json::from_str(BUILTIN_PRICES_JSON).expect("the built-in price table is valid")
-    }
-
-    /// The built-in table with a user's file (`text`) merged over it: objects entry by entry,
-    /// everything else replaced.
-    pub fn with_overrides(text: &str) -> Result<PriceTable, String> {
-        let user: serde_json::Value =
-            serde_json::from_str(text).map_err(|error| format!("not valid JSON: {error}"))?;
-        let serde_json::Value::Object(user) = user else {
-            return Err("it must be a JSON object like pricing/us-east-1.json".to_owned());
-        };
-        let mut merged: serde_json::Value =
-            serde_json::from_str(BUILTIN_PRICES_JSON).expect("the built-in price table is JSON");
-        let base = merged.as_object_mut().expect("an object");
-        for (key, value) in user {
-            match (base.get_mut(&key), value) {
-                (Some(serde_json::Value::Object(into)), serde_json::Value::Object(entries)) => {
-                    into.extend(entries)
-                }
-                (_, value) => {
-                    base.insert(key, value);
-                }
-            }
-        }
-        serde_json::from_value(merged).map_err(|error| error.to_string())
-    }
-
-    fn monthly_seconds(&self) -> f64 {
-        self.hours_per_month * 3600.0
-    }
-
-    /// The monthly price of moving `bytes_per_second` between zones.
-    fn transfer_monthly(&self, bytes_per_second: f64) -> f64 {
-        bytes_per_second * self.monthly_seconds() / 1e9 * self.inter_az_per_gb
-    }
-}
+pub use crate::economics::prices::{BUILTIN_PRICES_JSON, BUILTIN_PRICES_NAME};
+use crate::economics::prices::{PriceTable, money};
+use crate::economics::sizing::{self, Demand, Guidance, Sizing, Target, Traffic};
 
 /// Which prices a plan used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -549,18 +481,6 @@ fn instance_cost(
     })
 }
 
-/// `1,234.56`.
-pub fn money(amount: f64) -> String {
-    let cents = (amount * 100.0).round() as i64;
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!(
-        "{sign}{}.{:02}",
-        super::estimate::group_digits(cents / 100),
-        cents % 100
-    )
-}
-
 impl Economics {
     /// The heading line: `Cost (monthly, USD, us-east-1 prices of 2026-12-04, built in: …)`.
     pub fn heading(&self) -> String {
@@ -843,8 +763,8 @@ fn plural(count: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::economics::sizing::TopicTraffic;
     use crate::plan::{PlanMode, ResourceChange};
-    use crate::providers::kafka::traffic::TopicTraffic;
 
     fn address(type_name: &str, name: &str) -> ResourceAddress {
         let (mode, type_name) = match type_name.strip_prefix("data.") {

@@ -8,7 +8,6 @@ pub mod cost;
 pub mod diff;
 pub use crate::mirror::estimate;
 pub mod render;
-pub mod sizing;
 
 use std::collections::BTreeSet;
 

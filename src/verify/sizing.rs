@@ -1,5 +1,5 @@
 //! `msk_sizing { … cluster = aws_msk_cluster.NAME }`: holds when the MSK cluster is big enough
-//! for the source's traffic by AWS's per-broker guidance (`plan::sizing`); fails with the
+//! for the source's traffic by AWS's per-broker guidance (`economics::sizing`); fails with the
 //! guideline it breaks and the broker type and count recommended.
 //!
 //! The traffic is either measured by the check when it runs (`source = cluster.legacy`, with
@@ -15,9 +15,10 @@ use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::validate::Pattern;
 use crate::config::value::Value;
-use crate::plan::cost::PriceTable;
-use crate::plan::sizing::{self, Demand, Guidance, Target, Traffic};
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
+use crate::context::ProviderContext;
+use crate::economics::prices::PriceTable;
+use crate::economics::sizing::{self, Demand, Guidance, Target, Traffic};
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 
 use super::CheckRun;
 
@@ -111,7 +112,7 @@ impl MskSizing {
                     "measuring the source's traffic for {}",
                     self.window
                 ));
-                crate::providers::kafka::traffic::measure(context, &Value::Map(config)).await?
+                crate::kafka::traffic::measure(context, &Value::Map(config)).await?
             }
             (None, Some(traffic)) => traffic.clone(),
             (None, None) => Value::Null,
@@ -121,7 +122,7 @@ impl MskSizing {
 
     fn judge(&self, context: &ProviderContext, measured: &Value) -> CheckRun {
         let guidance = Guidance::builtin();
-        let prices = crate::providers::aws::pricing::price_table(&context.connections)
+        let prices = crate::economics::prices::price_table(&context.connections)
             .map(|(prices, _)| prices)
             .unwrap_or_else(|_| PriceTable::builtin());
         let Some(traffic) = Traffic::of(measured) else {

@@ -22,7 +22,6 @@
 pub mod ec2;
 pub mod guard;
 pub mod msk;
-pub mod pricing;
 pub mod scram;
 pub mod secretsmanager;
 pub mod support;

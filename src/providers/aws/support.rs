@@ -529,6 +529,7 @@ mod tests {
             intent: std::sync::Arc::new(crate::engine::NoIntent),
             resumed: None,
             connections: std::sync::Arc::default(),
+            state_key: None,
         }
     }
 
@@ -704,6 +705,7 @@ pub(crate) mod mocked {
             intent: Arc::new(crate::engine::NoIntent),
             resumed: None,
             connections: Arc::new(Connections::default()),
+            state_key: None,
         }
     }
 }

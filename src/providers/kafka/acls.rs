@@ -411,7 +411,7 @@ async fn find_stored(
         })
         .await;
     }
-    let key = context.connections.state_key.clone().ok_or_else(|| {
+    let key = context.state_key.clone().ok_or_else(|| {
         ProviderError::Failed(
             "this ACL has sensitive arguments, which state keeps only as keyed hashes: finding it needs the state key".to_owned(),
         )

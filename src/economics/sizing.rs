@@ -9,8 +9,27 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::cost::PriceTable;
+use super::prices::PriceTable;
 use crate::config::value::Value;
+
+/// One topic's figures, as stored in `by_topic`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicTraffic {
+    pub partitions: u64,
+    pub replication_factor: u64,
+    pub records_in_per_second: f64,
+    pub bytes_in_per_second: f64,
+    /// Records held (end minus log start, summed over partitions).
+    pub records: u64,
+    pub stored_bytes: u64,
+    pub average_record_bytes: f64,
+    /// `-1`: kept forever.
+    pub retention_ms: i64,
+    /// `-1`: no size limit (per partition, as Kafka's `retention.bytes`).
+    pub retention_bytes: i64,
+    pub retention_source: String,
+    pub size_source: String,
+}
 
 /// The guidance table, as built in.
 pub const GUIDANCE_JSON: &str = include_str!("../../pricing/msk-broker-guidance.json");
@@ -67,7 +86,7 @@ pub struct Traffic {
     #[serde(default)]
     pub stored_bytes: u64,
     #[serde(default)]
-    pub by_topic: BTreeMap<String, crate::providers::kafka::traffic::TopicTraffic>,
+    pub by_topic: BTreeMap<String, TopicTraffic>,
 }
 
 impl Traffic {
@@ -380,7 +399,7 @@ impl Recommendation {
             self.brokers, self.instance_type, self.storage_gib
         );
         if let Some(cost) = self.monthly_cost {
-            text.push_str(&format!(" (about {} a month)", super::cost::money(cost)));
+            text.push_str(&format!(" (about {} a month)", super::prices::money(cost)));
         }
         text
     }
@@ -400,7 +419,6 @@ pub fn rate(bytes_per_second: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::kafka::traffic::TopicTraffic;
 
     fn topic(partitions: u64, factor: u64, bytes_per_second: f64, stored: u64) -> TopicTraffic {
         TopicTraffic {
