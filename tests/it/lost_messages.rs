@@ -208,10 +208,11 @@ fn apply_of_assertions_alone_checks_them_and_fails_when_one_does_not_hold() {
     );
     assert!(held.contains("Assertions: 1 held."), "{held}");
 
-    workspace.write("main.hcl", &assertions_only("min_mb_per_s = 100000"));
+    // A bound no load can meet (a 1 MB/s cap rules out a minimum above it at validate time).
+    workspace.write("main.hcl", &assertions_only("max_p99_ms = 0.001"));
     let failed = workspace.expect(&["apply", "-auto-approve"], 3);
     assert!(
-        failed.contains("assertion failed  assert.target_load: throughput: produced "),
+        failed.contains("assertion failed  assert.target_load: throughput: p99 latency "),
         "{failed}"
     );
     assert!(
