@@ -126,16 +126,25 @@ pub struct Target {
 
 impl Target {
     /// From an `aws_msk_cluster`'s attributes (planned or read); `None` while its broker type
-    /// or count is unknown.
+    /// or count is unknown, or when either is sensitive.
     pub fn of_msk_cluster(value: &Value, guidance: &Guidance) -> Option<Target> {
         let map = value.peel().as_map()?;
-        let brokers = map.get("number_of_broker_nodes")?.peel().as_i64()?;
+        let brokers = map.get("number_of_broker_nodes")?;
+        if brokers.contains_sensitive() {
+            return None;
+        }
+        let brokers = brokers.peel().as_i64()?;
         let group = match map.get("broker_node_group_info")?.peel() {
             Value::List(items) | Value::Set(items) => items.first()?.peel().as_map()?,
             Value::Map(group) => group,
             _ => return None,
         };
-        let instance_type = group.get("instance_type")?.peel().as_str()?.to_owned();
+        // A sensitive broker type is never named in a plan, so it is not sized or priced.
+        let instance_type = group.get("instance_type")?;
+        if instance_type.contains_sensitive() {
+            return None;
+        }
+        let instance_type = instance_type.peel().as_str()?.to_owned();
         let storage_gib = group
             .get("storage_gb")
             .and_then(|value| value.peel().as_i64())

@@ -161,7 +161,7 @@ pub fn economics(
                         targets.push((change.address.to_string(), target, cluster_name(value)))
                     }
                     None => notes.push(format!(
-                        "{}: broker type or count not known at plan time: not costed",
+                        "{}: broker type or count not known at plan time, or sensitive: not costed",
                         change.address
                     )),
                 }
@@ -431,6 +431,10 @@ fn instance_cost(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
+    if map.get("instance_type").is_some_and(Value::contains_sensitive) {
+        notes.push(format!("{address}: instance type is sensitive: not costed"));
+        return None;
+    }
     let instance_type = text("instance_type")?;
     let hourly = prices.ec2_instance_per_hour.get(&instance_type).copied();
     if hourly.is_none() {
