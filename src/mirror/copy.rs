@@ -56,7 +56,8 @@ pub struct CopySettings {
     pub linger_ms: u32,
     /// How often a progress line is reported.
     pub progress_every: Duration,
-    /// A run that stops once caught up stops within this many records of the stop offsets.
+    /// A run that stops once caught up, and waits for workers running elsewhere, returns once
+    /// they are within this many records of each stop offset. Its own lanes copy to the stops.
     pub max_lag: i64,
     /// `translate`: a transaction is committed at least this often while records flow...
     pub commit_interval: Duration,
@@ -176,7 +177,7 @@ impl Lease {
 /// How a lane ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaneEnd {
-    /// Every partition reached its stop offset (within `max_lag`).
+    /// Every partition reached its stop offset.
     CaughtUp,
     /// Stopped or abandoned on the worker's request.
     Stopped,
@@ -621,8 +622,8 @@ pub struct Lane<'a> {
 }
 
 impl Lane<'_> {
-    /// Copies `tasks` from their resume positions: up to their stop offsets (within
-    /// `max_lag`), or, with `follow`, until stopped. Blocking.
+    /// Copies `tasks` from their resume positions: up to their stop offsets, or, with
+    /// `follow`, until stopped. Blocking.
     pub fn run(
         &self,
         tasks: &[PartitionTask],
@@ -818,7 +819,6 @@ impl Lane<'_> {
         mut transactions: Option<&mut Transactions<'_>>,
     ) -> LaneResult<LaneEnd> {
         let settings = self.settings;
-        let max_lag = if follow { 0 } else { settings.max_lag.max(0) };
         // Padding: tiny records in large batches, then DeleteRecords up to the source's log
         // start (preserve only).
         let padded: Vec<&PartitionTask> = tasks.iter().filter(|t| t.padding() > 0).collect();
@@ -861,7 +861,9 @@ impl Lane<'_> {
             shared.forget();
         }
 
-        let behind = |i: usize, next: i64| follow || next + max_lag < tasks[i].stop;
+        // A lane copies to its stops exactly: `max_lag` only bounds the wait for workers
+        // running elsewhere (`fleet::run`).
+        let behind = |i: usize, next: i64| follow || next < tasks[i].stop;
         let pending: Vec<usize> = (0..tasks.len())
             .filter(|&i| behind(i, tasks[i].resume()))
             .collect();

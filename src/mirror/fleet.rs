@@ -22,8 +22,8 @@ use crate::error::{OperationError, OperationResult};
 /// How long a run lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
-    /// Until every partition reaches the source's end offsets seen at the start (within
-    /// `max_lag`): what `apply` and `mirror run` do.
+    /// Until every partition reaches the source's end offsets seen at the start (workers
+    /// running elsewhere: within `max_lag`): what `apply` and `mirror run` do.
     UntilCaughtUp,
     /// Until cancelled: `mirror run --follow`.
     Follow,
@@ -437,6 +437,7 @@ fn status(
     partitions: &[(String, i32)],
     stops: &BTreeMap<String, i64>,
     caught_up: &CaughtUp,
+    max_lag: i64,
 ) -> OperationResult<(usize, i64, BTreeMap<String, i64>)> {
     let reached: BTreeMap<String, i64> = match spec.offsets {
         Offsets::Preserve => {
@@ -457,7 +458,7 @@ fn status(
         }
     };
     let local = caught_up.lock().map(|c| c.clone()).unwrap_or_default();
-    let max_lag = spec.settings.max_lag.max(0);
+    let max_lag = max_lag.max(0);
     let mut behind_partitions = 0;
     let mut behind_records = 0;
     let mut positions = BTreeMap::new();
@@ -540,7 +541,7 @@ pub fn run(
     // Where a preserving mirror stood: what it copies in this run is exactly the difference
     // (its offsets have no gaps), whoever copies it and however often a lane was retried.
     let before = match spec.offsets {
-        Offsets::Preserve => Some(status(&spec, &partitions, &stops, &Arc::default())?.2),
+        Offsets::Preserve => Some(status(&spec, &partitions, &stops, &Arc::default(), 0)?.2),
         Offsets::Translate => None,
     };
     let external = crate::kafka::admin::group_members(&spec.target, &spec.workers_group())?.len();
@@ -568,8 +569,16 @@ pub fn run(
         }
         // The target may be briefly unreachable (a broker restart): the workers retry, and
         // so does this wait, within the stall limit.
+        // `max_lag` is how far behind the stops other workers may be when this run returns;
+        // this run's own lanes copy to the stops, and it waits for them to get there (a
+        // per-partition allowance summed over many partitions would leave more behind than a
+        // lag assertion over the whole mirror allows).
+        let max_lag = match local.local {
+            Local::None => spec.settings.max_lag,
+            _ => 0,
+        };
         let (behind, records_behind, positions) =
-            match status(&spec, &partitions, &stops, &local.caught_up) {
+            match status(&spec, &partitions, &stops, &local.caught_up, max_lag) {
                 Ok(found) => found,
                 Err(error) if improved.elapsed() > STALL_LIMIT => break Err(error),
                 Err(error) => {

@@ -431,7 +431,10 @@ fn instance_cost(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    if map.get("instance_type").is_some_and(Value::contains_sensitive) {
+    if map
+        .get("instance_type")
+        .is_some_and(Value::contains_sensitive)
+    {
         notes.push(format!("{address}: instance type is sensitive: not costed"));
         return None;
     }

@@ -88,7 +88,7 @@ impl KafkaMirror {
                         .int_range(1, 4096)
                         .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
                     AttributeSchema::optional("max_lag", Type::Number)
-                        .describe("apply returns once every partition is within this many records")
+                        .describe("apply returns once every partition is within this many records of the source end it saw, when workers running elsewhere (mirror run --follow) do the copy; its own workers copy to that end")
                         .default_value(Value::int(0))
                         .int_range(0, i64::MAX),
                     AttributeSchema::optional("workers", Type::Number)
