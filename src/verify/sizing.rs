@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::decode::reference;
 use crate::config::schema::{AttributeSchema, Schema};
 use crate::config::types::Type;
 use crate::config::validate::Pattern;
@@ -57,6 +58,12 @@ struct SizingArgs {
     replication_factor: Option<u64>,
 }
 
+/// What the verdict's words take from the target `cluster` (an evaluated aws_msk_cluster).
+#[derive(Debug, serde::Deserialize)]
+struct TargetName {
+    cluster_name: Option<String>,
+}
+
 pub struct MskSizing {
     source: Option<Value>,
     topics: Option<Vec<String>>,
@@ -70,13 +77,7 @@ impl MskSizing {
     pub fn new(check: &Value) -> ProviderResult<Self> {
         let args: SizingArgs =
             crate::config::decode::decode(NAME, check).map_err(ProviderError::Invalid)?;
-        let map = check.peel().as_map();
-        let get = |name: &str| {
-            map.and_then(|m| m.get(name))
-                .filter(|value| !value.is_null())
-                .cloned()
-        };
-        let (source, traffic) = (get("source"), get("traffic"));
+        let (source, traffic) = (reference(check, "source"), reference(check, "traffic"));
         if source.is_none() && traffic.is_none() {
             return Err(ProviderError::Invalid(
                 "msk_sizing needs source (a cluster to measure) or traffic (a data \"kafka_traffic\")"
@@ -90,7 +91,7 @@ impl MskSizing {
                 .map(|topics| topics.into_iter().flatten().collect()),
             window: args.window.unwrap_or_else(|| "10s".to_owned()),
             traffic,
-            cluster: get("cluster").unwrap_or(Value::Null),
+            cluster: reference(check, "cluster").unwrap_or(Value::Null),
             replication_factor: args.replication_factor,
         })
     }
@@ -133,12 +134,10 @@ impl MskSizing {
                 "cluster is not an aws_msk_cluster with a known broker type and count",
             );
         };
-        let address = self
-            .cluster
-            .peel()
-            .as_map()
-            .and_then(|map| map.get("cluster_name"))
-            .and_then(|name| name.peel().as_str())
+        // The name only words the verdict: a target without a known one is "the target".
+        let address = crate::config::decode::decode::<TargetName>(NAME, &self.cluster)
+            .ok()
+            .and_then(|target| target.cluster_name)
             .map_or_else(
                 || "the target".to_owned(),
                 |name| format!("MSK cluster {name}"),

@@ -25,8 +25,8 @@ use aws_sdk_ec2::types::{
 
 use super::guard::{self, GuardSpec, Observation};
 use super::support::{
-    Poll, Timeouts, attributes, aws_error, is_not_found, keep_unset, required_text, string_value,
-    tag_changes, tag_map, text, timeouts_block, wait_until,
+    Poll, Timeouts, TimeoutsArgs, attributes, aws_error, is_not_found, keep_unset, string_value,
+    tag_changes, tag_map, timeouts_block, wait_until,
 };
 use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
@@ -105,6 +105,10 @@ struct InstanceArgs {
     subnet_id: Option<String>,
     tags: Option<BTreeMap<String, Option<String>>>,
     stop_before_terminate: Option<bool>,
+    private_ip: Option<String>,
+    private_dns: Option<String>,
+    public_ip: Option<String>,
+    timeouts: Option<TimeoutsArgs>,
 }
 
 impl InstanceArgs {
@@ -123,19 +127,25 @@ impl InstanceArgs {
                 .collect()
         })
     }
+
+    /// The addresses the instance is known by, for matching bootstrap servers.
+    fn addresses(&self) -> Vec<String> {
+        [&self.private_ip, &self.private_dns, &self.public_ip]
+            .into_iter()
+            .flatten()
+            .filter(|address| !address.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// The `timeouts` block over [`INSTANCE_TIMEOUTS`].
+    fn timeouts(&self) -> ProviderResult<Timeouts> {
+        Timeouts::decoded(self.timeouts.as_ref(), INSTANCE_TIMEOUTS)
+    }
 }
 
 fn state_of(instance: &Ec2Instance) -> Option<&InstanceStateName> {
     instance.state().and_then(|state| state.name())
-}
-
-/// The addresses an instance is known by, for matching bootstrap servers.
-fn addresses(map: &BTreeMap<String, Value>) -> Vec<String> {
-    ["private_ip", "private_dns", "public_ip"]
-        .iter()
-        .filter_map(|name| text(map, name))
-        .filter(|address| !address.is_empty())
-        .collect()
 }
 
 /// The host of a `host:port` bootstrap server (IPv6 in brackets allowed).
@@ -251,11 +261,9 @@ impl Instance {
                 ])))
             })
             .collect();
-        let settings = attributes(config);
+        // Passed on as the configuration (or state) writes them, sensitive marks included.
         let kept = |name: &str| {
-            settings
-                .get(name)
-                .cloned()
+            crate::config::decode::reference(config, name)
                 .filter(|v| !v.is_unknown())
                 .unwrap_or(Value::Null)
         };
@@ -351,12 +359,13 @@ impl Instance {
     }
 
     /// Checks that terminating the instance leaves no Kafka cluster without brokers while it
-    /// is in use; returns the evidence to report.
+    /// is in use; returns the evidence to report. `args` is `prior` decoded.
     async fn check_decommission(
         &self,
         context: &ProviderContext,
         id: &str,
         prior: &BTreeMap<String, Value>,
+        args: &InstanceArgs,
     ) -> ProviderResult<Option<String>> {
         if let Some(spec) = GuardSpec::of(prior)? {
             let observation = self.aws.guards.observe(context, &spec).await?;
@@ -364,7 +373,7 @@ impl Instance {
         }
         // No guard: refuse only when the instance serves a configured cluster that is
         // reachable and in use.
-        let own = addresses(prior);
+        let own = args.addresses();
         if own.is_empty() {
             return Ok(None);
         }
@@ -438,7 +447,17 @@ impl ResourceType for Instance {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
         Box::pin(async move {
-            let id = required_text(&attributes(prior), "id", "reading aws_ec2_instance")?;
+            // Only the id: a refresh must not fail on another stored argument, such as a
+            // sensitive tag that state keeps only as its keyed hash.
+            #[derive(serde::Deserialize)]
+            struct StoredId {
+                id: Option<String>,
+            }
+            let stored: Option<StoredId> = crate::config::decode::decode("aws_ec2_instance", prior)
+                .map_err(ProviderError::Invalid)?;
+            let id = stored.and_then(|stored| stored.id).ok_or_else(|| {
+                ProviderError::Invalid("reading aws_ec2_instance: id is required".to_owned())
+            })?;
             let clients = self.aws.clients(context).await?;
             match self.describe(&clients, &id).await? {
                 Some(instance) if state_of(&instance) != Some(&InstanceStateName::Terminated) => {
@@ -457,8 +476,8 @@ impl ResourceType for Instance {
         planned: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
-            let map = attributes(planned);
-            let timeouts = Timeouts::of(&map, INSTANCE_TIMEOUTS)?;
+            let args = InstanceArgs::of(planned)?;
+            let timeouts = args.timeouts()?;
             let clients = self.aws.clients(context).await?;
             let resumed = context
                 .resumed
@@ -470,7 +489,6 @@ impl ResourceType for Instance {
                 Some(id) => self.live(&clients, &id).await?.map(|_| id),
                 None => None,
             };
-            let args = InstanceArgs::of(planned)?;
             if resumed.is_none()
                 && let Some(adopted) = args.instance_id.clone()
             {
@@ -557,7 +575,7 @@ impl ResourceType for Instance {
             let id = before.id.clone().ok_or_else(|| {
                 ProviderError::Invalid("updating aws_ec2_instance: id is required".to_owned())
             })?;
-            let timeouts = Timeouts::of(&attributes(planned), INSTANCE_TIMEOUTS)?;
+            let timeouts = after.timeouts()?;
             let clients = self.aws.clients(context).await?;
             if let Some(wanted) = after.tags() {
                 let (removed, set) = tag_changes(&before.tags().unwrap_or_default(), &wanted);
@@ -664,7 +682,7 @@ impl ResourceType for Instance {
                         "terminating aws_ec2_instance: neither state nor a recorded intent holds its id".to_owned(),
                     )
                 })?;
-            let timeouts = Timeouts::of(&before, INSTANCE_TIMEOUTS)?;
+            let timeouts = args.timeouts()?;
             let clients = self.aws.clients(context).await?;
             let Some(instance) = self.describe(&clients, &id).await? else {
                 return Ok(());
@@ -675,7 +693,10 @@ impl ResourceType for Instance {
             }
             // An instance already on its way out was let go by an earlier run's guard.
             if state != Some(InstanceStateName::ShuttingDown) {
-                if let Some(evidence) = self.check_decommission(context, &id, &before).await? {
+                if let Some(evidence) = self
+                    .check_decommission(context, &id, &before, &args)
+                    .await?
+                {
                     (context.progress)(&format!("decommission check passed: {evidence}"));
                 }
                 context

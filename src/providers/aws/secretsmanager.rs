@@ -19,8 +19,8 @@ use std::sync::Arc;
 use aws_sdk_secretsmanager::types::Tag;
 
 use super::support::{
-    attributes, aws_error, error_code, is_not_found, keep_unset, required_text, string_value,
-    tag_changes, tag_map, text,
+    attributes, aws_error, error_code, is_not_found, keep_unset, string_value, tag_changes,
+    tag_map, text,
 };
 use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, Schema};
@@ -408,6 +408,85 @@ pub fn secret_keys(secret: &str, visible: &[String]) -> Value {
     }
 }
 
+const VERSION: &str = "aws_secretsmanager_secret_version";
+
+/// An `aws_secretsmanager_secret_version` as planned or stored, decoded once. Unknown values
+/// decode as `None`. Holds the secret's value in plain text: no `Debug`, never printed
+/// (messages name the secret by `secret_id`, never by its value).
+#[derive(Default, serde::Deserialize)]
+struct VersionArgs {
+    secret_id: Option<Stored<String>>,
+    secret_string: Option<Stored<String>>,
+    visible_keys: Option<Stored<Vec<Option<String>>>>,
+}
+
+/// An argument as planned, or as state holds it: state keeps a sensitive value only as its
+/// keyed hash, which only the engine compares.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Stored<T> {
+    Known(T),
+    /// `{"__cutover_sensitive__": "hmac-sha256:…"}` ([`crate::state::sensitive::SENSITIVE_MARKER`]).
+    Hashed {
+        #[serde(rename = "__cutover_sensitive__")]
+        _hash: String,
+    },
+    /// Not a value of the argument's type: treated as unset, as a hash is.
+    Other(serde::de::IgnoredAny),
+}
+
+impl<T> Stored<T> {
+    fn known(&self) -> Option<&T> {
+        match self {
+            Stored::Known(value) => Some(value),
+            Stored::Hashed { .. } | Stored::Other(_) => None,
+        }
+    }
+}
+
+impl VersionArgs {
+    fn of(value: &Value) -> ProviderResult<VersionArgs> {
+        if value.is_null() {
+            return Ok(VersionArgs::default());
+        }
+        crate::config::decode::decode(VERSION, value).map_err(ProviderError::Invalid)
+    }
+
+    /// The known `secret_id`; `None` when unset, unknown or stored only as a hash.
+    fn secret_id(&self) -> Option<&str> {
+        self.secret_id.as_ref()?.known().map(String::as_str)
+    }
+
+    /// The known `secret_id`, or an error naming it; `what` says what was being done.
+    fn required_secret_id(&self, what: &str) -> ProviderResult<String> {
+        self.secret_id()
+            .map(str::to_owned)
+            .ok_or_else(|| ProviderError::Invalid(format!("{what}: secret_id is required")))
+    }
+
+    /// The known value of `secret_string` (not a stored hash).
+    fn secret_string(&self) -> Option<&str> {
+        self.secret_string.as_ref()?.known().map(String::as_str)
+    }
+
+    /// The known names of `visible_keys` (none when unset, unknown or hashed).
+    fn visible_keys(&self) -> Vec<String> {
+        self.visible_keys
+            .as_ref()
+            .and_then(Stored::known)
+            .map(|keys| keys.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `visible_keys` as `given` (the configuration or state) writes it, passed on with its marks
+/// (or as the hash state keeps of it); null when unset or still unknown.
+fn visible_keys_as_given(given: &Value) -> Value {
+    crate::config::decode::reference(given, "visible_keys")
+        .filter(|visible| !visible.is_unknown())
+        .unwrap_or(Value::Null)
+}
+
 /// The live current version of a secret.
 struct CurrentVersion {
     arn: Option<String>,
@@ -475,18 +554,14 @@ impl SecretVersion {
     }
 
     /// The resource's attributes for `current`, with `secret_id` and `visible_keys` as the
-    /// configuration (or state) has them.
-    fn attributes_of(current: CurrentVersion, secret_id: &str, visible: &Value) -> Value {
-        let visible_keys: Vec<String> = visible
-            .as_items()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+    /// configuration (or state) `given` has them (`args` is `given` decoded).
+    fn attributes_of(
+        current: CurrentVersion,
+        secret_id: &str,
+        args: &VersionArgs,
+        given: &Value,
+    ) -> Value {
+        let visible_keys = args.visible_keys();
         let keys = current
             .secret_string
             .as_deref()
@@ -497,14 +572,7 @@ impl SecretVersion {
                 "secret_string".to_owned(),
                 Value::sensitive(string_value(current.secret_string)),
             ),
-            (
-                "visible_keys".to_owned(),
-                if visible.is_unknown() {
-                    Value::Null
-                } else {
-                    visible.clone()
-                },
-            ),
+            ("visible_keys".to_owned(), visible_keys_as_given(given)),
             ("arn".to_owned(), string_value(current.arn)),
             ("version_id".to_owned(), string_value(current.version_id)),
             (
@@ -518,11 +586,10 @@ impl SecretVersion {
     /// Makes `planned`'s value the secret's current one (a new AWSCURRENT version) unless it
     /// already is; returns the resulting attributes.
     async fn put(&self, context: &ProviderContext, planned: &Value) -> ProviderResult<Value> {
-        let map = attributes(planned);
-        let secret_id = required_text(&map, "secret_id", "aws_secretsmanager_secret_version")?;
-        let secret = map
-            .get("secret_string")
-            .and_then(Value::as_str)
+        let args = VersionArgs::of(planned)?;
+        let secret_id = args.required_secret_id(VERSION)?;
+        let secret = args
+            .secret_string()
             .ok_or_else(|| {
                 ProviderError::Invalid(format!(
                     "the new value of secret {secret_id} is not a known string"
@@ -553,8 +620,7 @@ impl SecretVersion {
                 "secret {secret_id} has no current version after the new one was put"
             ))
         })?;
-        let visible = map.get("visible_keys").cloned().unwrap_or(Value::Null);
-        Ok(Self::attributes_of(current, &secret_id, &visible))
+        Ok(Self::attributes_of(current, &secret_id, &args, planned))
     }
 }
 
@@ -574,33 +640,25 @@ impl ResourceType for SecretVersion {
     /// `secret_keys` follows the planned value; a new value makes a new version, whose ids
     /// are known only after apply.
     fn plan(&self, prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
+        let args = VersionArgs::of(&planned)?;
         let mut object = attributes(&planned);
-        let secret = object.get("secret_string").cloned().unwrap_or(Value::Null);
-        let visible = object.get("visible_keys").cloned().unwrap_or(Value::Null);
-        let keys = match (secret.peel(), visible.peel()) {
-            (Value::String(secret), visible) if !matches!(visible, Value::Unknown) => {
-                let visible: Vec<String> = visible
-                    .as_items()
-                    .map(|items| {
-                        items
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                secret_keys(secret, &visible)
+        // The typed decode reads an unknown value as unset; here the difference matters: the
+        // keys of a value not known yet are unknown, those of an unset one null.
+        let unknown = |name: &str| object.get(name).is_some_and(Value::is_unknown);
+        let keys = match (args.secret_string(), &args.secret_string) {
+            (Some(secret), _) if !unknown("visible_keys") => {
+                secret_keys(secret, &args.visible_keys())
             }
-            (Value::Null, _) => Value::Null,
+            (None, None) if !unknown("secret_string") => Value::Null,
             _ => Value::Unknown,
         };
         object.insert("secret_keys".to_owned(), keys);
-        let changes_value = match prior.map(attributes) {
+        let changes_value = match prior.map(VersionArgs::of).transpose()? {
             None => true,
-            Some(prior) => match (prior.get("secret_string").map(Value::peel), secret.peel()) {
-                (Some(Value::String(before)), Value::String(after)) => before != after,
+            Some(prior) => match (&prior.secret_string, args.secret_string()) {
+                (Some(Stored::Known(before)), Some(after)) => before != after,
                 // A stored hash (planned without refresh): the engine compares it.
-                (Some(Value::Map(_)), _) => false,
+                (Some(Stored::Hashed { .. }), _) => false,
                 _ => true,
             },
         };
@@ -617,18 +675,13 @@ impl ResourceType for SecretVersion {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Option<Value>>> {
         Box::pin(async move {
-            let map = attributes(prior);
-            let secret_id = required_text(
-                &map,
-                "secret_id",
-                "reading aws_secretsmanager_secret_version",
-            )?;
+            let args = VersionArgs::of(prior)?;
+            let secret_id = args.required_secret_id("reading aws_secretsmanager_secret_version")?;
             let clients = self.aws.clients(context).await?;
-            let visible = map.get("visible_keys").cloned().unwrap_or(Value::Null);
             Ok(self
                 .current(&clients, &secret_id)
                 .await?
-                .map(|current| Self::attributes_of(current, &secret_id, &visible)))
+                .map(|current| Self::attributes_of(current, &secret_id, &args, prior)))
         })
     }
 
@@ -659,8 +712,8 @@ impl ResourceType for SecretVersion {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
-            let map = attributes(prior);
-            let Some(secret_id) = text(&map, "secret_id") else {
+            let args = VersionArgs::of(prior)?;
+            let Some(secret_id) = args.secret_id() else {
                 return Ok(());
             };
             (context.progress)(&format!(
@@ -683,13 +736,10 @@ impl ResourceType for SecretVersion {
                     "secret {id} does not exist or has no current (AWSCURRENT) value"
                 ))
             })?;
-            let visible = attributes(config)
-                .get("visible_keys")
-                .cloned()
-                .unwrap_or(Value::Null);
+            let args = VersionArgs::of(config)?;
             // The configuration may name the secret by ARN or by name: keep its spelling.
-            let secret_id = text(&attributes(config), "secret_id").unwrap_or_else(|| id.to_owned());
-            Ok(Self::attributes_of(current, &secret_id, &visible))
+            let secret_id = args.secret_id().unwrap_or(id).to_owned();
+            Ok(Self::attributes_of(current, &secret_id, &args, config))
         })
     }
 
@@ -702,12 +752,9 @@ impl ResourceType for SecretVersion {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<Value>> {
         Box::pin(async move {
-            let map = attributes(prior);
-            let secret_id = required_text(
-                &map,
-                "secret_id",
-                "rolling back aws_secretsmanager_secret_version",
-            )?;
+            let args = VersionArgs::of(prior)?;
+            let secret_id =
+                args.required_secret_id("rolling back aws_secretsmanager_secret_version")?;
             let clients = self.aws.clients(context).await?;
             let described = clients
                 .secrets
@@ -765,8 +812,7 @@ impl ResourceType for SecretVersion {
                     now.version_id.as_deref().unwrap_or("(none)")
                 )));
             }
-            let visible = map.get("visible_keys").cloned().unwrap_or(Value::Null);
-            Ok(Self::attributes_of(now, &secret_id, &visible))
+            Ok(Self::attributes_of(now, &secret_id, &args, prior))
         })
     }
 }
@@ -816,6 +862,76 @@ mod tests {
             attributes(&planned["secret_keys"])["a"],
             Value::sensitive(Value::string("2"))
         );
+    }
+}
+
+#[cfg(test)]
+mod decoded_arguments {
+    use super::*;
+
+    fn hashed() -> Value {
+        Value::sensitive(Value::Map(BTreeMap::from([(
+            crate::state::sensitive::SENSITIVE_MARKER.to_owned(),
+            Value::string(format!(
+                "{}{}",
+                crate::state::sensitive::HASH_PREFIX,
+                "ab".repeat(32)
+            )),
+        )])))
+    }
+
+    #[test]
+    fn stored_hashes_decode_as_unset_and_are_left_to_the_engine() {
+        let version = SecretVersion::new(Arc::new(Aws::new()));
+        let stored = Value::Map(BTreeMap::from([
+            ("secret_id".to_owned(), Value::string("s")),
+            ("secret_string".to_owned(), hashed()),
+            ("version_id".to_owned(), Value::string("v1")),
+            ("visible_keys".to_owned(), hashed()),
+        ]));
+        let args = VersionArgs::of(&stored).unwrap();
+        assert_eq!(args.secret_id(), Some("s"));
+        assert_eq!(args.secret_string(), None);
+        assert!(args.visible_keys().is_empty());
+        // The visible keys are passed on as state has them (the hash), not dropped.
+        assert_eq!(visible_keys_as_given(&stored), hashed());
+        let mut planned = attributes(&stored);
+        planned.insert(
+            "secret_string".to_owned(),
+            Value::sensitive(Value::string(r#"{"a":"1"}"#)),
+        );
+        planned.insert("visible_keys".to_owned(), Value::Null);
+        let planned = version.plan(Some(&stored), Value::Map(planned)).unwrap();
+        assert_eq!(attributes(&planned)["version_id"], Value::string("v1"));
+        let hashed_id = Value::Map(BTreeMap::from([("secret_id".to_owned(), hashed())]));
+        assert_eq!(
+            VersionArgs::of(&hashed_id)
+                .unwrap()
+                .required_secret_id("reading aws_secretsmanager_secret_version")
+                .unwrap_err()
+                .to_string(),
+            "reading aws_secretsmanager_secret_version: secret_id is required"
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_unknown_until_the_value_and_visible_keys_are_known() {
+        let version = SecretVersion::new(Arc::new(Aws::new()));
+        let planned = |secret: Value, visible: Value| {
+            let planned = Value::Map(BTreeMap::from([
+                ("secret_id".to_owned(), Value::string("s")),
+                ("secret_string".to_owned(), secret),
+                ("visible_keys".to_owned(), visible),
+            ]));
+            attributes(&version.plan(None, planned).unwrap())["secret_keys"].clone()
+        };
+        let secret = || Value::sensitive(Value::string(r#"{"a":"1","b":"2"}"#));
+        assert_eq!(planned(Value::Unknown, Value::Null), Value::Unknown);
+        assert_eq!(planned(secret(), Value::Unknown), Value::Unknown);
+        assert_eq!(planned(Value::Null, Value::Null), Value::Null);
+        let keys = planned(secret(), Value::List(vec![Value::string("a")]));
+        assert_eq!(attributes(&keys)["a"], Value::string("1"));
+        assert_eq!(attributes(&keys)["b"], Value::sensitive(Value::string("2")));
     }
 }
 

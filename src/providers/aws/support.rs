@@ -165,25 +165,72 @@ impl Timeouts {
 
     /// The `timeouts` block of `object`, over `defaults`. Errors name the bad duration.
     pub fn of(object: &BTreeMap<String, Value>, defaults: Timeouts) -> ProviderResult<Timeouts> {
-        let Some(block) = block(object, "timeouts") else {
+        let block = match object.get("timeouts") {
+            None => None,
+            Some(block) => TimeoutsArgs::of(block)?,
+        };
+        Timeouts::decoded(block.as_ref(), defaults)
+    }
+
+    /// The decoded `timeouts` block (`None`: unset), over `defaults`. Errors name the bad
+    /// duration.
+    pub fn decoded(block: Option<&TimeoutsArgs>, defaults: Timeouts) -> ProviderResult<Timeouts> {
+        let Some(block) = block else {
             return Ok(defaults);
         };
-        let read = |name: &str, default: Duration| -> ProviderResult<Duration> {
-            match text(&block, name) {
-                None => Ok(default),
-                Some(text) => match crate::config::evaluate::parse_duration(&text) {
-                    Some(duration) if !duration.is_zero() => Ok(duration),
-                    _ => Err(ProviderError::Invalid(format!(
-                        "timeouts.{name} \"{text}\" is not a positive duration like 90m, 2h or 30s"
-                    ))),
-                },
-            }
+        let read = |name: &str, text: &Option<String>, default: Duration| match text {
+            None => Ok(default),
+            Some(text) => match crate::config::evaluate::parse_duration(text) {
+                Some(duration) if !duration.is_zero() => Ok(duration),
+                _ => Err(ProviderError::Invalid(format!(
+                    "timeouts.{name} \"{text}\" is not a positive duration like 90m, 2h or 30s"
+                ))),
+            },
         };
         Ok(Timeouts {
-            create: read("create", defaults.create)?,
-            update: read("update", defaults.update)?,
-            delete: read("delete", defaults.delete)?,
+            create: read("create", &block.create, defaults.create)?,
+            update: read("update", &block.update, defaults.update)?,
+            delete: read("delete", &block.delete, defaults.delete)?,
         })
+    }
+}
+
+/// A `timeouts { create, update, delete }` block as written, decoded once: the durations as
+/// text (the schema's duration pattern judged them; [`Timeouts::decoded`] parses them), unset
+/// or unknown ones as `None`, and so is one that is not text (state keeps a sensitive value
+/// only as its keyed hash): the default applies.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct TimeoutsArgs {
+    #[serde(default, deserialize_with = "text_or_unset")]
+    pub create: Option<String>,
+    #[serde(default, deserialize_with = "text_or_unset")]
+    pub update: Option<String>,
+    #[serde(default, deserialize_with = "text_or_unset")]
+    pub delete: Option<String>,
+}
+
+/// For `#[serde(default, deserialize_with = "text_or_unset")]`: a string, or `None` for
+/// anything else.
+fn text_or_unset<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match serde::Deserialize::deserialize(deserializer)? {
+        Some(Text::Text(text)) => Some(text),
+        Some(Text::Other(_)) | None => None,
+    })
+}
+
+impl TimeoutsArgs {
+    /// The block's arguments; `None` when the block is unset (null) or still unknown.
+    pub fn of(block: &Value) -> ProviderResult<Option<TimeoutsArgs>> {
+        crate::config::decode::decode("timeouts", block).map_err(ProviderError::Invalid)
     }
 }
 
@@ -515,6 +562,35 @@ mod tests {
             Timeouts::of(&bad, defaults).unwrap_err().to_string(),
             "timeouts.create \"forever\" is not a positive duration like 90m, 2h or 30s"
         );
+    }
+
+    #[test]
+    fn timeouts_unset_unknown_or_stored_as_a_hash_are_the_defaults() {
+        let defaults = Timeouts::minutes(120, 120, 120);
+        let hashed = Value::sensitive(Value::Map(BTreeMap::from([(
+            crate::state::sensitive::SENSITIVE_MARKER.to_owned(),
+            Value::string("hmac-sha256:00"),
+        )])));
+        let object = BTreeMap::from([(
+            "timeouts".to_owned(),
+            Value::Map(
+                [
+                    ("create".to_owned(), Value::Unknown),
+                    ("update".to_owned(), hashed.clone()),
+                    ("delete".to_owned(), Value::sensitive(Value::string("1h"))),
+                ]
+                .into(),
+            ),
+        )]);
+        let timeouts = Timeouts::of(&object, defaults).unwrap();
+        assert_eq!(timeouts.create, defaults.create);
+        assert_eq!(timeouts.update, defaults.update);
+        assert_eq!(timeouts.delete, Duration::from_secs(3600));
+        for block in [Value::Null, Value::Unknown, hashed] {
+            let object = BTreeMap::from([("timeouts".to_owned(), block)]);
+            assert_eq!(Timeouts::of(&object, defaults).unwrap(), defaults);
+        }
+        assert_eq!(Timeouts::of(&BTreeMap::new(), defaults).unwrap(), defaults);
     }
 
     fn context_with(
