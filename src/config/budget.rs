@@ -34,6 +34,9 @@ pub struct Limits {
     pub file_bytes: u64,
     /// Module instances (the root counts one).
     pub module_instances: u64,
+    /// Bytes of module source, each module instance counting its module's files: a module of
+    /// large literals called many times is bounded before its values are.
+    pub module_source_bytes: u64,
     /// Resource and data source instances, all blocks together.
     pub instances: u64,
     /// How deep one expression may nest.
@@ -46,6 +49,7 @@ impl Limits {
         string_bytes: 512 * 1024 * 1024,
         file_bytes: 256 * 1024 * 1024,
         module_instances: 1_000,
+        module_source_bytes: 32 * 1024 * 1024,
         instances: 200_000,
         nesting: 512,
     };
@@ -60,6 +64,7 @@ impl Limits {
             string_bytes: d.string_bytes.saturating_mul(factor),
             file_bytes: d.file_bytes.saturating_mul(factor),
             module_instances: d.module_instances.saturating_mul(factor),
+            module_source_bytes: d.module_source_bytes.saturating_mul(factor),
             instances: d.instances.saturating_mul(factor),
             nesting: d.nesting.saturating_mul(factor.min(4) as u32),
         }
@@ -85,6 +90,7 @@ struct Spent {
     string_bytes: u64,
     file_bytes: u64,
     module_instances: u64,
+    module_source_bytes: u64,
     instances: u64,
     exceeded: bool,
 }
@@ -96,6 +102,7 @@ thread_local! {
         string_bytes: 0,
         file_bytes: 0,
         module_instances: 0,
+        module_source_bytes: 0,
         instances: 0,
         exceeded: false,
     }) };
@@ -211,6 +218,22 @@ pub fn charge_module_instance() -> Result<(), String> {
     Ok(())
 }
 
+/// Counts the source of one module instance, `bytes` long.
+pub fn charge_module_source(bytes: u64) -> Result<(), String> {
+    let limits = LIMITS.get();
+    let mut spent = SPENT.get();
+    spent.module_source_bytes = spent.module_source_bytes.saturating_add(bytes);
+    SPENT.set(spent);
+    if spent.module_source_bytes > limits.module_source_bytes {
+        let message = format!(
+            "the configuration's module instances hold more than {} MiB of source in total (each instance counts its module's files)",
+            limits.module_source_bytes / (1024 * 1024)
+        );
+        return Err(fail(message));
+    }
+    Ok(())
+}
+
 /// Module instances counted so far.
 pub fn module_instances_spent() -> u64 {
     SPENT.get().module_instances
@@ -277,6 +300,18 @@ mod tests {
         let message = charge_value(&list).unwrap_err();
         assert!(message.starts_with(MESSAGE_PREFIX), "{message}");
         assert!(message.contains("more than 8 MiB") || message.contains("strings"));
+        assert!(exceeded());
+    }
+
+    #[test]
+    fn module_source_is_counted_per_instance() {
+        let _budget = start(Limits {
+            module_source_bytes: 100,
+            ..Limits::DEFAULT
+        });
+        charge_module_source(60).unwrap();
+        let message = charge_module_source(60).unwrap_err();
+        assert!(message.contains("more than 0 MiB of source"), "{message}");
         assert!(exceeded());
     }
 

@@ -339,6 +339,15 @@ fn load_module(
             module
         }
     };
+    let source_bytes = module.files.iter().map(|file| file.text.len() as u64).sum();
+    let already_exceeded = super::budget::exceeded();
+    if let Err(message) = super::budget::charge_module_source(source_bytes) {
+        // Once: every later call would say the same.
+        if !already_exceeded {
+            diagnostics.push(Diagnostic::error(message).at_opt(call_span));
+        }
+        return None;
+    }
 
     stack.push(Loading {
         canonical,

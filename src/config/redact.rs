@@ -198,11 +198,16 @@ impl Marks {
     /// Texts shorter than [`SHORTEST_SCRUBBED`] characters are left alone: replacing every
     /// `3` or `on` would garble the message, and messages cutover builds itself redact such
     /// values through [`Marks::show`] anyway.
+    ///
+    /// Matching ignores ASCII case: librdkafka quotes `SASL_PLAINTEXT` as `sasl_plaintext://`,
+    /// and a host name comes back lower-cased.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for secret in &self.texts {
-            if secret.chars().count() >= SHORTEST_SCRUBBED && text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), REDACTED);
+            if secret.chars().count() >= SHORTEST_SCRUBBED
+                && let Some(scrubbed) = replace_ignoring_ascii_case(&text, secret)
+            {
+                text = scrubbed;
             }
         }
         text
@@ -288,11 +293,47 @@ fn carry_structure(given: &Value, result: Value) -> Value {
 /// The length below which [`Marks::scrub`] leaves a sensitive text in place.
 pub const SHORTEST_SCRUBBED: usize = 3;
 
+/// `text` with every occurrence of `secret`, in any ASCII case, replaced by [`REDACTED`];
+/// `None` when there is none. ASCII case mapping keeps every byte offset, so the offsets found
+/// in the lower-cased copy are the original's.
+fn replace_ignoring_ascii_case(text: &str, secret: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let needle = secret.to_ascii_lowercase();
+    let mut found = lower.find(&needle)?;
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    loop {
+        out.push_str(&text[at..found]);
+        out.push_str(REDACTED);
+        at = found + needle.len();
+        match lower[at..].find(&needle) {
+            Some(next) => found = at + next,
+            None => break,
+        }
+    }
+    out.push_str(&text[at..]);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn scrubbing_ignores_ascii_case() {
+        let block = Value::Map(BTreeMap::from([(
+            "security_protocol".to_owned(),
+            Value::sensitive(Value::string("SASL_PLAINTEXT")),
+        )]));
+        let marks = Marks::of(&block);
+        assert_eq!(
+            marks.scrub("connect to sasl_plaintext://127.0.0.1:1 and Sasl_Plaintext failed"),
+            format!("connect to {REDACTED}://127.0.0.1:1 and {REDACTED} failed")
+        );
+        assert_eq!(marks.scrub("nothing here: é SASL"), "nothing here: é SASL");
+    }
 
     fn block() -> Value {
         Value::Map(BTreeMap::from([

@@ -187,6 +187,7 @@ impl SavedPlan {
 
     pub fn read(path: &Path, encryption: Option<&Encryption>) -> anyhow::Result<Self> {
         let bytes = read_plan_file(path)?;
+        encryption::refuse_plaintext_plan(encryption, &bytes, &path.display().to_string())?;
         let bytes = encryption::open(
             encryption,
             Purpose::Plan,

@@ -198,25 +198,31 @@ fn properties_leave_owned_settings(
 fn cluster_advice(
     cluster: &std::collections::BTreeMap<String, crate::config::value::Value>,
 ) -> Vec<crate::config::schema::AdviceItem> {
+    // A warning over a sensitive setting would tell what it is: such settings are not judged.
     let text = |name: &str| {
         cluster
             .get(name)
+            .filter(|value| !value.contains_sensitive())
             .and_then(|value| value.peel().as_str())
             .map(str::to_owned)
     };
     let property = |name: &str| {
         cluster
             .get("properties")
+            .filter(|value| !value.contains_sensitive())
             .and_then(|value| value.peel().as_map())
             .and_then(|properties| properties.get(name))
             .and_then(|value| value.peel().as_str())
             .map(|value| value.trim().to_ascii_lowercase())
     };
     let mut advice = Vec::new();
-    if property("enable.ssl.certificate.verification").as_deref() == Some("false") {
+    // librdkafka reads a boolean property as false from "false", "f" or "0".
+    if let Some(value) = property("enable.ssl.certificate.verification")
+        && matches!(value.as_str(), "false" | "f" | "0")
+    {
         advice.push((
             "properties",
-            "TLS certificate verification is turned off (enable.ssl.certificate.verification = \"false\"): anyone on the network path can pose as the brokers and read or change the data".to_owned(),
+            format!("TLS certificate verification is turned off (enable.ssl.certificate.verification = \"{value}\"): anyone on the network path can pose as the brokers and read or change the data"),
         ));
     }
     if let Some(algorithm) = property("ssl.endpoint.identification.algorithm")

@@ -501,6 +501,23 @@ pub fn is_envelope(bytes: &[u8]) -> bool {
     bytes[start..].starts_with(format!("{{\"{ENVELOPE_MARKER}\"").as_bytes())
 }
 
+/// A saved plan must be encrypted when a key is configured: this configuration writes only
+/// encrypted plans, so a plaintext one was written elsewhere (or swapped in), and applying it
+/// would replay variables nobody encrypted. Falling back to plaintext is explicit: unset the
+/// key. (State is different: a plaintext state is how encryption starts, and is read.)
+pub fn refuse_plaintext_plan(
+    encryption: Option<&Encryption>,
+    bytes: &[u8],
+    location: &str,
+) -> Result<()> {
+    if encryption.is_some() && !is_envelope(bytes) {
+        return Err(StateError::Encryption(format!(
+            "{location} is not encrypted, but an encryption key is configured ({ENCRYPTION_KEY_ENV}, {ENCRYPTION_KEY_FILE_ENV} or {ENCRYPTION_KMS_KEY_ENV}): plans written here are encrypted, so this one was written elsewhere; run plan -out again, or unset the key to use a plaintext plan deliberately"
+        )));
+    }
+    Ok(())
+}
+
 /// The plaintext of a stored file: decrypted when it is an envelope, as it is otherwise.
 /// `location` names the file or object in errors.
 pub fn open<'b>(
@@ -608,6 +625,18 @@ mod tests {
 
     fn key(byte: u8) -> Encryption {
         Encryption::from_key_bytes(&[byte; 32], "test".to_owned())
+    }
+
+    #[test]
+    fn a_plaintext_plan_is_refused_when_a_key_is_configured() {
+        let plain = br#"{"format_version": "1"}"#;
+        let error = refuse_plaintext_plan(Some(&key(1)), plain, "pr.plan")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("pr.plan is not encrypted"), "{error}");
+        refuse_plaintext_plan(None, plain, "pr.plan").unwrap();
+        let sealed = key(1).seal(Purpose::Plan, plain).unwrap();
+        refuse_plaintext_plan(Some(&key(1)), &sealed, "pr.plan").unwrap();
     }
 
     #[test]

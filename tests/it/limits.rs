@@ -235,6 +235,29 @@ fn hostile_configurations_fail_fast_within_the_evaluation_budget() {
         &scratch,
         "more than 1000 module instances",
     );
+
+    // Few instances (256 leaves), but each holds about 860 KB of literals: bounded by the
+    // module source its instances hold, before any of it is evaluated.
+    let scratch = Scratch::new("module-of-large-literals");
+    scratch.write("main.hcl", &calls("l1").replace("../", "./"));
+    for level in 1..4 {
+        scratch.write(
+            &format!("l{level}/main.hcl"),
+            &calls(&format!("l{}", level + 1)),
+        );
+    }
+    let filler = "x".repeat(1000);
+    let leaf: String = (0..860)
+        .map(|n| format!("  text{n} = \"{filler}\"\n"))
+        .collect();
+    let leaf = format!("locals {{\n{leaf}}}\n");
+    assert!(leaf.len() < 1024 * 1024);
+    scratch.write("l4/main.hcl", &leaf);
+    assert_fails_fast(
+        "module-of-large-literals",
+        &scratch,
+        "MiB of source in total",
+    );
 }
 
 #[test]
