@@ -245,3 +245,63 @@ fn cluster_advice(
     }
     advice
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn cluster(entries: Vec<(&str, Value)>) -> BTreeMap<String, Value> {
+        entries
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
+    }
+
+    fn properties(name: &str, value: &str) -> Value {
+        Value::Map(BTreeMap::from([(name.to_owned(), Value::string(value))]))
+    }
+
+    #[test]
+    fn certificate_verification_turned_off_in_any_spelling_is_warned() {
+        for off in ["false", "f", "0", " FALSE "] {
+            let advice = cluster_advice(&cluster(vec![(
+                "properties",
+                properties("enable.ssl.certificate.verification", off),
+            )]));
+            assert_eq!(advice.len(), 1, "{off:?}");
+            assert!(
+                advice[0].1.contains("verification is turned off"),
+                "{off:?}"
+            );
+        }
+        let on = cluster_advice(&cluster(vec![(
+            "properties",
+            properties("enable.ssl.certificate.verification", "true"),
+        )]));
+        assert!(on.is_empty());
+    }
+
+    #[test]
+    fn a_sensitive_setting_is_not_judged_in_a_message() {
+        let plain = cluster(vec![
+            ("sasl_mechanism", Value::string("PLAIN")),
+            ("security_protocol", Value::string("SASL_PLAINTEXT")),
+        ]);
+        assert_eq!(cluster_advice(&plain).len(), 1);
+        let hidden = cluster(vec![
+            ("sasl_mechanism", Value::string("PLAIN")),
+            (
+                "security_protocol",
+                Value::sensitive(Value::string("SASL_PLAINTEXT")),
+            ),
+        ]);
+        assert!(cluster_advice(&hidden).is_empty());
+        let hidden_properties = cluster(vec![(
+            "properties",
+            Value::sensitive(properties("enable.ssl.certificate.verification", "false")),
+        )]);
+        assert!(cluster_advice(&hidden_properties).is_empty());
+    }
+}
