@@ -23,8 +23,8 @@
 //!   section of a plan (`cost`), and the human, JSON and markdown renderers. Pure.
 //! - [`providers`]: the `ResourceType`/`DataSourceType` traits and the [`providers::Registry`]
 //!   of every schema; the built-in `cutover_data`; the Kafka provider (topics, consumer-group
-//!   offsets, ACLs, `kafka_mirror`, whose `engine = "connect"` is MirrorMaker 2 on Kafka
-//!   Connect in `providers/kafka/connect.rs`) and the AWS provider (MSK, SCRAM secret
+//!   offsets, ACLs, and `kafka_mirror`, an adapter over both engines of [`mirror`]) and the
+//!   AWS provider (MSK, SCRAM secret
 //!   associations, Secrets Manager, EC2 with the decommission guard).
 //! - [`context`]: the [`context::ProviderContext`] a provider operation or an assertion gets
 //!   (cancellation, progress, intent recording, connections).
@@ -37,7 +37,8 @@
 //!   copy), `copy` (a lane: one shard copied, preserve or translate), `offset_map` (the exact
 //!   map and positions of a translating mirror), `worker` (one member of the mirror's worker
 //!   group on the target), `fleet` (local worker processes, the wait until caught up, and
-//!   [`mirror::run`], the one entry point of `apply` and `mirror run`).
+//!   [`mirror::run`], the one entry point of `apply` and `mirror run`), and `connect` (the
+//!   other engine, `engine = "connect"`: MirrorMaker 2 on Kafka Connect).
 //! - [`state`]: versioned JSON state, backends (local file, S3 with conditional writes),
 //!   locking, keyed hashes of sensitive values, encryption at rest.
 //! - [`kafka`]: Kafka clients shared by providers, the mirror and the assertions: connections

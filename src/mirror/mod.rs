@@ -7,11 +7,16 @@
 //! - [`offset_map`]: the exact offset map of a translating mirror and its positions.
 //! - [`worker`]: a worker, one member of the mirror's worker group on the target cluster.
 //! - [`fleet`]: local worker processes, and the wait until every partition is caught up.
+//! - [`connect`]: the other engine, `engine = "connect"`: MirrorMaker 2 deployed to a Kafka
+//!   Connect cluster through its REST API.
 //!
-//! [`run`] is the one entry point, used by `apply` (through the `kafka_mirror` resource) and by
-//! `cutover mirror run`. The mirror imports nothing from the engine, the configuration or the
-//! providers: it takes a [`MirrorSpec`].
+//! [`run`] is the one entry point of the embedded engine, used by `apply` (through the
+//! `kafka_mirror` resource) and by `cutover mirror run`. The mirror imports nothing from the
+//! engine or the providers. The embedded engine takes a [`MirrorSpec`]; the Connect engine takes
+//! the evaluated `kafka_mirror` arguments and the operation's context (the connectors' config
+//! is built from those arguments, and the state the resource records is what it returns).
 
+pub mod connect;
 pub mod copy;
 pub mod estimate;
 pub mod fleet;
@@ -25,6 +30,9 @@ pub use copy::CopySettings;
 pub use fleet::{RunMode, RunReport, run};
 
 use crate::kafka::connection::{Cluster, ClusterWire};
+
+/// The resource type both engines serve (errors about its arguments name it).
+pub const KAFKA_MIRROR: &str = "kafka_mirror";
 
 /// How target offsets relate to the source's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

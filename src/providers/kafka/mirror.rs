@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::connect;
 use super::mirror_estimate::achieved_rate;
 use super::topics::cluster_references_as_addresses;
 use crate::config::schema::{AttributeSchema, Schema};
@@ -20,10 +19,10 @@ use crate::kafka::admin::topic_configs;
 use crate::kafka::connection::{Cluster, blocking};
 use crate::mirror::estimate::CopyEstimate;
 use crate::mirror::survey::PartitionTask;
-use crate::mirror::{self, CopySettings, MirrorSpec, Offsets, RunMode};
+use crate::mirror::{self, CopySettings, MirrorSpec, Offsets, RunMode, connect};
 use crate::providers::{BoxFuture, ProviderContext, ProviderError, ProviderResult, ResourceType};
 
-pub const KAFKA_MIRROR: &str = "kafka_mirror";
+pub use crate::mirror::KAFKA_MIRROR;
 
 pub struct KafkaMirror {
     schema: Schema,

@@ -1,7 +1,6 @@
 //! Kafka providers: `cluster` connections, topics and consumer-group offsets.
 
 pub mod acls;
-pub mod connect;
 pub mod mirror;
 pub mod mirror_estimate;
 pub mod offsets;

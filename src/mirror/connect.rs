@@ -37,10 +37,12 @@ use hyper_util::rt::TokioExecutor;
 use rdkafka::consumer::Consumer as _;
 use serde_json::{Value as Json, json};
 
+use super::KAFKA_MIRROR;
 use crate::config::value::Value;
+use crate::context::ProviderContext;
+use crate::error::{OperationError as ProviderError, OperationResult as ProviderResult};
 use crate::kafka::admin::list_topics;
 use crate::kafka::connection::{BrokerVersion, Cluster, blocking};
-use crate::providers::{ProviderContext, ProviderError, ProviderResult};
 
 /// The connectors' name prefix when the mirror sets no `name`.
 pub const DEFAULT_NAME: &str = "cutover-mirror";
@@ -92,8 +94,7 @@ impl ConnectArgs {
         if value.is_null() {
             return Ok(ConnectArgs::default());
         }
-        crate::config::decode::decode(super::mirror::KAFKA_MIRROR, value)
-            .map_err(ProviderError::Invalid)
+        crate::config::decode::decode(KAFKA_MIRROR, value).map_err(ProviderError::Invalid)
     }
 }
 
