@@ -1,10 +1,11 @@
 //! Issue 21: no message built from a configuration value prints it when it is sensitive. A
 //! marker string is fed, as a sensitive variable, through every argument of every resource,
-//! data source, cluster, provider and assertion check type (enumerated from the schema
-//! registry, so a new argument is covered without touching this file), and `validate`, `plan
-//! -out`, `show -json`, `apply` and `destroy` are run against the local environment (failing
-//! is fine). Every byte they print or write (stdout, stderr, state, backup, plan file) is
-//! searched for the marker.
+//! data source, cluster, provider and assertion check type, and of the `assert` block itself
+//! (enumerated from the schema registry, so a new argument is covered without touching this
+//! file), and `validate` (human and `-json`), `plan -out`, `show` (human, `-json` and
+//! `-markdown`) of the saved plan, `apply`, `show -json`, `output -json` and `destroy` are run
+//! against the local environment (failing is fine). Every byte they print or write (stdout,
+//! stderr, state, backup, plan file) is searched for the marker.
 //!
 //! Each type has a baseline block below that validates on its own; the case of an argument is
 //! the baseline with that argument set to the sensitive variable. A new type without a
@@ -33,6 +34,8 @@ enum Kind {
     Cluster,
     Provider,
     Check,
+    /// The `assert` block's own arguments (its checks are `Check`s).
+    Assert,
 }
 
 /// One type with its schema and the baseline arguments (`path = expression`; a path inside a
@@ -151,6 +154,13 @@ fn baseline(kind: Kind, name: &str, unique: &str) -> Option<Vec<(String, String)
             ("topics", format!("[\"cutover-marker-{unique}\"]")),
             ("window", "\"1s\"".into()),
         ],
+        // Fails at once, so `error_message` is printed (and the assertion gives up quickly).
+        (Kind::Assert, _) => vec![
+            ("condition", "1 == 2".into()),
+            ("error_message", "\"the marker assertion does not hold\"".into()),
+            ("timeout", "\"1s\"".into()),
+            ("poll_interval", "\"250ms\"".into()),
+        ],
         (Kind::Check, "msk_sizing") => vec![
             ("source", "cluster.legacy".into()),
             ("topics", format!("[\"cutover-marker-{unique}\"]")),
@@ -225,6 +235,14 @@ fn every_type(registry: &Registry) -> Vec<TypeCase> {
             schema: schema.clone(),
         });
     }
+    // Its check blocks are covered one by one as `Check`s.
+    let mut assert = cutover::verify::assert_schema();
+    assert.blocks.clear();
+    types.push(TypeCase {
+        kind: Kind::Assert,
+        name: "assert".to_owned(),
+        schema: assert,
+    });
     for (name, schema) in registry.assertion_checks() {
         types.push(TypeCase {
             kind: Kind::Check,
@@ -381,6 +399,9 @@ fn configuration(
                 case.name
             ));
         }
+        Kind::Assert => {
+            text.push_str(&format!("assert \"m\" {{\n{rendered}}}\n"));
+        }
         Kind::Check => {
             text.push_str(&format!(
                 "assert \"m\" {{\n  timeout       = \"3s\"\n  poll_interval = \"250ms\"\n  {} {{\n{}  }}\n}}\n",
@@ -420,6 +441,10 @@ fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
     let mut seen = Vec::new();
     let (validated, output) = run(&dir, &["validate"]);
     seen.push(("validate".to_owned(), output));
+    seen.push((
+        "validate -json".to_owned(),
+        run(&dir, &["validate", "-json"]).1,
+    ));
     if validated == 0 {
         let (planned, output) = run(&dir, &["plan", "-out", "plan.bin"]);
         seen.push(("plan -out".to_owned(), output));
@@ -431,6 +456,10 @@ fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
             seen.push((
                 "show plan.bin".to_owned(),
                 run(&dir, &["show", "plan.bin"]).1,
+            ));
+            seen.push((
+                "show -markdown plan.bin".to_owned(),
+                run(&dir, &["show", "-markdown", "plan.bin"]).1,
             ));
             let bytes = std::fs::read(dir.join("plan.bin")).unwrap_or_default();
             seen.push((
@@ -614,5 +643,6 @@ fn format_kind(kind: Kind) -> &'static str {
         Kind::Cluster => "cluster",
         Kind::Provider => "provider",
         Kind::Check => "assert check",
+        Kind::Assert => "assert",
     }
 }
