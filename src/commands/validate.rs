@@ -26,7 +26,8 @@ pub fn run(args: &ValidateArgs, settings: &Settings) -> anyhow::Result<ExitStatu
         EvalMode::Validate,
     );
     let base = std::env::current_dir().ok();
-    let diagnostics = loaded.diagnostics;
+    let mut diagnostics = loaded.diagnostics;
+    diagnostics.extend(crate::engine::backend_warnings(&settings.config_dir));
     if args.json {
         let json = diagnostics.to_json(base.as_deref());
         let mut stdout = std::io::stdout().lock();

@@ -84,12 +84,62 @@ pub fn backend_for(
     config_dir: &Path,
     encryption: Option<Arc<Encryption>>,
 ) -> anyhow::Result<Arc<dyn Backend>> {
-    let (tree, _) = crate::config::load::load(config_dir);
-    let Some(block) = tree.as_ref().and_then(|tree| tree.module.backend.as_ref()) else {
+    let Some(decoded) = decode_backend(config_dir) else {
         return Ok(Arc::new(
             LocalBackend::in_directory(config_dir).with_encryption(encryption),
         ));
     };
+    let DecodedBackend {
+        kind,
+        value,
+        diagnostics,
+        span,
+    } = decoded?;
+    if diagnostics.has_errors() {
+        anyhow::bail!(
+            "the backend block cannot be used:\n{}",
+            diagnostics.render(None).trim_end()
+        );
+    }
+    if kind == "local" {
+        let path = value
+            .as_map()
+            .and_then(|map| map.get("path"))
+            .and_then(|path| path.as_str())
+            .map_or_else(
+                || config_dir.join(crate::state::DEFAULT_STATE_FILE),
+                |path| config_dir.join(path),
+            );
+        return Ok(Arc::new(
+            LocalBackend::new(path).with_encryption(encryption),
+        ));
+    }
+    let settings = S3Settings::from_value(&value).map_err(|message| {
+        let diagnostic = Diagnostic::error(message).at(span.clone());
+        anyhow::anyhow!(
+            "the backend block cannot be used:\n{}",
+            diagnostic.render(None).trim_end()
+        )
+    })?;
+    Ok(Arc::new(
+        S3Backend::new(settings).with_encryption(encryption),
+    ))
+}
+
+/// The root module's backend block, decoded against its schema.
+struct DecodedBackend {
+    kind: String,
+    value: crate::config::value::Value,
+    /// Its problems, and the warnings of its settings' advice (an `http://` S3 endpoint).
+    diagnostics: Diagnostics,
+    span: crate::diagnostics::Span,
+}
+
+/// The backend block of the configuration in `config_dir`, decoded; `None` when there is none
+/// (or the configuration cannot be loaded: the command reports that itself).
+fn decode_backend(config_dir: &Path) -> Option<anyhow::Result<DecodedBackend>> {
+    let (tree, _) = crate::config::load::load(config_dir);
+    let block = tree.as_ref()?.module.backend.as_ref()?;
     let schema = match block.kind.as_str() {
         "local" => local_backend_schema(),
         "s3" => crate::state::s3::s3_backend_schema(),
@@ -98,10 +148,10 @@ pub fn backend_for(
                 "unsupported backend \"{other}\": cutover stores state in \"local\" (the default) or \"s3\""
             ))
             .at(block.span.clone());
-            anyhow::bail!(
+            return Some(Err(anyhow::anyhow!(
                 "the backend block cannot be used:\n{}",
                 diagnostic.render(None).trim_end()
-            );
+            )));
         }
     };
     let namespaces = Namespaces::default();
@@ -120,35 +170,24 @@ pub fn backend_for(
         &block.span,
         &mut diagnostics,
     );
-    if diagnostics.has_errors() {
-        anyhow::bail!(
-            "the backend block cannot be used:\n{}",
-            diagnostics.render(None).trim_end()
-        );
+    Some(Ok(DecodedBackend {
+        kind: block.kind.clone(),
+        value,
+        diagnostics,
+        span: block.span.clone(),
+    }))
+}
+
+/// The warnings of the backend block's settings (an `http://` endpoint to another host), for
+/// `validate` and `plan` to print with their own diagnostics; its errors are the engine's.
+pub fn backend_warnings(config_dir: &Path) -> Diagnostics {
+    let mut warnings = Diagnostics::new();
+    if let Some(Ok(decoded)) = decode_backend(config_dir)
+        && !decoded.diagnostics.has_errors()
+    {
+        warnings.extend(decoded.diagnostics);
     }
-    if block.kind == "local" {
-        let path = value
-            .as_map()
-            .and_then(|map| map.get("path"))
-            .and_then(|path| path.as_str())
-            .map_or_else(
-                || config_dir.join(crate::state::DEFAULT_STATE_FILE),
-                |path| config_dir.join(path),
-            );
-        return Ok(Arc::new(
-            LocalBackend::new(path).with_encryption(encryption),
-        ));
-    }
-    let settings = S3Settings::from_value(&value).map_err(|message| {
-        let diagnostic = Diagnostic::error(message).at(block.span.clone());
-        anyhow::anyhow!(
-            "the backend block cannot be used:\n{}",
-            diagnostic.render(None).trim_end()
-        )
-    })?;
-    Ok(Arc::new(
-        S3Backend::new(settings).with_encryption(encryption),
-    ))
+    warnings
 }
 
 /// An intent recorder that does nothing: used for reads and plans, which start no long

@@ -737,7 +737,7 @@ pub async fn plan(
     options: &PlanOptions,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Planned> {
-    let mut diagnostics = Diagnostics::new();
+    let mut diagnostics = super::backend_warnings(&engine.config_dir);
     let state = engine
         .backend
         .read()

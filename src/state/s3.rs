@@ -69,6 +69,24 @@ pub fn s3_backend_schema() -> Schema {
         ],
         Vec::new(),
     )
+    .with_advice(s3_advice)
+}
+
+/// An `http://` endpoint to another host carries the state (secrets' keyed hashes, every
+/// attribute) in clear; a local emulator on this machine is exempt.
+fn s3_advice(
+    settings: &std::collections::BTreeMap<String, Value>,
+) -> Vec<crate::config::schema::AdviceItem> {
+    match settings
+        .get("endpoint_url")
+        .and_then(|value| value.peel().as_str())
+    {
+        Some(url) if crate::config::schema::is_cleartext_remote_url(url) => vec![(
+            "endpoint_url",
+            "endpoint_url uses http:// to a host that is not this machine: the state and its lock cross the network unencrypted; use https://".to_owned(),
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// `server_side_encryption` values (S3's own spelling).
