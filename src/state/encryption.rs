@@ -188,7 +188,10 @@ impl Encryption {
             (key.clone(), ENCRYPTION_KEY_ENV.to_owned())
         } else if let Some(path) = &settings.key_file {
             (
-                super::sensitive::read_private_key_file(path)?,
+                super::sensitive::read_private_key_file(
+                    path,
+                    super::error::KeyFileKind::Encryption,
+                )?,
                 path.display().to_string(),
             )
         } else {
@@ -625,6 +628,28 @@ mod tests {
 
     fn key(byte: u8) -> Encryption {
         Encryption::from_key_bytes(&[byte; 32], "test".to_owned())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_encryption_key_file_others_can_read_is_refused_as_such() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path =
+            std::env::temp_dir().join(format!("cutover-encryption-key-{}.key", std::process::id()));
+        std::fs::write(&path, "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let settings = EncryptionSettings {
+            key_file: Some(path.clone()),
+            ..EncryptionSettings::default()
+        };
+        let error = Encryption::resolve(&settings).unwrap_err().to_string();
+        assert!(
+            error.contains("the encryption key file") && error.contains("decrypt the state"),
+            "{error}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Encryption::resolve(&settings).unwrap().is_some());
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

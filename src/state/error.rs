@@ -123,11 +123,17 @@ pub enum StateError {
 
     /// A key file others can read: like ssh with a private key, cutover will not use it.
     #[error(
-        "the state key file {} is readable by others (mode {mode:03o}): anyone who can read it can test guesses of the secrets hashed in state; run `chmod 600 {}`",
+        "the {} file {} is readable by others (mode {mode:03o}): anyone who can read it can {}; run `chmod 600 {}`",
+        kind.name(),
         path.display(),
+        kind.risk(),
         path.display()
     )]
-    KeyFileNotPrivate { path: PathBuf, mode: u32 },
+    KeyFileNotPrivate {
+        path: PathBuf,
+        mode: u32,
+        kind: KeyFileKind,
+    },
 
     #[error(
         "cannot find where to keep the state key: set CUTOVER_STATE_KEY, CUTOVER_STATE_KEY_FILE, XDG_CONFIG_HOME or HOME"
@@ -335,3 +341,36 @@ impl fmt::Display for LockHeld {
 }
 
 pub type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// Which secret a key file holds, for the message that refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    /// `CUTOVER_STATE_KEY_FILE`: the key of the sensitive-value hashes.
+    State,
+    /// `CUTOVER_ENCRYPTION_KEY_FILE`: the key state and saved plans are encrypted with.
+    Encryption,
+}
+
+impl KeyFileKind {
+    fn name(self) -> &'static str {
+        match self {
+            KeyFileKind::State => "state key",
+            KeyFileKind::Encryption => "encryption key",
+        }
+    }
+
+    /// What failed, for an I/O error reading the file.
+    pub fn reading(self) -> &'static str {
+        match self {
+            KeyFileKind::State => "read state key file",
+            KeyFileKind::Encryption => "read encryption key file",
+        }
+    }
+
+    fn risk(self) -> &'static str {
+        match self {
+            KeyFileKind::State => "test guesses of the secrets hashed in state",
+            KeyFileKind::Encryption => "decrypt the state and the saved plans",
+        }
+    }
+}

@@ -47,7 +47,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::error::{Result, StateError};
+use super::error::{KeyFileKind, Result, StateError};
 use super::platform;
 use crate::config::value::{Number, Value};
 
@@ -283,7 +283,7 @@ impl KeySettings {
 /// up with the same key: the file is published with a no-clobber hard link, and the loser
 /// reads the winner's key.
 fn load_or_create_key_file(path: &Path) -> Result<HashKey> {
-    match read_private_key_file(path) {
+    match read_private_key_file(path, KeyFileKind::State) {
         Ok(text) => return HashKey::parse(&text, KeyOrigin::File(path.to_path_buf())),
         Err(StateError::Io { error, .. }) if error.kind() == ErrorKind::NotFound => {}
         Err(error) => return Err(error),
@@ -314,23 +314,23 @@ fn load_or_create_key_file(path: &Path) -> Result<HashKey> {
         platform::sync_directory(&directory)?;
         Ok(key)
     } else {
-        let text = read_private_key_file(path)?;
+        let text = read_private_key_file(path, KeyFileKind::State)?;
         HashKey::parse(&text, KeyOrigin::File(path.to_path_buf()))
     }
 }
 
 /// The text of a key file, refused (as ssh refuses a private key) when its group or others
 /// have any access to it; the mode is the one of the file opened, not of a path re-checked.
-pub(crate) fn read_private_key_file(path: &Path) -> Result<String> {
+pub(crate) fn read_private_key_file(path: &Path, kind: KeyFileKind) -> Result<String> {
     use std::io::Read as _;
     let mut file =
-        fs::File::open(path).map_err(|error| StateError::io("read state key file", path, error))?;
+        fs::File::open(path).map_err(|error| StateError::io(kind.reading(), path, error))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = file
             .metadata()
-            .map_err(|error| StateError::io("read state key file", path, error))?
+            .map_err(|error| StateError::io(kind.reading(), path, error))?
             .permissions()
             .mode()
             & 0o777;
@@ -338,12 +338,13 @@ pub(crate) fn read_private_key_file(path: &Path) -> Result<String> {
             return Err(StateError::KeyFileNotPrivate {
                 path: path.to_path_buf(),
                 mode,
+                kind,
             });
         }
     }
     let mut text = String::new();
     file.read_to_string(&mut text)
-        .map_err(|error| StateError::io("read state key file", path, error))?;
+        .map_err(|error| StateError::io(kind.reading(), path, error))?;
     Ok(text)
 }
 
