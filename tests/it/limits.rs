@@ -1,6 +1,7 @@
 //! Hostile configurations: each is small (well under 1 MB) and, without the evaluation
-//! budget, drove `validate` past several GB. Each must now fail fast with a diagnostic at the
-//! expression that crossed the budget, within 1 GB of memory and 60 seconds.
+//! budget, drove `validate` past several GB. Each must now fail fast, in `validate` and in
+//! `plan` alike, with a diagnostic at the expression that crossed the budget, within 1 GB of
+//! memory and 60 seconds.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -52,11 +53,17 @@ struct Outcome {
 // The child is waited for with wait4 (for its rusage), which clippy cannot see.
 #[allow(clippy::zombie_processes)]
 fn validate(dir: &Path) -> Outcome {
+    run_bounded(dir, "validate")
+}
+
+/// `cutover SUBCOMMAND` in `dir` under the memory and CPU limits, measured.
+fn run_bounded(dir: &Path, subcommand: &str) -> Outcome {
     use std::os::unix::process::CommandExt as _;
     let mut command = Command::new(env!("CARGO_BIN_EXE_cutover"));
     command
-        .arg("validate")
+        .arg(subcommand)
         .current_dir(dir)
+        .env("CUTOVER_STATE_KEY", crate::support::STATE_KEY)
         .env("NO_COLOR", "1")
         .env_remove("CUTOVER_EVAL_BUDGET")
         .stdout(Stdio::null())
@@ -103,8 +110,20 @@ fn validate(dir: &Path) -> Outcome {
     }
 }
 
+/// `validate` and `plan` both stop within the bounds, with the diagnostic expected.
 fn assert_fails_fast(name: &str, scratch: &Scratch, expected: &str) {
-    let outcome = validate(&scratch.0);
+    for subcommand in ["validate", "plan"] {
+        assert_one_fails_fast(
+            &format!("{name} ({subcommand})"),
+            scratch,
+            expected,
+            subcommand,
+        );
+    }
+}
+
+fn assert_one_fails_fast(name: &str, scratch: &Scratch, expected: &str, subcommand: &str) {
+    let outcome = run_bounded(&scratch.0, subcommand);
     assert_eq!(
         outcome.code,
         Some(1),
