@@ -85,6 +85,8 @@ fn run_bounded(dir: &Path, subcommand: &str) -> Outcome {
         });
     }
     let started = Instant::now();
+    // Reaped below with wait4(2), which also reports the child's peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = command.spawn().expect("run cutover");
     let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
