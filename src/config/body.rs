@@ -36,9 +36,10 @@ pub fn decode_body(
     let mut suggested: Vec<&'static str> = Vec::new();
     // Where each argument's expression is, for the schema's warnings.
     let mut expression_spans: BTreeMap<&'static str, Span> = BTreeMap::new();
-    // Where each written argument's value is, for the rules between arguments; and the
+    // Where each written argument's value is, for the rules between arguments (an argument
+    // of a single nested block as `BLOCK.ARGUMENT`, see [`argument_spans`]); and the
     // arguments already reported, so a rule does not report them a second time.
-    let mut value_spans: BTreeMap<&'static str, Span> = BTreeMap::new();
+    let mut value_spans: BTreeMap<String, Span> = BTreeMap::new();
     let mut reported: Vec<&'static str> = Vec::new();
     for structure in body.iter() {
         match structure {
@@ -78,7 +79,7 @@ pub fn decode_body(
                     expression: attribute.value.clone(),
                     file: std::sync::Arc::clone(file),
                 };
-                value_spans.insert(attribute_schema.name, expr.span());
+                value_spans.insert(attribute_schema.name.to_owned(), expr.span());
                 let value = match evaluate(&expr, scope) {
                     Ok(value) => match attribute_schema.ty.convert(value) {
                         Ok(value) => {
@@ -181,6 +182,7 @@ pub fn decode_body(
                     decode_block(block, file, &block_schema.schema, scope, name, diagnostics);
                 match block_schema.nesting {
                     Nesting::Single => {
+                        value_spans.extend(argument_spans(&block.body, file, Some(name)));
                         object.insert(name.to_owned(), value);
                     }
                     Nesting::List => {
@@ -285,7 +287,7 @@ fn element_span(expr: &Expr, ty: &Type, index: usize) -> Option<Span> {
 fn check_rules(
     schema: &Schema,
     object: &mut BTreeMap<String, Value>,
-    value_spans: &BTreeMap<&'static str, Span>,
+    value_spans: &BTreeMap<String, Span>,
     reported: &mut Vec<&'static str>,
     diagnostics: &mut Diagnostics,
 ) {
@@ -402,11 +404,13 @@ fn check_rules(
 
 /// The schema's rules over several arguments ([`Schema::with_check`]): each finding at the
 /// value of the argument at fault (the header when it is unset), unless that argument is
-/// already reported; the argument becomes unknown, so nothing downstream reports it again.
-fn check_block(
+/// already reported; the argument becomes unknown, so nothing downstream reports it again. A
+/// finding at `BLOCK.ARGUMENT` is at an argument of the single nested block `BLOCK` (a check
+/// of an assertion); `value_spans` has those as [`argument_spans`] names them.
+pub(crate) fn check_block(
     schema: &Schema,
     object: &mut BTreeMap<String, Value>,
-    value_spans: &BTreeMap<&'static str, Span>,
+    value_spans: &BTreeMap<String, Span>,
     header: &Span,
     reported: &[&'static str],
     diagnostics: &mut Diagnostics,
@@ -422,17 +426,46 @@ fn check_block(
                 diagnostic = diagnostic.with_hint(hint);
             }
             diagnostics.push(diagnostic);
-            if value_spans.contains_key(finding.attribute) {
-                let sensitive = schema
-                    .attribute(finding.attribute)
-                    .is_some_and(|a| a.sensitive);
-                object.insert(
-                    finding.attribute.to_owned(),
-                    Value::Unknown.marked(sensitive),
-                );
+            if !value_spans.contains_key(finding.attribute) {
+                continue;
             }
+            let (object, schema, attribute) = match finding.attribute.split_once('.') {
+                None => (&mut *object, schema, finding.attribute),
+                Some((block, attribute)) => {
+                    let nested = schema.block(block).map(|nested| &nested.schema);
+                    match (object.get_mut(block), nested) {
+                        (Some(Value::Map(nested_object)), Some(nested)) => {
+                            (nested_object, nested, attribute)
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+            let sensitive = schema.attribute(attribute).is_some_and(|a| a.sensitive);
+            object.insert(attribute.to_owned(), Value::Unknown.marked(sensitive));
         }
     }
+}
+
+/// Where each argument of `body` is written (its value's span), by name: `ARGUMENT`, or
+/// `BLOCK.ARGUMENT` for the body of the nested block `BLOCK`, as the rules of the enclosing
+/// block name them ([`check_block`]).
+pub(crate) fn argument_spans(
+    body: &Body,
+    file: &std::sync::Arc<SourceFile>,
+    block: Option<&str>,
+) -> BTreeMap<String, Span> {
+    body.iter()
+        .filter_map(Structure::as_attribute)
+        .map(|attribute| {
+            let name = attribute.key.as_str();
+            let name = match block {
+                Some(block) => format!("{block}.{name}"),
+                None => name.to_owned(),
+            };
+            (name, span_of(file, attribute.value.span()))
+        })
+        .collect()
 }
 
 /// The groups of which at least one member must be set ([`Schema::at_least_one_of`],

@@ -2068,12 +2068,11 @@ impl<'t> Evaluator<'t, '_> {
             repetition: &Repetition::None,
         };
         // The block's own arguments, decoded against its schema like any block's (validators
-        // and rules at the attribute); the check blocks are decoded by their checks' schemas.
+        // and rules between arguments at the attribute); the check blocks are decoded by their
+        // checks' schemas. The schema's rules look at both (a check's `stable_for` against the
+        // assertion's `timeout`), so they run once all are decoded.
         let schema = self.schemas.assert_schema();
-        let arguments_schema = Schema {
-            checks: schema.checks.clone(),
-            ..Schema::new(schema.attributes.clone(), Vec::new())
-        };
+        let arguments_schema = Schema::new(schema.attributes.clone(), Vec::new());
         let mut arguments = Body::new();
         let mut blocks = Vec::new();
         let mut misspelled = Vec::new();
@@ -2134,6 +2133,7 @@ impl<'t> Evaluator<'t, '_> {
                 );
             }
         }
+        let mut spans = super::body::argument_spans(&arguments, file, None);
         for block in blocks {
             let name = block.ident.as_str();
             let Some(check_schema) = self.schemas.assertion_check(name) else {
@@ -2172,9 +2172,19 @@ impl<'t> Evaluator<'t, '_> {
             );
             self.diagnostics.extend(diagnostics);
             checks.insert(name.to_owned(), value);
+            spans.extend(super::body::argument_spans(&block.body, file, Some(name)));
         }
-        // At least one check: the schema's at_least_one_of rule, over arguments and blocks.
+        // The schema's rules, over the arguments and the check blocks, at the argument at
+        // fault; and at least one check: its at_least_one_of rule.
         let mut diagnostics = Diagnostics::new();
+        super::body::check_block(
+            schema,
+            &mut checks,
+            &spans,
+            &assertion.span,
+            &[],
+            &mut diagnostics,
+        );
         super::body::check_groups(
             schema,
             &checks,

@@ -24,7 +24,8 @@ pub struct Schema {
 
 /// What a [`BlockCheck`] found: the argument at fault (its value's span is where the error
 /// points; the block's header when it is unset), the message and a hint. The message never
-/// quotes a sensitive value.
+/// quotes a sensitive value. An argument of a single nested block is named `BLOCK.ARGUMENT`
+/// (an assertion's rule about its `lag` check's `stable_for`: `lag.stable_for`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub attribute: &'static str,

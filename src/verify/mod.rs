@@ -108,41 +108,68 @@ pub fn assert_schema() -> Schema {
     )
     .at_least_one_of(CHECK_NAMES)
     .with_check(
-        "`stable_for` is at most `timeout` (a longer window could never be held in time)",
+        "`stable_for`, the assertion's and the lag check's, is at most `timeout` (a longer window could never be held in time)",
         stable_within_timeout,
     )
 }
 
-/// The rule that the assertion's `stable_for` window fits in its `timeout` (unset: the
-/// defaults, 0s and 5m).
+/// The checks with their own `stable_for` window, and how a rule names that argument.
+const CHECKS_WITH_STABLE_FOR: &[(&str, &str)] = &[(lag::NAME, "lag.stable_for")];
+
+/// The rule that the `stable_for` windows, the assertion's and its checks', fit in its
+/// `timeout` (unset: the defaults, 0s and 5m). `object` is the assertion's: its arguments and
+/// its check blocks. A window or timeout not known yet is judged when it is.
 fn stable_within_timeout(
     object: &std::collections::BTreeMap<String, Value>,
 ) -> Vec<crate::config::schema::Finding> {
     use crate::config::decode::rule::{duration, unset};
+    use crate::config::schema::Finding;
     use crate::config::validate::duration_text;
-    let Some(stable_for) = duration(object, "stable_for") else {
-        return Vec::new();
-    };
     let timeout = match duration(object, "timeout") {
         Some(timeout) => timeout,
         None if unset(object, "timeout") => DEFAULT_TIMEOUT,
         None => return Vec::new(),
     };
-    if stable_for <= timeout {
-        return Vec::new();
+    let mut findings = Vec::new();
+    if let Some(stable_for) = duration(object, "stable_for")
+        && stable_for > timeout
+    {
+        findings.push(Finding {
+            attribute: "stable_for",
+            message: format!(
+                "stable_for = \"{}\" is longer than timeout = \"{}\": the assertion could never hold",
+                duration_text(stable_for),
+                duration_text(timeout)
+            ),
+            hint: Some(format!(
+                "shorten stable_for, or set timeout to at least \"{}\"",
+                duration_text(stable_for)
+            )),
+        });
     }
-    vec![crate::config::schema::Finding {
-        attribute: "stable_for",
-        message: format!(
-            "stable_for = \"{}\" is longer than timeout = \"{}\": the assertion could never hold",
-            duration_text(stable_for),
-            duration_text(timeout)
-        ),
-        hint: Some(format!(
-            "shorten stable_for, or set timeout to at least \"{}\"",
-            duration_text(stable_for)
-        )),
-    }]
+    for &(check, attribute) in CHECKS_WITH_STABLE_FOR {
+        let Some(block) = object.get(check).and_then(|block| block.peel().as_map()) else {
+            continue;
+        };
+        if let Some(stable_for) = duration(block, "stable_for")
+            && stable_for > timeout
+        {
+            findings.push(Finding {
+                attribute,
+                message: format!(
+                    "the {check} check's stable_for = \"{}\" is longer than the assertion's timeout = \"{}\": the check could never hold",
+                    duration_text(stable_for),
+                    duration_text(timeout)
+                ),
+                hint: Some(format!(
+                    "shorten stable_for to at most \"{}\" (the assertion's timeout), or set timeout to at least \"{}\"",
+                    duration_text(timeout),
+                    duration_text(stable_for)
+                )),
+            });
+        }
+    }
+    findings
 }
 
 /// The `assert` block's own arguments, decoded once (the check blocks are decoded by their
@@ -358,9 +385,16 @@ async fn run_checks(
         .chain(parsed_duration("stable_for", args.stable_for.as_deref())?)
         .max()
         .unwrap_or(Duration::ZERO);
-    if stable_for > timeout {
+    // Judged in `validate` when known; a window known only now gets the same words (the
+    // rule covers every window the max above takes).
+    if let Some(finding) = value
+        .peel()
+        .as_map()
+        .and_then(|object| stable_within_timeout(object).into_iter().next())
+    {
         return Err(ProviderError::Invalid(format!(
-            "stable_for ({stable_for:?}) is longer than the timeout ({timeout:?}): the assertion could never hold"
+            "assert: {}",
+            finding.message
         )));
     }
     let started = Instant::now();
@@ -494,5 +528,84 @@ fn finish(
         passed,
         message,
         evidence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn object(entries: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        entries
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    }
+
+    fn lag(stable_for: Value) -> Value {
+        Value::Map(object(&[
+            ("mirror", Value::string("kafka_mirror.orders")),
+            ("stable_for", stable_for),
+        ]))
+    }
+
+    #[test]
+    fn a_lag_check_window_longer_than_the_timeout_is_found_at_its_stable_for() {
+        let findings = stable_within_timeout(&object(&[
+            ("timeout", Value::string("1m")),
+            ("lag", lag(Value::string("5m"))),
+        ]));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].attribute, "lag.stable_for");
+        assert_eq!(
+            findings[0].message,
+            "the lag check's stable_for = \"5m\" is longer than the assertion's timeout = \"1m\": the check could never hold"
+        );
+        // Unset, the timeout is the default 5m.
+        let findings = stable_within_timeout(&object(&[("lag", lag(Value::string("6m")))]));
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0].message.contains("timeout = \"5m\""),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn a_window_or_timeout_not_known_yet_is_not_judged() {
+        for assertion in [
+            object(&[
+                ("timeout", Value::string("1m")),
+                ("lag", lag(Value::Unknown)),
+            ]),
+            object(&[
+                ("timeout", Value::Unknown),
+                ("lag", lag(Value::string("5m"))),
+            ]),
+            object(&[
+                ("timeout", Value::string("5m")),
+                ("stable_for", Value::string("5m")),
+                ("lag", lag(Value::string("5m"))),
+            ]),
+            object(&[("timeout", Value::string("1m")), ("lag", Value::Unknown)]),
+        ] {
+            assert_eq!(
+                stable_within_timeout(&assertion),
+                Vec::new(),
+                "{assertion:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_assertion_and_its_lag_check_are_each_judged() {
+        let findings = stable_within_timeout(&object(&[
+            ("timeout", Value::string("1m")),
+            ("stable_for", Value::string("2m")),
+            ("lag", lag(Value::string("90s"))),
+        ]));
+        let attributes: Vec<&str> = findings.iter().map(|finding| finding.attribute).collect();
+        assert_eq!(attributes, ["stable_for", "lag.stable_for"]);
     }
 }

@@ -25,8 +25,8 @@ use aws_sdk_ec2::types::{
 
 use super::guard::{self, GuardSpec, Observation};
 use super::support::{
-    Poll, Timeouts, TimeoutsArgs, attributes, aws_error, is_not_found, keep_unset, string_value,
-    tag_changes, tag_map, timeouts_block, wait_until,
+    Poll, Stored, Timeouts, TimeoutsArgs, attributes, aws_error, is_not_found, keep_unset, known,
+    string_value, tag_changes, tag_map, timeouts_block, wait_until,
 };
 use super::{Aws, Clients, PROVIDER};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
@@ -95,21 +95,27 @@ pub fn instance_schema() -> Schema {
 
 /// An `aws_ec2_instance` as planned or stored, decoded once (the schema's validators judged
 /// the configured values). Unknown values decode as `None`; a tag whose value is unknown is
-/// left out until it is known.
+/// left out until it is known. State keeps a sensitive argument (a tag, or the whole `tags`,
+/// from a sensitive variable; `stop_before_terminate = var.x`) only as its keyed hash: those
+/// are [`Stored`], and update and delete decide without their values.
 #[derive(Debug, Default, serde::Deserialize)]
 struct InstanceArgs {
     id: Option<String>,
-    instance_id: Option<String>,
-    ami: Option<String>,
-    instance_type: Option<String>,
-    subnet_id: Option<String>,
-    tags: Option<BTreeMap<String, Option<String>>>,
-    stop_before_terminate: Option<bool>,
+    instance_id: Option<Stored<String>>,
+    ami: Option<Stored<String>>,
+    instance_type: Option<Stored<String>>,
+    subnet_id: Option<Stored<String>>,
+    tags: Option<Stored<BTreeMap<String, Option<Stored<String>>>>>,
+    stop_before_terminate: Option<Stored<bool>>,
     private_ip: Option<String>,
     private_dns: Option<String>,
     public_ip: Option<String>,
     timeouts: Option<TimeoutsArgs>,
 }
+
+/// The tags an instance had, as state holds them: by key, the value (`None`: stored only as
+/// a hash); `None` when state holds the whole map only as a hash.
+type StoredTags = Option<BTreeMap<String, Option<String>>>;
 
 impl InstanceArgs {
     fn of(value: &Value) -> ProviderResult<InstanceArgs> {
@@ -119,13 +125,37 @@ impl InstanceArgs {
         crate::config::decode::decode("aws_ec2_instance", value).map_err(ProviderError::Invalid)
     }
 
-    /// The managed tags; `None` when unset (the instance's tags are not managed).
+    /// The managed tags with known values; `None` when unset (the instance's tags are not
+    /// managed) or stored only as a hash.
     fn tags(&self) -> Option<BTreeMap<String, String>> {
-        self.tags.as_ref().map(|tags| {
+        known(&self.tags).map(|tags| {
             tags.iter()
-                .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+                .filter_map(|(key, value)| Some((key.clone(), known(value)?.clone())))
                 .collect()
         })
+    }
+
+    /// The managed tags as stored (see [`StoredTags`]); unset: none.
+    fn stored_tags(&self) -> StoredTags {
+        match &self.tags {
+            None => Some(BTreeMap::new()),
+            Some(Stored::Hashed) => None,
+            Some(Stored::Known(tags)) => Some(
+                tags.iter()
+                    .map(|(key, value)| (key.clone(), known(value).cloned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether to stop the instance before terminating it. Stored only as a hash, the value
+    /// is not known here: stopping first is never wrong, only slower, so it does.
+    fn stop_before_terminate(&self) -> bool {
+        match &self.stop_before_terminate {
+            None => false,
+            Some(Stored::Known(stop)) => *stop,
+            Some(Stored::Hashed) => true,
+        }
     }
 
     /// The addresses the instance is known by, for matching bootstrap servers.
@@ -142,6 +172,42 @@ impl InstanceArgs {
     fn timeouts(&self) -> ProviderResult<Timeouts> {
         Timeouts::decoded(self.timeouts.as_ref(), INSTANCE_TIMEOUTS)
     }
+}
+
+/// Tag keys to remove and tags to set, going from the tags as stored to `after`: a tag
+/// whose stored value is only a hash is set again when it stays (it may have changed), and
+/// removed when it goes.
+fn stored_tag_changes(
+    before: &BTreeMap<String, Option<String>>,
+    after: &BTreeMap<String, String>,
+) -> (Vec<String>, BTreeMap<String, String>) {
+    let known_before: BTreeMap<String, String> = before
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+        .collect();
+    let (mut removed, set) = tag_changes(&known_before, after);
+    removed.extend(
+        before
+            .iter()
+            .filter(|(key, value)| value.is_none() && !after.contains_key(*key))
+            .map(|(key, _)| key.clone()),
+    );
+    removed.sort();
+    (removed, set)
+}
+
+/// The tags of a live instance, by key.
+fn live_tags(instance: &Ec2Instance) -> BTreeMap<String, Option<String>> {
+    instance
+        .tags()
+        .iter()
+        .filter_map(|tag| {
+            Some((
+                tag.key()?.to_owned(),
+                Some(tag.value().unwrap_or_default().to_owned()),
+            ))
+        })
+        .collect()
 }
 
 fn state_of(instance: &Ec2Instance) -> Option<&InstanceStateName> {
@@ -364,7 +430,7 @@ impl Instance {
         &self,
         context: &ProviderContext,
         id: &str,
-        prior: &BTreeMap<String, Value>,
+        prior: &Value,
         args: &InstanceArgs,
     ) -> ProviderResult<Option<String>> {
         if let Some(spec) = GuardSpec::of(prior)? {
@@ -430,13 +496,11 @@ impl ResourceType for Instance {
     }
 
     fn plan(&self, _prior: Option<&Value>, planned: Value) -> ProviderResult<Value> {
-        let map = attributes(&planned);
-        Timeouts::of(&map, INSTANCE_TIMEOUTS)?;
-        if map
-            .get("decommission_guard")
-            .is_some_and(|g| g.is_wholly_known())
+        Timeouts::of(&attributes(&planned), INSTANCE_TIMEOUTS)?;
+        if crate::config::decode::reference(&planned, "decommission_guard")
+            .is_some_and(|guard| guard.is_wholly_known())
         {
-            GuardSpec::of(&map)?;
+            GuardSpec::of(&planned)?;
         }
         Ok(planned)
     }
@@ -490,7 +554,7 @@ impl ResourceType for Instance {
                 None => None,
             };
             if resumed.is_none()
-                && let Some(adopted) = args.instance_id.clone()
+                && let Some(adopted) = known(&args.instance_id).cloned()
             {
                 // Adoption: the instance exists already; it is read, never launched.
                 return match self.live(&clients, &adopted).await? {
@@ -503,7 +567,8 @@ impl ResourceType for Instance {
             let id = match resumed {
                 Some(id) => id,
                 None => {
-                    let (Some(ami), Some(kind)) = (&args.ami, &args.instance_type) else {
+                    let (Some(ami), Some(kind)) = (known(&args.ami), known(&args.instance_type))
+                    else {
                         return Err(ProviderError::Invalid(
                             "creating an aws_ec2_instance needs ami and instance_type; to adopt an existing instance, import it by id instead".to_owned(),
                         ));
@@ -515,7 +580,7 @@ impl ResourceType for Instance {
                         .instance_type(InstanceType::from(kind.as_str()))
                         .min_count(1)
                         .max_count(1);
-                    if let Some(subnet) = &args.subnet_id {
+                    if let Some(subnet) = known(&args.subnet_id) {
                         request = request.subnet_id(subnet);
                     }
                     let tags = args.tags().unwrap_or_default();
@@ -578,7 +643,17 @@ impl ResourceType for Instance {
             let timeouts = after.timeouts()?;
             let clients = self.aws.clients(context).await?;
             if let Some(wanted) = after.tags() {
-                let (removed, set) = tag_changes(&before.tags().unwrap_or_default(), &wanted);
+                // Stored only as a hash, the old tags are the instance's own.
+                let stored = match before.stored_tags() {
+                    Some(stored) => stored,
+                    None => self
+                        .describe(&clients, &id)
+                        .await?
+                        .as_ref()
+                        .map(live_tags)
+                        .unwrap_or_default(),
+                };
+                let (removed, set) = stored_tag_changes(&stored, &wanted);
                 if !removed.is_empty() {
                     let mut request = clients.ec2.delete_tags().resources(&id);
                     for key in removed {
@@ -600,12 +675,16 @@ impl ResourceType for Instance {
                         .map_err(|e| aws_error(&format!("tagging {id}"), e))?;
                 }
             }
-            if let Some(kind) = after.instance_type.clone()
-                && before.instance_type.as_deref() != Some(kind.as_str())
-            {
-                let instance = self.describe(&clients, &id).await?.ok_or_else(|| {
+            if let Some(kind) = known(&after.instance_type).cloned()
+                && known(&before.instance_type) != Some(&kind)
+                && let instance = self.describe(&clients, &id).await?.ok_or_else(|| {
                     ProviderError::Failed(format!("EC2 instance {id} no longer exists"))
-                })?;
+                })?
+                // Stored only as a hash, the old type is not known here: the instance's own
+                // says whether it changes.
+                && !(matches!(before.instance_type, Some(Stored::Hashed))
+                    && instance.instance_type().map(InstanceType::as_str) == Some(kind.as_str()))
+            {
                 let was_running = state_of(&instance) == Some(&InstanceStateName::Running);
                 if was_running {
                     (context.progress)(&format!("stopping {id} to change its type to {kind}"));
@@ -664,7 +743,6 @@ impl ResourceType for Instance {
         prior: &'a Value,
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
-            let before = attributes(prior);
             let args = InstanceArgs::of(prior)?;
             let id = args
                 .id
@@ -693,10 +771,7 @@ impl ResourceType for Instance {
             }
             // An instance already on its way out was let go by an earlier run's guard.
             if state != Some(InstanceStateName::ShuttingDown) {
-                if let Some(evidence) = self
-                    .check_decommission(context, &id, &before, &args)
-                    .await?
-                {
+                if let Some(evidence) = self.check_decommission(context, &id, prior, &args).await? {
                     (context.progress)(&format!("decommission check passed: {evidence}"));
                 }
                 context
@@ -707,7 +782,7 @@ impl ResourceType for Instance {
                     )
                     .await
                     .map_err(ProviderError::Failed)?;
-                let stop_first = args.stop_before_terminate.unwrap_or(false);
+                let stop_first = args.stop_before_terminate();
                 if stop_first && state != Some(InstanceStateName::Stopped) {
                     (context.progress)(&format!("stopping {id} before terminating it"));
                     clients
@@ -1011,5 +1086,89 @@ mod tests {
         assert_eq!(host_of(" broker-1.corp:9092"), "broker-1.corp");
         assert_eq!(host_of("[fd00::1]:9092"), "fd00::1");
         assert_eq!(host_of("10.0.1.10"), "10.0.1.10");
+    }
+
+    /// The attributes of an instance as state holds them, `tags` and `stop_before_terminate`
+    /// as given (a hash where they were sensitive).
+    fn stored(tags: serde_json::Value, stop_before_terminate: serde_json::Value) -> Value {
+        crate::state::sensitive::decode_attributes(&serde_json::json!({
+            "id": "i-0123456789abcdef0",
+            "instance_id": "i-0123456789abcdef0",
+            "instance_type": "m5.large",
+            "tags": tags,
+            "stop_before_terminate": stop_before_terminate,
+            "private_ip": "10.0.1.10",
+            "timeouts": null,
+        }))
+    }
+
+    fn hash() -> serde_json::Value {
+        serde_json::json!({
+            (crate::state::sensitive::SENSITIVE_MARKER): format!(
+                "{}{}",
+                crate::state::sensitive::HASH_PREFIX,
+                "ab".repeat(32)
+            )
+        })
+    }
+
+    #[test]
+    fn update_and_delete_decode_a_state_with_stored_hashes() {
+        let prior = stored(
+            serde_json::json!({ "Name": "broker-1", "Owner": hash() }),
+            hash(),
+        );
+        let args = InstanceArgs::of(&prior).unwrap();
+        assert_eq!(args.id.as_deref(), Some("i-0123456789abcdef0"));
+        assert_eq!(args.addresses(), ["10.0.1.10"]);
+        assert_eq!(
+            known(&args.instance_type).map(String::as_str),
+            Some("m5.large")
+        );
+        // A hashed tag is kept by key, without its value.
+        assert_eq!(
+            args.stored_tags(),
+            Some(BTreeMap::from([
+                ("Name".to_owned(), Some("broker-1".to_owned())),
+                ("Owner".to_owned(), None),
+            ]))
+        );
+        assert_eq!(
+            args.tags(),
+            Some(BTreeMap::from([("Name".to_owned(), "broker-1".to_owned())]))
+        );
+        // Not known: stopping first is the careful choice.
+        assert!(args.stop_before_terminate());
+        assert_eq!(args.timeouts().unwrap(), INSTANCE_TIMEOUTS);
+
+        // The whole map stored as a hash is not a map of one tag.
+        let args = InstanceArgs::of(&stored(hash(), serde_json::json!(false))).unwrap();
+        assert_eq!(args.stored_tags(), None);
+        assert_eq!(args.tags(), None);
+        assert!(!args.stop_before_terminate());
+
+        let args =
+            InstanceArgs::of(&stored(serde_json::Value::Null, serde_json::Value::Null)).unwrap();
+        assert_eq!(args.stored_tags(), Some(BTreeMap::new()));
+        assert!(!args.stop_before_terminate());
+    }
+
+    #[test]
+    fn a_tag_stored_as_a_hash_is_set_again_when_it_stays_and_removed_when_it_goes() {
+        let before = BTreeMap::from([
+            ("Name".to_owned(), Some("broker-1".to_owned())),
+            ("Owner".to_owned(), None),
+            ("Team".to_owned(), None),
+        ]);
+        let after = BTreeMap::from([
+            ("Name".to_owned(), "broker-1".to_owned()),
+            ("Owner".to_owned(), "platform".to_owned()),
+        ]);
+        let (removed, set) = stored_tag_changes(&before, &after);
+        assert_eq!(removed, ["Team"]);
+        assert_eq!(
+            set,
+            BTreeMap::from([("Owner".to_owned(), "platform".to_owned())])
+        );
     }
 }

@@ -16,7 +16,7 @@ use rdkafka::consumer::Consumer as _;
 use regex::Regex;
 use tokio::sync::{OnceCell, watch};
 
-use super::support::{attributes, human, sleep_or_cancel, text};
+use super::support::{Stored, attributes, human, known, sleep_or_cancel, text};
 use crate::config::schema::{AttributeSchema, BlockSchema, Nesting, Schema};
 use crate::config::types::Type;
 use crate::config::value::Value;
@@ -122,30 +122,33 @@ impl Selection {
 }
 
 /// The arguments of a `decommission_guard` block, decoded once (the schema checked the
-/// duration and the regular expressions before).
-#[derive(Debug, serde::Deserialize)]
+/// duration and the regular expressions before). `cluster` is a reference, taken as it is
+/// ([`crate::config::decode::reference`]). State keeps a sensitive argument only as its
+/// keyed hash; the guard then watches more, never less: every topic and group, none ignored,
+/// the default window, an unreachable cluster refused.
+#[derive(Debug, Default, serde::Deserialize)]
 struct GuardArgs {
-    cluster: Option<ClusterReference>,
-    observe_for: Option<String>,
-    topics: Option<Vec<String>>,
-    groups: Option<Vec<String>>,
-    ignore_topics: Option<Vec<String>>,
-    ignore_groups: Option<Vec<String>>,
-    require_reachable: Option<bool>,
+    observe_for: Option<Stored<String>>,
+    topics: Option<Stored<Vec<String>>>,
+    groups: Option<Stored<Vec<String>>>,
+    ignore_topics: Option<Stored<Vec<String>>>,
+    ignore_groups: Option<Stored<Vec<String>>>,
+    require_reachable: Option<Stored<bool>>,
 }
 
-/// What `cluster` holds: the address once stored, the evaluated block in a plan.
-#[derive(Debug, serde::Deserialize)]
-#[serde(untagged)]
-enum ClusterReference {
-    Address(String),
-    Block { address: Option<String> },
-    Other(serde::de::IgnoredAny),
+/// The address of the guard's `cluster`: what state stores, or the evaluated block's own
+/// `address` in a plan.
+fn cluster_address(guard: &Value) -> Option<String> {
+    match crate::config::decode::reference(guard, "cluster")?.peel() {
+        Value::String(address) => Some(address.clone()),
+        Value::Map(block) => block.get("address")?.peel().as_str().map(str::to_owned),
+        _ => None,
+    }
 }
 
-fn patterns(name: &str, texts: &Option<Vec<String>>) -> ProviderResult<Vec<Regex>> {
-    texts
-        .iter()
+fn patterns(name: &str, texts: &Option<Stored<Vec<String>>>) -> ProviderResult<Vec<Regex>> {
+    known(texts)
+        .into_iter()
         .flatten()
         .map(|pattern| {
             Regex::new(pattern).map_err(|error| {
@@ -158,31 +161,25 @@ fn patterns(name: &str, texts: &Option<Vec<String>>) -> ProviderResult<Vec<Regex
 }
 
 impl GuardSpec {
-    /// The guard of an instance's attributes, `None` when it has none.
-    pub fn of(instance: &BTreeMap<String, Value>) -> ProviderResult<Option<GuardSpec>> {
-        let Some(guard) = instance
-            .get("decommission_guard")
-            .filter(|g| g.as_map().is_some())
+    /// The guard of an instance (its attributes as planned or stored), `None` when it has
+    /// none.
+    pub fn of(instance: &Value) -> ProviderResult<Option<GuardSpec>> {
+        let Some(guard) = crate::config::decode::reference(instance, "decommission_guard")
+            .filter(|guard| guard.as_map().is_some())
         else {
             return Ok(None);
         };
-        let args: GuardArgs = crate::config::decode::decode("decommission_guard", guard)
+        let args: GuardArgs = crate::config::decode::decode("decommission_guard", &guard)
             .map_err(ProviderError::Invalid)?;
-        let cluster = match args.cluster {
-            Some(ClusterReference::Address(address))
-            | Some(ClusterReference::Block {
-                address: Some(address),
-            }) => address,
-            _ => {
-                return Err(ProviderError::Invalid(
-                    "decommission_guard.cluster must be a cluster reference such as cluster.legacy"
-                        .to_owned(),
-                ));
-            }
+        let Some(cluster) = cluster_address(&guard) else {
+            return Err(ProviderError::Invalid(
+                "decommission_guard.cluster must be a cluster reference such as cluster.legacy"
+                    .to_owned(),
+            ));
         };
-        let observe_for = match args.observe_for {
+        let observe_for = match known(&args.observe_for) {
             None => DEFAULT_OBSERVE_FOR,
-            Some(text) => crate::config::evaluate::parse_duration(&text)
+            Some(text) => crate::config::evaluate::parse_duration(text)
                 .filter(|duration| !duration.is_zero())
                 .ok_or_else(|| {
                     ProviderError::Invalid(format!(
@@ -199,7 +196,7 @@ impl GuardSpec {
                 ignore_topics: patterns("ignore_topics", &args.ignore_topics)?,
                 ignore_groups: patterns("ignore_groups", &args.ignore_groups)?,
             },
-            require_reachable: args.require_reachable.unwrap_or(true),
+            require_reachable: known(&args.require_reachable).copied().unwrap_or(true),
         }))
     }
 
@@ -523,8 +520,8 @@ pub fn with_canonical_guard(config: &Value) -> Option<Value> {
 mod tests {
     use super::*;
 
-    fn guard(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-        BTreeMap::from([(
+    fn guard(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(BTreeMap::from([(
             "decommission_guard".to_owned(),
             Value::Map(
                 pairs
@@ -532,7 +529,7 @@ mod tests {
                     .map(|(k, v)| ((*k).to_owned(), v.clone()))
                     .collect(),
             ),
-        )])
+        )]))
     }
 
     #[test]
@@ -543,7 +540,12 @@ mod tests {
         assert_eq!(spec.cluster, "cluster.legacy");
         assert_eq!(spec.observe_for, DEFAULT_OBSERVE_FOR);
         assert!(spec.require_reachable);
-        assert!(GuardSpec::of(&BTreeMap::new()).unwrap().is_none());
+        assert!(
+            GuardSpec::of(&Value::Map(BTreeMap::new()))
+                .unwrap()
+                .is_none()
+        );
+        assert!(GuardSpec::of(&Value::Null).unwrap().is_none());
         let error = GuardSpec::of(&guard(&[
             ("cluster", Value::string("cluster.legacy")),
             ("ignore_topics", Value::List(vec![Value::string("(")])),
@@ -556,6 +558,45 @@ mod tests {
             "{error}"
         );
         let error = GuardSpec::of(&guard(&[("cluster", Value::int(1))])).unwrap_err();
+        assert!(error.to_string().contains("cluster reference"), "{error}");
+    }
+
+    #[test]
+    fn a_guard_in_a_plan_or_stored_with_hashes_watches_more_never_less() {
+        // Planned: the evaluated cluster block, by its address.
+        let block = Value::Map(BTreeMap::from([
+            ("address".to_owned(), Value::string("cluster.legacy")),
+            (
+                "bootstrap_servers".to_owned(),
+                Value::sensitive(Value::List(vec![Value::string("10.0.1.10:9092")])),
+            ),
+        ]));
+        let spec = GuardSpec::of(&guard(&[("cluster", block)]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(spec.cluster, "cluster.legacy");
+        // Stored: what state keeps only as a hash is not known here.
+        let hash = Value::sensitive(Value::Map(BTreeMap::from([(
+            crate::state::sensitive::SENSITIVE_MARKER.to_owned(),
+            Value::string(format!(
+                "{}{}",
+                crate::state::sensitive::HASH_PREFIX,
+                "ab".repeat(32)
+            )),
+        )])));
+        let spec = GuardSpec::of(&guard(&[
+            ("cluster", Value::string("cluster.legacy")),
+            ("observe_for", hash.clone()),
+            ("topics", hash.clone()),
+            ("ignore_groups", hash.clone()),
+            ("require_reachable", hash.clone()),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(spec.observe_for, DEFAULT_OBSERVE_FOR);
+        assert!(spec.selection.topic("orders") && spec.selection.group("billing"));
+        assert!(spec.require_reachable);
+        let error = GuardSpec::of(&guard(&[("cluster", hash)])).unwrap_err();
         assert!(error.to_string().contains("cluster reference"), "{error}");
     }
 

@@ -234,6 +234,42 @@ impl TimeoutsArgs {
     }
 }
 
+/// An argument as planned, or as state holds it: its value, or only the keyed hash state
+/// keeps of a sensitive value (`{"__cutover_sensitive__": "hmac-sha256:…"}`), which only the
+/// engine can compare.
+#[derive(Debug)]
+pub enum Stored<T> {
+    Known(T),
+    Hashed,
+}
+
+impl<T> Stored<T> {
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Stored::Known(value) => Some(value),
+            Stored::Hashed => None,
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Stored<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A marker first: a map argument (tags) would take it for a map of one entry.
+        let json = serde_json::Value::deserialize(deserializer)?;
+        if crate::state::sensitive::stored_hash(&Value::from_json(&json)).is_some() {
+            return Ok(Stored::Hashed);
+        }
+        T::deserialize(json)
+            .map(Stored::Known)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The known value of an argument; `None` when unset, unknown or stored only as a hash.
+pub fn known<T>(argument: &Option<Stored<T>>) -> Option<&T> {
+    argument.as_ref()?.known()
+}
+
 /// The `timeouts` block schema; `defaults` is shown in the descriptions.
 pub fn timeouts_block(description: &'static str) -> BlockSchema {
     BlockSchema {
