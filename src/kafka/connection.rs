@@ -653,6 +653,31 @@ impl ClientContext for KafkaContext {
 
 impl ConsumerContext for KafkaContext {}
 
+/// The [`ClientContext`] items of a context that wraps a [`KafkaContext`] in its field
+/// `$field`: logging, error reasons and MSK IAM tokens all go to it. Used inside
+/// `impl ClientContext for …` (further methods may follow it).
+macro_rules! delegate_client_context {
+    ($field:ident) => {
+        const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+        fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+            self.$field.log(level, facility, message);
+        }
+
+        fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+            self.$field.error(error, reason);
+        }
+
+        fn generate_oauth_token(
+            &self,
+            config: Option<&str>,
+        ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+            self.$field.generate_oauth_token(config)
+        }
+    };
+}
+pub(crate) use delegate_client_context;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,22 +309,7 @@ struct CopyContext {
 }
 
 impl ClientContext for CopyContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
-        self.base.log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.base.error(error, reason);
-    }
-
-    fn generate_oauth_token(
-        &self,
-        config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        self.base.generate_oauth_token(config)
-    }
+    crate::kafka::connection::delegate_client_context!(base);
 }
 
 impl ProducerContext for CopyContext {
@@ -1159,22 +1144,7 @@ struct ReceivedTotals {
 }
 
 impl ClientContext for FetchContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
-        self.base.log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.base.error(error, reason);
-    }
-
-    fn generate_oauth_token(
-        &self,
-        config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        self.base.generate_oauth_token(config)
-    }
+    crate::kafka::connection::delegate_client_context!(base);
 
     fn stats_raw(&self, statistics: &[u8]) {
         if let Ok(totals) = serde_json::from_slice::<ReceivedTotals>(statistics) {

@@ -29,7 +29,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::copy::{Lane, LaneControl, LaneEnd, LaneError, LaneStats, Lease, Writer};
@@ -139,22 +138,7 @@ struct WorkerContext {
 }
 
 impl ClientContext for WorkerContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
-        self.base.log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.base.error(error, reason);
-    }
-
-    fn generate_oauth_token(
-        &self,
-        config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        self.base.generate_oauth_token(config)
-    }
+    crate::kafka::connection::delegate_client_context!(base);
 }
 
 fn shards_in(list: &TopicPartitionList) -> Vec<i32> {
