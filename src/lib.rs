@@ -29,7 +29,8 @@
 //! - [`context`]: the [`context::ProviderContext`] a provider operation or an assertion gets
 //!   (cancellation, progress, intent recording, connections).
 //! - [`shutdown`]: the one [`shutdown::Shutdown`] of a run: the first interrupt stops it
-//!   (running operations finish, nothing new starts), the second cancels what runs.
+//!   (running operations finish, nothing new starts), the second cancels what runs; and the
+//!   clean-ups a `Drop` starts, which a command waits for before it exits.
 //! - [`verify`]: assertions: zero divergence, lag, quiescence, throughput, MSK sizing,
 //!   conditions.
 //! - [`mirror`]: the copy engine, below the providers and the engine (it imports neither):

@@ -5,7 +5,12 @@
 //! executor abandons what does not stop within its grace period). `commands` drives it from
 //! SIGINT and SIGTERM; tests drive it with the [`Interrupter`] directly.
 
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// How far a run has been asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,6 +136,55 @@ impl Interrupter {
     }
 }
 
+/// Clean-ups started from a `Drop` (a lock released, a scratch topic deleted) that must not
+/// be lost when the command's runtime shuts down: each is a task on the runtime and the
+/// warning to print if it has not finished by the time the command ends.
+static CLEANUPS: Mutex<Vec<(String, JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+/// Starts `task` on the current tokio runtime as a clean-up the command waits for before it
+/// exits ([`finish_cleanups`]); `unfinished` is the warning printed if it does not finish in
+/// time. Returns false (nothing started) outside a runtime.
+pub fn spawn_cleanup(
+    unfinished: impl Into<String>,
+    task: impl Future<Output = ()> + Send + 'static,
+) -> bool {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    let handle = runtime.spawn(task);
+    CLEANUPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push((unfinished.into(), handle));
+    true
+}
+
+/// Waits, up to `limit` in all, for every clean-up started so far (and any they start), and
+/// returns the warnings of those that did not finish; those are aborted.
+pub async fn finish_cleanups(limit: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut unfinished = Vec::new();
+    loop {
+        let batch = std::mem::take(
+            &mut *CLEANUPS
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if batch.is_empty() {
+            return unfinished;
+        }
+        for (warning, mut handle) in batch {
+            if tokio::time::timeout_at(deadline, &mut handle)
+                .await
+                .is_err()
+            {
+                handle.abort();
+                unfinished.push(warning);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -177,5 +231,33 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn cleanups_are_awaited_and_the_unfinished_named() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        assert!(spawn_cleanup("quick did not finish", async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            flag.store(true, Ordering::SeqCst);
+        }));
+        assert!(spawn_cleanup(
+            "slow did not finish",
+            std::future::pending::<()>()
+        ));
+        let unfinished = finish_cleanups(Duration::from_millis(500)).await;
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the quick clean-up ran to its end"
+        );
+        assert!(unfinished.contains(&"slow did not finish".to_owned()));
+        assert!(!unfinished.contains(&"quick did not finish".to_owned()));
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_is_started() {
+        assert!(!spawn_cleanup("never", async {}));
     }
 }

@@ -47,8 +47,32 @@ pub fn parse_duration_arg(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("\"{text}\" is not a duration like 30s, 5m or 1h"))
 }
 
-/// A multi-threaded runtime sized for the machine; provider calls are I/O-bound.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// How long a command waits, once its work is done, for the clean-ups its `Drop`s started
+/// (a lock release, a scratch topic deletion) before it exits and says which did not finish.
+const CLEANUP_GRACE: Duration = Duration::from_secs(15);
+
+/// A command's runtime: multi-threaded and sized for the machine (provider calls are
+/// I/O-bound). [`CommandRuntime::block_on`] also waits for the clean-ups the command started
+/// from `Drop`, so a warning they print is never lost to the runtime shutting down.
+pub struct CommandRuntime(tokio::runtime::Runtime);
+
+impl CommandRuntime {
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        let output = self.0.block_on(future);
+        for warning in self
+            .0
+            .block_on(crate::shutdown::finish_cleanups(CLEANUP_GRACE))
+        {
+            eprintln!(
+                "warning: {warning} (still running after {}s)",
+                CLEANUP_GRACE.as_secs()
+            );
+        }
+        output
+    }
+}
+
+pub fn runtime() -> anyhow::Result<CommandRuntime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Evaluation recurses through nested expressions (bounded by the evaluation budget's
@@ -56,6 +80,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .thread_stack_size(8 * 1024 * 1024)
         .enable_all()
         .build()
+        .map(CommandRuntime)
         .context("cannot start the async runtime")
 }
 
@@ -343,5 +368,22 @@ mod tests {
             "mirrored 5 records, 0.0 MB (5 records/s, 0.0 MB/s), 0 behind"
         ));
         assert!(!is_outcome("does not hold yet (2s of 180s): lag"));
+    }
+
+    #[test]
+    fn a_command_waits_for_the_cleanups_its_drops_started() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        runtime().unwrap().block_on(async move {
+            crate::shutdown::spawn_cleanup("the test clean-up did not finish", async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                flag.store(true, Ordering::SeqCst);
+            });
+        });
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the clean-up was dropped with the runtime"
+        );
     }
 }

@@ -253,14 +253,18 @@ impl Drop for LockGuard {
             }
             return;
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let backend = Arc::clone(&self.backend);
-            runtime.spawn(async move {
-                if let Err(error) = backend.unlock(&id).await {
-                    eprintln!("warning: {}", lock_not_released(&id, &error));
-                }
-            });
-        } else {
+        let backend = Arc::clone(&self.backend);
+        let unfinished = format!(
+            "releasing state lock {id} on {} did not finish; if no other run holds it, run `cutover force-unlock {id}`",
+            self.backend.lock_location()
+        );
+        let release_id = id.clone();
+        let started = crate::shutdown::spawn_cleanup(unfinished, async move {
+            if let Err(error) = backend.unlock(&release_id).await {
+                eprintln!("warning: {}", lock_not_released(&release_id, &error));
+            }
+        });
+        if !started {
             eprintln!(
                 "warning: state lock {id} on {} was not released; run `cutover force-unlock {id}`",
                 self.backend.lock_location()

@@ -426,21 +426,24 @@ impl Drop for ScratchTopic {
             return;
         }
         let (cluster, name) = (self.cluster.clone(), std::mem::take(&mut self.name));
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Err(reason) = delete_topic(&cluster, &name, false).await {
-                        eprintln!(
-                            "warning: {}: scratch topic {name} was left behind ({reason}); delete it by hand",
-                            cluster.address
-                        );
-                    }
-                });
+        let unfinished = format!(
+            "{}: deleting scratch topic {name} did not finish; delete it by hand",
+            cluster.address
+        );
+        let address = cluster.address.clone();
+        let topic = name.clone();
+        let started = crate::shutdown::spawn_cleanup(unfinished, async move {
+            if let Err(reason) = delete_topic(&cluster, &topic, false).await {
+                eprintln!(
+                    "warning: {}: scratch topic {topic} was left behind ({reason}); delete it by hand",
+                    cluster.address
+                );
             }
-            Err(_) => eprintln!(
-                "warning: {}: scratch topic {name} was left behind; delete it by hand",
-                cluster.address
-            ),
+        });
+        if !started {
+            eprintln!(
+                "warning: {address}: scratch topic {name} was left behind; delete it by hand"
+            );
         }
     }
 }
