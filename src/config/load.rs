@@ -525,4 +525,24 @@ mod tests {
             "{hint}"
         );
     }
+
+    #[test]
+    fn a_module_called_from_many_places_is_read_once() {
+        let scratch = Scratch::new("cache");
+        scratch.write(
+            "main.hcl",
+            b"module \"a\" {\n  source = \"./m\"\n}\nmodule \"b\" {\n  source = \"./m\"\n}\nmodule \"c\" {\n  source = \"./n\"\n}\n",
+        );
+        scratch.write("m/main.hcl", b"locals {\n  leaf = 1\n}\n");
+        scratch.write("n/main.hcl", b"module \"d\" {\n  source = \"../m\"\n}\n");
+        let (tree, diagnostics) = load(&scratch.0);
+        assert!(diagnostics.is_empty(), "{}", diagnostics.render(None));
+        let tree = tree.expect("tree");
+        let file = |tree: &ModuleTree| Arc::clone(&tree.module.files[0]);
+        let a = file(&tree.children["a"]);
+        // One read of m/, shared by every instance (the same file, not an equal copy): four
+        // levels of four calls each would otherwise read 4^levels directories.
+        assert!(Arc::ptr_eq(&a, &file(&tree.children["b"])));
+        assert!(Arc::ptr_eq(&a, &file(&tree.children["c"].children["d"])));
+    }
 }

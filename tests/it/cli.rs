@@ -102,3 +102,46 @@ fn examples_validate_and_are_formatted() {
         text(&output.stderr)
     );
 }
+
+/// The binary installs a log subscriber: without one every `tracing` event is dropped.
+/// `CUTOVER_LOG` turns on cutover's debug lines on stderr; by default only warnings show.
+#[test]
+fn cutover_log_prints_debug_lines_on_stderr_and_the_default_does_not() {
+    let dir = std::env::temp_dir().join(format!("cutover-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.hcl"), "locals {\n  a = 1\n}\n").unwrap();
+    let plan = |log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cutover"));
+        command
+            .args(["plan", "-lock=false"])
+            .current_dir(&dir)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        match log {
+            Some(filter) => command.env("CUTOVER_LOG", filter),
+            None => command.env_remove("CUTOVER_LOG"),
+        };
+        command.output().expect("run cutover plan")
+    };
+    let debug = plan(Some("cutover=debug"));
+    let quiet = plan(None);
+    let bad = plan(Some("cutover=loud"));
+    std::fs::remove_dir_all(&dir).ok();
+
+    let stderr = text(&debug.stderr);
+    assert!(debug.status.success(), "{}{stderr}", text(&debug.stdout));
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.contains("DEBUG") && line.contains("runs without the state lock")),
+        "no debug line on stderr:\n{stderr}"
+    );
+    let stderr = text(&quiet.stderr);
+    assert!(quiet.status.success(), "{stderr}");
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+    let stderr = text(&bad.stderr);
+    assert!(
+        stderr.contains("warning: CUTOVER_LOG=\"cutover=loud\" is not a log filter"),
+        "{stderr}"
+    );
+}
