@@ -414,14 +414,24 @@ fn configuration(
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+    run_logged(dir, args, None)
+}
+
+/// [`run`], with `CUTOVER_LOG` set to `log` (the log lines must respect the marks too).
+fn run_logged(dir: &Path, args: &[&str], log: Option<&str>) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    command
         .args(args)
         .current_dir(dir)
         .env("CUTOVER_STATE_KEY", STATE_KEY)
         .env_remove("CUTOVER_STATE_KEY_FILE")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run cutover");
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
+    match log {
+        Some(filter) => command.env("CUTOVER_LOG", filter),
+        None => command.env_remove("CUTOVER_LOG"),
+    };
+    let output = command.output().expect("run cutover");
     (
         output.status.code().unwrap_or(-1),
         format!(
@@ -432,8 +442,9 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String) {
     )
 }
 
-/// Runs validate, plan -out, show -json, apply and destroy on the configuration; returns what
-/// each printed or wrote, by source, and validate's exit code.
+/// Runs validate, plan -out, show (-json, -markdown) of the plan, apply, show -json, output,
+/// state list and show, graph, verify, a plan with debug logging, and destroy on the
+/// configuration; returns what each printed or wrote, by source, and validate's exit code.
 fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
     let dir = std::env::temp_dir().join(unique_name("cutover-marker"));
     std::fs::create_dir_all(&dir).expect("create workspace");
@@ -473,6 +484,21 @@ fn drive(configuration: &str, apply: bool) -> (i32, Vec<(String, String)>) {
                 ));
                 seen.push(("show -json".to_owned(), run(&dir, &["show", "-json"]).1));
                 seen.push(("output -json".to_owned(), run(&dir, &["output", "-json"]).1));
+                let (_, listed) = run(&dir, &["state", "list"]);
+                for address in listed.lines().map(str::trim).filter(|a| !a.is_empty()) {
+                    seen.push((
+                        format!("state show {address}"),
+                        run(&dir, &["state", "show", address]).1,
+                    ));
+                }
+                seen.push(("state list".to_owned(), listed));
+                seen.push(("graph".to_owned(), run(&dir, &["graph"]).1));
+                seen.push(("verify".to_owned(), run(&dir, &["verify"]).1));
+                // A refresh with every debug line of cutover and librdkafka on.
+                seen.push((
+                    "CUTOVER_LOG=debug plan".to_owned(),
+                    run_logged(&dir, &["plan"], Some("debug")).1,
+                ));
                 seen.push((
                     "destroy".to_owned(),
                     run(&dir, &["destroy", "-auto-approve"]).1,
