@@ -108,7 +108,7 @@ pub fn assert_schema() -> Schema {
     )
     .at_least_one_of(CHECK_NAMES)
     .with_check(
-        "`stable_for`, the assertion's and the lag check's, is at most `timeout` (a longer window could never be held in time)",
+        "`stable_for`, the assertion's and the lag check's, is shorter than `timeout` (the window starts at the first poll that holds, after the timeout's clock has started: one as long as the timeout could never be held in time)",
         stable_within_timeout,
     )
 }
@@ -132,17 +132,17 @@ fn stable_within_timeout(
     };
     let mut findings = Vec::new();
     if let Some(stable_for) = duration(object, "stable_for")
-        && stable_for > timeout
+        && never_held(stable_for, timeout)
     {
         findings.push(Finding {
             attribute: "stable_for",
             message: format!(
-                "stable_for = \"{}\" is longer than timeout = \"{}\": the assertion could never hold",
+                "stable_for = \"{}\" is not shorter than timeout = \"{}\": the assertion could never hold",
                 duration_text(stable_for),
                 duration_text(timeout)
             ),
             hint: Some(format!(
-                "shorten stable_for, or set timeout to at least \"{}\"",
+                "shorten stable_for, or set timeout to more than \"{}\"",
                 duration_text(stable_for)
             )),
         });
@@ -152,17 +152,17 @@ fn stable_within_timeout(
             continue;
         };
         if let Some(stable_for) = duration(block, "stable_for")
-            && stable_for > timeout
+            && never_held(stable_for, timeout)
         {
             findings.push(Finding {
                 attribute,
                 message: format!(
-                    "the {check} check's stable_for = \"{}\" is longer than the assertion's timeout = \"{}\": the check could never hold",
+                    "the {check} check's stable_for = \"{}\" is not shorter than the assertion's timeout = \"{}\": the check could never hold",
                     duration_text(stable_for),
                     duration_text(timeout)
                 ),
                 hint: Some(format!(
-                    "shorten stable_for to at most \"{}\" (the assertion's timeout), or set timeout to at least \"{}\"",
+                    "shorten stable_for to less than \"{}\" (the assertion's timeout), or set timeout to more than \"{}\"",
                     duration_text(timeout),
                     duration_text(stable_for)
                 )),
@@ -170,6 +170,14 @@ fn stable_within_timeout(
         }
     }
     findings
+}
+
+/// Whether a `stable_for` window can never be held within `timeout`: the window opens at the
+/// first poll that holds, which ends after the timeout's clock started, and the last poll is
+/// at the deadline, so a window as long as the timeout (or longer) never closes in time. A
+/// zero window (no window) always fits.
+fn never_held(stable_for: Duration, timeout: Duration) -> bool {
+    !stable_for.is_zero() && stable_for >= timeout
 }
 
 /// The `assert` block's own arguments, decoded once (the check blocks are decoded by their
@@ -561,7 +569,7 @@ mod tests {
         assert_eq!(findings[0].attribute, "lag.stable_for");
         assert_eq!(
             findings[0].message,
-            "the lag check's stable_for = \"5m\" is longer than the assertion's timeout = \"1m\": the check could never hold"
+            "the lag check's stable_for = \"5m\" is not shorter than the assertion's timeout = \"1m\": the check could never hold"
         );
         // Unset, the timeout is the default 5m.
         let findings = stable_within_timeout(&object(&[("lag", lag(Value::string("6m")))]));
@@ -570,6 +578,26 @@ mod tests {
             findings[0].message.contains("timeout = \"5m\""),
             "{findings:?}"
         );
+    }
+
+    #[test]
+    fn a_window_as_long_as_the_timeout_is_refused_and_a_zero_one_is_not() {
+        let findings = stable_within_timeout(&object(&[
+            ("timeout", Value::string("2m")),
+            ("stable_for", Value::string("2m")),
+            ("lag", lag(Value::string("120s"))),
+        ]));
+        let attributes: Vec<_> = findings.iter().map(|f| f.attribute).collect();
+        assert_eq!(attributes, ["stable_for", "lag.stable_for"], "{findings:?}");
+        assert!(never_held(
+            Duration::from_secs(120),
+            Duration::from_secs(120)
+        ));
+        assert!(!never_held(
+            Duration::from_secs(119),
+            Duration::from_secs(120)
+        ));
+        assert!(!never_held(Duration::ZERO, Duration::ZERO));
     }
 
     #[test]
@@ -585,8 +613,8 @@ mod tests {
             ]),
             object(&[
                 ("timeout", Value::string("5m")),
-                ("stable_for", Value::string("5m")),
-                ("lag", lag(Value::string("5m"))),
+                ("stable_for", Value::string("4m59s")),
+                ("lag", lag(Value::string("0s"))),
             ]),
             object(&[("timeout", Value::string("1m")), ("lag", Value::Unknown)]),
         ] {
