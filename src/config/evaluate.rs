@@ -304,6 +304,9 @@ pub fn evaluate_configuration_with(
         configuration.variables = root.namespaces.variables.clone();
     }
     let mut diagnostics = without_repeated_reference_errors(diagnostics, reference_diagnostics);
+    for clash in super::identity::clashes(&configuration.resources, schemas) {
+        diagnostics.push(clash);
+    }
     if super::budget::exceeded() {
         diagnostics = with_one_budget_error(diagnostics);
     }

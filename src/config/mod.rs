@@ -11,6 +11,7 @@ pub mod eval;
 pub mod evaluate;
 pub mod format;
 pub mod functions;
+pub mod identity;
 pub mod inputs;
 pub mod load;
 pub mod model;

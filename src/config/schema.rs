@@ -20,6 +20,20 @@ pub struct Schema {
     /// the rate required, topics required when no mirror names them): errors at the
     /// argument, in `validate` once the values they look at are known.
     pub checks: Vec<BlockCheck>,
+    /// The arguments that together name the live object a resource manages (a topic: its
+    /// `cluster` and `name`): two resources of one type whose identity is known and equal
+    /// would fight over one object, so the second is refused (see
+    /// [`super::identity::clashes`]).
+    pub identity: Option<Identity>,
+}
+
+/// What names a resource's live object: the arguments, in words the object ("topic"), and
+/// which argument to change to tell two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub arguments: &'static [&'static str],
+    pub object: &'static str,
+    pub distinguish_by: &'static str,
 }
 
 /// What a [`BlockCheck`] found: the argument at fault (its value's span is where the error
@@ -289,7 +303,24 @@ impl Schema {
             advice: None,
             groups: Vec::new(),
             checks: Vec::new(),
+            identity: None,
         }
+    }
+
+    /// Declares the arguments that name the resource's live object (see [`Identity`]):
+    /// `distinguish_by` is the one to change when two resources clash.
+    pub fn identified_by(
+        mut self,
+        arguments: &'static [&'static str],
+        object: &'static str,
+        distinguish_by: &'static str,
+    ) -> Self {
+        self.identity = Some(Identity {
+            arguments,
+            object,
+            distinguish_by,
+        });
+        self
     }
 
     /// Adds a rule over several arguments (see [`BlockCheck`]).
@@ -530,6 +561,9 @@ impl Schema {
                     .into(),
             );
         }
+        if let Some(identity) = &self.identity {
+            object.insert("identity".into(), identity.arguments.into());
+        }
         object.insert("description_kind".into(), "plain".into());
         serde_json::Value::Object(object)
     }
@@ -552,6 +586,21 @@ impl Schema {
         }
         for check in &self.checks {
             let _ = writeln!(out, "Rule: {}.\n", check.description);
+        }
+        if let Some(identity) = &self.identity {
+            let names: Vec<String> = identity
+                .arguments
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Identity: {} name the {}. Two resources of this type with the same {} would manage one {}: the second is refused.\n",
+                names.join(" and "),
+                identity.object,
+                names.join(" and "),
+                identity.object,
+            );
         }
         let arguments: Vec<&AttributeSchema> =
             self.attributes.iter().filter(|a| a.settable()).collect();

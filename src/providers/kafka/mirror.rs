@@ -59,7 +59,7 @@ impl KafkaMirror {
                         .int_range(1, 1024)
                         .only_when("engine", &["connect"], "the embedded engine copies every partition itself"),
                     AttributeSchema::optional("name", Type::String)
-                        .describe("names the mirror's internal topics, groups and connectors on the target (give each mirror of one target its own)")
+                        .describe("names the mirror's internal topics, groups and connectors on the target: each mirror of one target needs its own (validate refuses two with the same)")
                         .default_value(Value::string("cutover-mirror"))
                         .pattern(Pattern::Name { max: 200 }),
                     AttributeSchema::optional("offsets", Type::String)
@@ -123,7 +123,8 @@ impl KafkaMirror {
                     ),
                 ],
                 Vec::new(),
-            ),
+            )
+            .identified_by(&["target", "name"], "mirror (its worker group, work topic and offset map)", "name"),
         }
     }
 }

@@ -288,7 +288,8 @@ impl KafkaTopic {
                     ),
                 ],
                 Vec::new(),
-            ),
+            )
+            .identified_by(&["cluster", "name"], "topic", "name"),
         }
     }
 }
