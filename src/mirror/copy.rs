@@ -63,6 +63,10 @@ pub struct CopySettings {
     pub commit_interval: Duration,
     /// ...or once it holds this many bytes.
     pub commit_bytes: u64,
+    /// The most bytes of records (keys and values) a worker sends per second, all its lanes
+    /// together (`worker_max_mb_per_s`); `None`: as fast as the brokers allow.
+    #[serde(default)]
+    pub worker_max_bytes_per_s: Option<u64>,
 }
 
 /// The least memory for records a lane gets, whatever the number of lanes.
@@ -99,6 +103,7 @@ impl Default for CopySettings {
             max_lag: 0,
             commit_interval: Duration::from_secs(1),
             commit_bytes: 32 << 20,
+            worker_max_bytes_per_s: None,
         }
     }
 }
@@ -121,6 +126,34 @@ pub struct LaneStats {
     pub bytes: AtomicU64,
     pub padding: AtomicU64,
     pub transactions: AtomicU64,
+    /// The worker's rate cap, shared by its lanes.
+    pub throttle: Throttle,
+}
+
+/// How much of a worker's rate cap an idle worker may send at once.
+const THROTTLE_BURST: Duration = Duration::from_millis(50);
+
+/// A worker's cap on the bytes its lanes send per second, shared by them: each send reserves
+/// its bytes on a schedule at the capped rate (the time the bytes reserved so far would take,
+/// a "theoretical arrival time") and waits until the schedule is within
+/// [`THROTTLE_BURST`] of now. The wait is the lane's own; no lock is held while waiting.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    schedule: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    /// Reserves `bytes` at `bytes_per_s` and returns how long the sender waits first.
+    fn reserve(&self, bytes: u64, bytes_per_s: u64, now: Instant) -> Duration {
+        let Ok(mut schedule) = self.schedule.lock() else {
+            return Duration::ZERO;
+        };
+        let start = schedule.map_or(now, |at| at.max(now));
+        let due = start + Duration::from_secs_f64(bytes as f64 / bytes_per_s.max(1) as f64);
+        *schedule = Some(due);
+        due.saturating_duration_since(now)
+            .saturating_sub(THROTTLE_BURST)
+    }
 }
 
 /// How a worker stops a lane: `stop` finishes what was sent (flush, commit) and returns;
@@ -280,8 +313,8 @@ const FOLLOW_COMMIT_MAX: Duration = Duration::from_millis(300);
 
 /// How long a following lane keeps its transaction open: three times as long as its last
 /// commit took, within [`FOLLOW_COMMIT_INTERVAL`] and [`FOLLOW_COMMIT_MAX`]. A commit stops the
-/// lane (the records in flight are flushed, then the map, the positions and the commit are
-/// round trips), so on busy brokers a fixed 100 ms spent most of the time committing and the
+/// lane (adding the positions, flushing the records in flight, writing the map and committing
+/// are round trips; the first two overlap), so on busy brokers a fixed 100 ms spent most of the time committing and the
 /// lane fell behind the source; this way at least three quarters of the time is copying, and
 /// a record still waits at most about four commits' time to be visible.
 fn follow_commit_interval(last_commit: Duration) -> Duration {
@@ -486,7 +519,7 @@ impl Transactions<'_> {
             || (follow && age >= follow_commit_interval(self.last_commit))
     }
 
-    /// Flushes the records, adds their map chunks and positions, and commits.
+    /// Adds the positions, flushes the records, adds their map chunks, and commits.
     fn commit(
         &mut self,
         shared: &Shared,
@@ -504,6 +537,29 @@ impl Transactions<'_> {
                 .begin_transaction()
                 .map_err(|e| transaction_error("cannot begin a transaction", &e))?;
             self.opened = Some(Instant::now());
+        }
+        // The positions first: they are known already (the source offsets after the records
+        // sent), and their two round trips (AddOffsetsToTxn, TxnOffsetCommit) overlap the
+        // acknowledgements of the records in flight, which the map chunks wait for. If any
+        // record fails, the commit fails and the positions are aborted with it.
+        let mut offsets = TopicPartitionList::new();
+        for (index, task) in tasks.iter().enumerate() {
+            if self.dirty[index] {
+                offsets
+                    .add_partition_offset(
+                        &task.topic,
+                        task.partition,
+                        Offset::Offset(positions[index]),
+                    )
+                    .map_err(|e| LaneError::Retry(format!("cannot list positions: {e}")))?;
+            }
+        }
+        if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(&offsets, &self.group, self.timeout)
+                .map_err(|e| {
+                    transaction_error("cannot add the positions to the transaction", &e)
+                })?;
         }
         await_acks(self.producer, shared, self.timeout)?;
         let chunks: Vec<(usize, i64, Vec<u8>)> = {
@@ -541,25 +597,6 @@ impl Transactions<'_> {
             self.producer
                 .send(record)
                 .map_err(|(e, _)| transaction_error("cannot write the offset map", &e))?;
-        }
-        let mut offsets = TopicPartitionList::new();
-        for (index, task) in tasks.iter().enumerate() {
-            if self.dirty[index] {
-                offsets
-                    .add_partition_offset(
-                        &task.topic,
-                        task.partition,
-                        Offset::Offset(positions[index]),
-                    )
-                    .map_err(|e| LaneError::Retry(format!("cannot list positions: {e}")))?;
-            }
-        }
-        if offsets.count() > 0 {
-            self.producer
-                .send_offsets_to_transaction(&offsets, &self.group, self.timeout)
-                .map_err(|e| {
-                    transaction_error("cannot add the positions to the transaction", &e)
-                })?;
         }
         self.producer
             .commit_transaction(self.timeout)
@@ -1048,8 +1085,27 @@ impl Lane<'_> {
         headers: Option<rdkafka::message::OwnedHeaders>,
         opaque: (usize, i64),
     ) -> LaneResult<()> {
-        let size =
-            (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len)) as u64 + RECORD_OVERHEAD;
+        let bytes = (key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len)) as u64;
+        let size = bytes + RECORD_OVERHEAD;
+        if let Some(rate) = self.settings.worker_max_bytes_per_s {
+            let wait = self.stats.throttle.reserve(bytes, rate, Instant::now());
+            if !wait.is_zero() {
+                // Serving delivery reports meanwhile; bounded by the reservation.
+                let until = Instant::now() + wait;
+                loop {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    producer.poll(left.min(Duration::from_millis(10)));
+                    if shared.failed.load(Ordering::SeqCst)
+                        || self.control.lost.load(Ordering::SeqCst)
+                    {
+                        return shared.check();
+                    }
+                }
+            }
+        }
         let max_in_flight = self.settings.producer_bytes();
         // Made at the first wait only: the common path reads no clock.
         let mut waiting: Option<Waiting> = None;
@@ -1276,7 +1332,6 @@ impl Waiting {
     }
 }
 
-/// Waits until everything sent is acknowledged (or failed), serving delivery reports.
 /// Waits until the target acknowledged every record the lane sent (by the lane's own count of
 /// bytes in flight), serving delivery reports.
 ///
@@ -1392,6 +1447,30 @@ mod tests {
         assert_eq!(prefetch.fitting(1e9), Some(MIN_FETCH_BYTES));
         assert_eq!(prefetch.fitting(f64::NAN), None);
         assert_eq!(prefetch.fitting(0.0), None);
+    }
+
+    #[test]
+    fn a_throttle_spaces_sends_at_its_rate_after_a_short_burst() {
+        let throttle = Throttle::default();
+        let start = Instant::now();
+        // 1 MB/s: the first 50 ms' worth (52,428 bytes) go at once.
+        let rate = 1 << 20;
+        assert_eq!(throttle.reserve(50_000, rate, start), Duration::ZERO);
+        let wait = throttle.reserve(1 << 20, rate, start);
+        let expected = Duration::from_secs_f64((50_000.0 + 1_048_576.0) / 1_048_576.0)
+            .saturating_sub(THROTTLE_BURST);
+        assert!(
+            wait.abs_diff(expected) < Duration::from_millis(1),
+            "{wait:?}"
+        );
+        // Half a second later the schedule is half a second nearer.
+        let later = start + Duration::from_millis(500);
+        let wait = throttle.reserve(0, rate, later);
+        assert!(wait.abs_diff(expected - Duration::from_millis(500)) < Duration::from_millis(1));
+        // Idle long enough, the schedule restarts from now: no credit saved up beyond the burst.
+        let idle = start + Duration::from_secs(60);
+        assert_eq!(throttle.reserve(50_000, rate, idle), Duration::ZERO);
+        assert!(throttle.reserve(1 << 20, rate, idle) > Duration::from_millis(900));
     }
 
     #[test]

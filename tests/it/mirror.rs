@@ -1,9 +1,9 @@
 //! The embedded mirror against the local brokers (legacy 3.9 source, KRaft target), through the
 //! binary: offsets preserved with padding for a partition whose log starts above 0, keys,
 //! values, nulls, headers and timestamps kept, a 1 MB record, catching up after new writes, a
-//! compacted topic refused at plan time, and kill -9 at random moments of a copy followed by a
-//! run that converges with every record at its offset, none lost or duplicated. Every check reads
-//! both clusters with independent clients.
+//! compacted topic refused at plan time, a copy held to its rate cap, and kill -9 at random
+//! moments of a copy followed by a run that converges with every record at its offset, none
+//! lost or duplicated. Every check reads both clusters with independent clients.
 
 use std::time::{Duration, Instant};
 
@@ -287,6 +287,49 @@ async fn the_mirror_preserves_offsets_records_and_catches_up() {
     assert_identical(&topic, 3);
     let output = workspace.expect(&["output", "-json"], 0);
     assert!(output.contains("\"value\": 260"), "{output}");
+}
+
+/// `worker_max_mb_per_s`: a capped worker copies every record exactly, and no faster than its
+/// cap: 3 MB of records at a quarter of a megabyte per second take at least 11.4 s (the cap's
+/// time less its 50 ms burst). That is a lower bound only, which a busy machine cannot break;
+/// the same apply uncapped took 3.7 s here, most of it planning and joining the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_mirror_copies_exactly_and_no_faster_than_its_cap() {
+    let legacy = legacy_bootstrap();
+    let topic = unique_name("capped");
+    create_topic(&legacy, &topic, 2, &[]).await;
+    let source = producer(&legacy);
+    let value = vec![b'c'; 10_000];
+    let mut bytes = 0usize;
+    for index in 0..300 {
+        let key = format!("key-{index}");
+        bytes += key.len() + value.len();
+        source
+            .send(
+                BaseRecord::<[u8], [u8]>::to(&topic)
+                    .partition(index % 2)
+                    .key(key.as_bytes())
+                    .payload(&value),
+            )
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    source.flush(TIMEOUT).expect("flush");
+
+    let workspace = Workspace::new("mirror-capped");
+    workspace.write(
+        "main.hcl",
+        &mirror_config(&topic, 2, "worker_max_mb_per_s = 0.25"),
+    );
+    let started = Instant::now();
+    workspace.expect(&["apply", "-auto-approve"], 0);
+    let took = started.elapsed().as_secs_f64();
+    let least = bytes as f64 / (0.25 * 1_048_576.0) - 0.05;
+    assert!(
+        took >= least,
+        "{bytes} bytes copied in {took:.2} s, faster than the cap allows ({least:.2} s)"
+    );
+    assert_identical(&topic, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,6 +86,10 @@ impl KafkaMirror {
                         .default_value(Value::int(64))
                         .int_range(1, 4096)
                         .only_when("engine", &["embedded"], "with engine = \"connect\" the Kafka Connect workers' producer settings apply"),
+                    AttributeSchema::optional("worker_max_mb_per_s", Type::Number)
+                        .describe("the most megabytes (2^20 bytes) of records each worker copies per second, its lanes together, to spare the source's brokers (N workers copy at most N times this); unset: as fast as the brokers allow")
+                        .validate(Validator::Above { above: 0.0, at_most: 1e6 })
+                        .only_when("engine", &["embedded"], "MirrorMaker 2 runs in the Kafka Connect workers"),
                     AttributeSchema::optional("max_lag", Type::Number)
                         .describe("apply returns once every partition is within this many records of the source end it saw, when workers running elsewhere (mirror run --follow) do the copy; its own workers copy to that end")
                         .default_value(Value::int(0))
@@ -150,6 +154,7 @@ struct MirrorArgs {
     offsets: Option<String>,
     compression: Option<String>,
     max_in_flight_mb: Option<serde_json::Number>,
+    worker_max_mb_per_s: Option<f64>,
     max_lag: Option<serde_json::Number>,
     workers: Option<serde_json::Number>,
     shards: Option<serde_json::Number>,
@@ -232,6 +237,14 @@ fn settings_of(args: &MirrorArgs) -> ProviderResult<CopySettings> {
                 )));
             }
         }
+    }
+    if let Some(megabytes) = args.worker_max_mb_per_s {
+        if !(megabytes > 0.0 && megabytes <= 1e6) {
+            return Err(ProviderError::Invalid(format!(
+                "worker_max_mb_per_s must be a number above 0 and at most 1000000, not {megabytes}"
+            )));
+        }
+        settings.worker_max_bytes_per_s = Some(((megabytes * 1_048_576.0) as u64).max(1));
     }
     if let Some(lag) = &args.max_lag {
         match lag.as_i64() {
