@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::config::inputs::CommandLineVar;
+use crate::state::{EncryptionSettings, KeySettings};
 
 /// Exit codes shared by every command (see README.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,11 @@ pub struct Settings {
     pub environment_vars: Vec<(String, String)>,
     /// `-eval-budget` / `CUTOVER_EVAL_BUDGET`: the factor of the evaluation budget.
     pub eval_budget: u32,
+    /// Where the state key comes from (`CUTOVER_STATE_KEY`, its file, `XDG_CONFIG_HOME`,
+    /// `HOME`).
+    pub state_key: KeySettings,
+    /// The key state and saved plans are encrypted with, if any (`CUTOVER_ENCRYPTION_*`).
+    pub encryption: EncryptionSettings,
 }
 
 impl Settings {
@@ -43,6 +49,8 @@ impl Settings {
                 .filter(|(key, _)| key.starts_with("CUTOVER_VAR_"))
                 .collect(),
             eval_budget,
+            state_key: KeySettings::from_env(),
+            encryption: EncryptionSettings::from_env(),
         }
     }
 }

@@ -167,8 +167,7 @@ pub async fn replan_saved(
     super::common::StateLock,
     crate::engine::planner::Planned,
 )> {
-    let encryption =
-        crate::state::Encryption::resolve(&crate::state::EncryptionSettings::from_env())?;
+    let encryption = crate::state::Encryption::resolve(&settings.encryption)?;
     let saved = SavedPlan::read(file, encryption.as_ref())?;
     let mut settings = settings.clone();
     // Replayed as values: re-read as `-var` text, a string holding `${` or `%{` inside a

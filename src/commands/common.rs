@@ -89,6 +89,8 @@ pub fn engine(settings: &Settings, parallelism: usize, lock: &LockArgs) -> anyho
         settings.config_dir.clone(),
         settings.environment_vars.clone(),
         settings.command_line_vars.clone(),
+        &settings.state_key,
+        &settings.encryption,
     )?;
     engine.parallelism = parallelism.max(1);
     engine.lock_timeout = lock.lock_timeout;

@@ -509,6 +509,8 @@ mod tests {
             command_line_vars: Vec::new(),
             environment_vars: Vec::new(),
             eval_budget: 1,
+            state_key: Default::default(),
+            encryption: Default::default(),
         }
     }
 

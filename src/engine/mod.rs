@@ -41,15 +41,17 @@ pub struct Engine {
 
 impl Engine {
     /// The engine for a configuration directory: the state backend its `cutover { backend
-    /// ... }` block names (the local file when there is none, see [`backend_for`]) and the
-    /// state key from the environment (`CUTOVER_STATE_KEY` or the key file).
+    /// ... }` block names (the local file when there is none, see [`backend_for`]), with the
+    /// state key and the encryption the settings resolved from the environment.
     pub fn local(
         config_dir: PathBuf,
         environment_vars: Vec<(String, String)>,
         command_line_vars: Vec<CommandLineVar>,
+        state_key: &KeySettings,
+        encryption: &EncryptionSettings,
     ) -> anyhow::Result<Self> {
-        let key = HashKey::resolve(&KeySettings::from_env())?;
-        let encryption = Encryption::resolve(&EncryptionSettings::from_env())?.map(Arc::new);
+        let key = HashKey::resolve(state_key)?;
+        let encryption = Encryption::resolve(encryption)?.map(Arc::new);
         Ok(Engine {
             backend: backend_for(&config_dir, encryption.clone())?,
             encryption,

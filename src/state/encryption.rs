@@ -75,7 +75,7 @@ impl Purpose {
 }
 
 /// Where the key comes from, gathered once from the environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EncryptionSettings {
     /// `CUTOVER_ENCRYPTION_KEY`.
     pub key: Option<String>,
@@ -85,7 +85,19 @@ pub struct EncryptionSettings {
     pub kms_key_id: Option<String>,
 }
 
+/// The key itself is never shown: only whether it is set.
+impl std::fmt::Debug for EncryptionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionSettings")
+            .field("key", &self.key.as_ref().map(|_| "(set)"))
+            .field("key_file", &self.key_file)
+            .field("kms_key_id", &self.kms_key_id)
+            .finish()
+    }
+}
+
 impl EncryptionSettings {
+    /// Read once per run, by `Settings::resolve` (the settings module).
     pub fn from_env() -> Self {
         EncryptionSettings {
             key: std::env::var(ENCRYPTION_KEY_ENV)

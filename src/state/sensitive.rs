@@ -238,7 +238,7 @@ impl HashKey {
 
 /// The inputs of key resolution, gathered once so resolution itself reads no environment
 /// (tests pass explicit values; environment variables are process-global).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct KeySettings {
     /// `CUTOVER_STATE_KEY`.
     pub key: Option<String>,
@@ -250,7 +250,20 @@ pub struct KeySettings {
     pub home: Option<PathBuf>,
 }
 
+/// The key itself is never shown: only whether it is set.
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("key", &self.key.as_ref().map(|_| "(set)"))
+            .field("key_file", &self.key_file)
+            .field("config_home", &self.config_home)
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
 impl KeySettings {
+    /// Read once per run, by `Settings::resolve` (the settings module).
     pub fn from_env() -> Self {
         let path = |name: &str| {
             std::env::var_os(name)

@@ -295,3 +295,68 @@ fn the_code_map_names_every_top_level_module_and_only_those() {
         );
     }
 }
+
+/// Below `commands`, nothing reads the environment: `Settings` resolves it once per run. The
+/// exceptions are platform facts read where they are used, each named here with its reason
+/// (ARCHITECTURE.md, "Settings"); a new `std::env::var` anywhere else fails this test.
+const ENVIRONMENT_READERS: &[(&str, &str)] = &[
+    (
+        "cli.rs",
+        "the command line and its flags' environment defaults",
+    ),
+    ("settings.rs", "Settings::resolve"),
+    (
+        "state/sensitive.rs",
+        "KeySettings::from_env, called by Settings::resolve",
+    ),
+    (
+        "state/encryption.rs",
+        "EncryptionSettings::from_env, called by Settings::resolve",
+    ),
+    (
+        "state/platform.rs",
+        "USER and HOSTNAME for a lock's holder, as gethostname would",
+    ),
+    (
+        "config/functions.rs",
+        "HOME for pathexpand(\"~/…\"), as Terraform's own",
+    ),
+    (
+        "kafka/iam.rs",
+        "AWS_REGION for an MSK IAM token, the AWS SDK's own chain",
+    ),
+    (
+        "mirror/fleet.rs",
+        "CUTOVER_WORKER_EXE: the worker binary when tests drive the engine",
+    ),
+];
+
+#[test]
+fn nothing_below_commands_reads_the_environment() {
+    let mut found = Vec::new();
+    for (relative, text) in sources() {
+        let text = without_unit_tests(&text);
+        if relative.starts_with("commands/")
+            || relative.starts_with("bin/")
+            || relative == "main.rs"
+            || ENVIRONMENT_READERS
+                .iter()
+                .any(|(file, _)| *file == relative)
+        {
+            continue;
+        }
+        for (number, line) in text.lines().enumerate() {
+            if ["env::var(", "env::var_os(", "env::vars("]
+                .iter()
+                .any(|call| line.contains(call))
+            {
+                found.push(format!("{relative}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read the environment in Settings::resolve and pass the value down:\n{}",
+        found.join("\n")
+    );
+}
