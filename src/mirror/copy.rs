@@ -257,6 +257,107 @@ struct Shared {
     failed: AtomicBool,
     /// `translate`: the chunk each partition's records build in the open transaction.
     chunks: Mutex<Vec<ChunkBuilder>>,
+    /// `preserve`: how long the oldest record sent has waited for its delivery report.
+    ages: Ages,
+    /// Set by [`Lane::check_ages`]: the oldest record has waited long, send nothing new.
+    backlogged: AtomicBool,
+}
+
+/// The ring of [`Ages`]' epochs: an epoch older than this many is never still open (the lane
+/// stops at a quarter of it, see [`Lane::check_ages`]).
+const AGE_SLOTS: usize = 128;
+
+/// How long one epoch of [`Ages`] lasts, at least: the precision of the age.
+const AGE_EPOCH: Duration = Duration::from_millis(50);
+
+/// How long the oldest record a lane sent has waited for its delivery report, to within an
+/// epoch: each record is counted in the epoch (of at least [`AGE_EPOCH`]) it was sent in, and
+/// again when its report (delivered or failed) arrives, so the start of the oldest epoch with
+/// a record unreported bounds the age from above. Sends, reports and ticks all happen on the
+/// lane's thread; the counters are atomics only because the callback's context is shared.
+///
+/// Why a `preserve` lane needs it: a record that times out in librdkafka's queue is skipped
+/// by the idempotent producer, which sends the records queued after it under a new epoch
+/// (librdkafka's INTRODUCTION.md, "Message timeout considerations"): a gap, after which every
+/// target offset is behind the source's for good. The lane therefore stops itself, purging
+/// everything it queued at once, well before librdkafka's `message.timeout.ms` could expire
+/// any single record (`tests/it/mirror_restart.rs` stalls a target to prove it).
+#[derive(Debug)]
+struct Ages {
+    sent: [AtomicU64; AGE_SLOTS],
+    reported: [AtomicU64; AGE_SLOTS],
+    current: AtomicU64,
+    clock: Mutex<AgeClock>,
+}
+
+#[derive(Debug)]
+struct AgeClock {
+    starts: [Option<Instant>; AGE_SLOTS],
+    /// The oldest epoch not yet known to be fully reported.
+    oldest: u64,
+}
+
+impl Ages {
+    fn new() -> Self {
+        Ages::starting(Instant::now())
+    }
+
+    fn starting(now: Instant) -> Self {
+        let mut starts = [None; AGE_SLOTS];
+        starts[0] = Some(now);
+        Ages {
+            sent: std::array::from_fn(|_| AtomicU64::new(0)),
+            reported: std::array::from_fn(|_| AtomicU64::new(0)),
+            current: AtomicU64::new(0),
+            clock: Mutex::new(AgeClock { starts, oldest: 0 }),
+        }
+    }
+
+    /// The epoch a record sent now belongs to, counted as sent.
+    fn sent(&self) -> u64 {
+        let epoch = self.current.load(Ordering::Relaxed);
+        self.sent[epoch as usize % AGE_SLOTS].fetch_add(1, Ordering::Relaxed);
+        epoch
+    }
+
+    fn reported(&self, epoch: u64) {
+        self.reported[epoch as usize % AGE_SLOTS].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts a new epoch when the current one is old enough, forgets the fully reported
+    /// ones, and returns how long the oldest unreported record has waited at most.
+    fn tick(&self, now: Instant) -> Duration {
+        let Ok(mut clock) = self.clock.lock() else {
+            return Duration::ZERO;
+        };
+        let current = self.current.load(Ordering::Relaxed);
+        let slot = |epoch: u64| epoch as usize % AGE_SLOTS;
+        clock.starts[slot(current)].get_or_insert(now);
+        let settled = |epoch: u64| {
+            self.sent[slot(epoch)].load(Ordering::Relaxed)
+                == self.reported[slot(epoch)].load(Ordering::Relaxed)
+        };
+        // No record is sent in an epoch once the next has begun: a settled one stays so.
+        while clock.oldest < current && settled(clock.oldest) {
+            let oldest = clock.oldest;
+            self.sent[slot(oldest)].store(0, Ordering::Relaxed);
+            self.reported[slot(oldest)].store(0, Ordering::Relaxed);
+            clock.starts[slot(oldest)] = None;
+            clock.oldest += 1;
+        }
+        let started = clock.starts[slot(current)].unwrap_or(now);
+        if now.saturating_duration_since(started) >= AGE_EPOCH
+            && current + 1 - clock.oldest < AGE_SLOTS as u64
+        {
+            self.current.store(current + 1, Ordering::Relaxed);
+            clock.starts[slot(current + 1)] = Some(now);
+        }
+        if clock.oldest == current && settled(current) {
+            return Duration::ZERO;
+        }
+        clock.starts[slot(clock.oldest)]
+            .map_or(Duration::ZERO, |start| now.saturating_duration_since(start))
+    }
 }
 
 impl Shared {
@@ -298,8 +399,9 @@ impl Shared {
 }
 
 /// What the delivery callback gets back with each record: the task (or [`MAP_RECORD`]), the
-/// expected target offset (`preserve`) or the source offset (`translate`), and the size.
-type Delivery = Box<(usize, i64, u64)>;
+/// expected target offset (`preserve`) or the source offset (`translate`), the size, and the
+/// [`Ages`] epoch it was sent in (`preserve`).
+type Delivery = Box<(usize, i64, u64, u64)>;
 
 /// The task index of an offset map record.
 const MAP_RECORD: usize = usize::MAX;
@@ -349,10 +451,13 @@ impl ProducerContext for CopyContext {
     type DeliveryOpaque = Delivery;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
-        let (task, offset, size) = *opaque;
+        let (task, offset, size, epoch) = *opaque;
         self.shared
             .in_flight_bytes
             .fetch_sub(size, Ordering::SeqCst);
+        if !self.translate && task != MAP_RECORD {
+            self.shared.ages.reported(epoch);
+        }
         if task == MAP_RECORD {
             if let Err((error, _)) = result {
                 self.shared.fail(LaneError::Retry(format!(
@@ -588,7 +693,7 @@ impl Transactions<'_> {
         }
         for (key, payload) in &map_records {
             let mut record: BaseRecord<'_, str, [u8], Delivery> =
-                BaseRecord::with_opaque_to(&self.map_topic, Box::new((MAP_RECORD, 0, 0)))
+                BaseRecord::with_opaque_to(&self.map_topic, Box::new((MAP_RECORD, 0, 0, 0)))
                     .key(key.as_str())
                     .partition(0);
             if let Some(payload) = payload {
@@ -663,6 +768,8 @@ impl Lane<'_> {
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
             chunks: Mutex::new(vec![ChunkBuilder::default(); tasks.len()]),
+            ages: Ages::new(),
+            backlogged: AtomicBool::new(false),
         });
         let transactional_id = match self.writer {
             Writer::Translate {
@@ -745,8 +852,15 @@ impl Lane<'_> {
                 if let Some(transactions) = transactions.as_mut() {
                     transactions.abort(&shared);
                 } else {
-                    // What was sent lands or fails; the target keeps a prefix either way.
-                    let _ = producer.flush(Duration::from_secs(10));
+                    // Nothing queued may go out after a failure. A record that timed out in
+                    // librdkafka's queue is skipped: once the requests in flight drain, the
+                    // idempotent producer bumps its epoch and sends the records queued after
+                    // it (librdkafka's INTRODUCTION.md, "Message timeout considerations"), a
+                    // gap that would leave the target's offsets behind the source's for good.
+                    // Purged at once, the target keeps a prefix: what the broker persists of
+                    // the requests in flight follows it in sequence, or is refused.
+                    producer.purge(PurgeConfig::default().queue().inflight());
+                    producer.poll(Duration::ZERO);
                 }
             }
         }
@@ -819,17 +933,63 @@ impl Lane<'_> {
         Ok(consumer)
     }
 
-    fn wait_for_lease(&self, producer: &BaseProducer<CopyContext>) -> bool {
+    fn wait_for_lease(
+        &self,
+        producer: &BaseProducer<CopyContext>,
+        shared: &Shared,
+    ) -> LaneResult<bool> {
         let Some(lease) = self.lease else {
-            return true;
+            return Ok(true);
         };
         while !lease.valid() {
             if self.control.halted() {
-                return false;
+                return Ok(false);
             }
             producer.poll(Duration::from_millis(10));
+            self.check_ages(shared)?;
         }
-        true
+        Ok(true)
+    }
+
+    /// `preserve`: waits until the target acknowledged everything the lane sent, watching the
+    /// records' age as the copy does.
+    fn drain(&self, producer: &BaseProducer<CopyContext>, shared: &Shared) -> LaneResult<()> {
+        while shared.in_flight_bytes.load(Ordering::SeqCst) > 0 {
+            producer.poll(Duration::from_millis(5));
+            shared.check()?;
+            self.check_ages(shared)?;
+        }
+        shared.check()?;
+        // Nothing of the lane's is left in flight: this returns at once, unless something sent
+        // outside the count (none today) is still queued.
+        producer.flush(Duration::from_secs(300)).map_err(|error| {
+            LaneError::from(self.target.failure(
+                "the target did not acknowledge the mirrored records",
+                &error,
+                None,
+            ))
+        })
+    }
+
+    /// `preserve`: how long the lane's oldest record has waited for its delivery report
+    /// ([`Ages`]). Past half of librdkafka's message timeout the lane stops (the caller purges
+    /// what it queued, all at once, and the lane is retried from the target's end), before
+    /// librdkafka could time out one record and send the ones after it; past a quarter it
+    /// sends nothing new (`true`), so a slow target does not queue more than it can take.
+    fn check_ages(&self, shared: &Shared) -> LaneResult<bool> {
+        if !matches!(self.writer, Writer::Preserve) {
+            return Ok(false);
+        }
+        let age = shared.ages.tick(Instant::now());
+        let backlogged = age > self.message_timeout / 4;
+        shared.backlogged.store(backlogged, Ordering::Relaxed);
+        if age > self.message_timeout / 2 {
+            return Err(LaneError::Retry(format!(
+                "the target left records unacknowledged for {:.1} s: stopping the lane before they time out (a timed-out record would leave a gap in the target's offsets)",
+                age.as_secs_f64()
+            )));
+        }
+        Ok(backlogged)
     }
 
     fn copy(
@@ -854,7 +1014,7 @@ impl Lane<'_> {
                 task.key()
             ));
             for offset in 0..padding {
-                if !self.wait_for_lease(producer) {
+                if !self.wait_for_lease(producer, shared)? {
                     return Ok(LaneEnd::Stopped);
                 }
                 self.send(
@@ -874,7 +1034,7 @@ impl Lane<'_> {
                 .fetch_add(padding as u64, Ordering::Relaxed);
         }
         if !padded.is_empty() && transactions.is_none() {
-            drain(producer, shared, self.target)?;
+            self.drain(producer, shared)?;
             shared.check()?;
             if self.control.halted() {
                 return Ok(LaneEnd::Stopped);
@@ -925,7 +1085,7 @@ impl Lane<'_> {
             if self.control.stop.load(Ordering::SeqCst) {
                 match transactions.as_deref_mut() {
                     Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
-                    None => drain(producer, shared, self.target)?,
+                    None => self.drain(producer, shared)?,
                 }
                 shared.check()?;
                 return Ok(LaneEnd::Stopped);
@@ -945,6 +1105,7 @@ impl Lane<'_> {
                 producer.poll(Duration::ZERO);
                 if transactions.is_none() {
                     shared.count(self.stats);
+                    self.check_ages(shared)?;
                 }
                 if let Some(t) = transactions.as_deref_mut()
                     && t.due(settings, at_end, follow)
@@ -1041,7 +1202,7 @@ impl Lane<'_> {
             match transactions.as_deref_mut() {
                 Some(t) => t.touch(index, size as u64)?,
                 None => {
-                    if !self.wait_for_lease(producer) {
+                    if !self.wait_for_lease(producer, shared)? {
                         continue;
                     }
                 }
@@ -1065,7 +1226,7 @@ impl Lane<'_> {
         }
         match transactions {
             Some(t) => t.commit(shared, tasks, &positions, self.stats)?,
-            None => drain(producer, shared, self.target)?,
+            None => self.drain(producer, shared)?,
         }
         shared.check()?;
         Ok(LaneEnd::CaughtUp)
@@ -1109,20 +1270,26 @@ impl Lane<'_> {
         let max_in_flight = self.settings.producer_bytes();
         // Made at the first wait only: the common path reads no clock.
         let mut waiting: Option<Waiting> = None;
-        while shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
+        // A preserving lane also waits while its oldest record has waited long (see
+        // [`Lane::check_ages`]): a deep queue on a slow target would age past the timeout.
+        while (shared.in_flight_bytes.load(Ordering::SeqCst) + size > max_in_flight
+            || shared.backlogged.load(Ordering::Relaxed))
             && shared.in_flight_bytes.load(Ordering::SeqCst) > 0
         {
             producer.poll(Duration::from_millis(5));
             if shared.failed.load(Ordering::SeqCst) || self.control.lost.load(Ordering::SeqCst) {
                 return shared.check();
             }
+            self.check_ages(shared)?;
             waiting
                 .get_or_insert_with(Waiting::new)
                 .tell(shared, self.progress);
         }
         shared.in_flight_bytes.fetch_add(size, Ordering::SeqCst);
+        let preserve = matches!(self.writer, Writer::Preserve);
+        let epoch = if preserve { shared.ages.sent() } else { 0 };
         let mut record: BaseRecord<'_, [u8], [u8], Delivery> =
-            BaseRecord::with_opaque_to(&task.topic, Box::new((opaque.0, opaque.1, size)))
+            BaseRecord::with_opaque_to(&task.topic, Box::new((opaque.0, opaque.1, size, epoch)))
                 .partition(task.partition);
         if let Some(key) = key {
             record = record.key(key);
@@ -1142,6 +1309,11 @@ impl Lane<'_> {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     record = returned;
                     producer.poll(Duration::from_millis(10));
+                    if let Err(error) = self.check_ages(shared) {
+                        shared.ages.reported(epoch);
+                        shared.in_flight_bytes.fetch_sub(size, Ordering::SeqCst);
+                        return Err(error);
+                    }
                     let waited = waiting.get_or_insert_with(Waiting::new);
                     waited.tell(shared, self.progress);
                     if waited.since.elapsed() > Duration::from_secs(300) {
@@ -1153,6 +1325,9 @@ impl Lane<'_> {
                 }
                 Err((error, _)) => {
                     shared.in_flight_bytes.fetch_sub(size, Ordering::SeqCst);
+                    if preserve {
+                        shared.ages.reported(epoch);
+                    }
                     let message = format!(
                         "{}: cannot send offset {} to the target: {error}",
                         task.key(),
@@ -1358,23 +1533,6 @@ fn await_acks(
     shared.check()
 }
 
-fn drain(
-    producer: &BaseProducer<CopyContext>,
-    shared: &Shared,
-    target: &Cluster,
-) -> LaneResult<()> {
-    await_acks(producer, shared, Duration::from_secs(300))?;
-    // Nothing of the lane's is left in flight: this returns at once, unless something sent
-    // outside the count (none today) is still queued.
-    producer.flush(Duration::from_secs(300)).map_err(|error| {
-        LaneError::from(target.failure(
-            "the target did not acknowledge the mirrored records",
-            &error,
-            None,
-        ))
-    })
-}
-
 fn failed(message: impl Into<String>) -> OperationError {
     OperationError::Failed(message.into())
 }
@@ -1447,6 +1605,36 @@ mod tests {
         assert_eq!(prefetch.fitting(1e9), Some(MIN_FETCH_BYTES));
         assert_eq!(prefetch.fitting(f64::NAN), None);
         assert_eq!(prefetch.fitting(0.0), None);
+    }
+
+    #[test]
+    fn ages_bound_the_wait_of_the_oldest_unreported_record() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let ages = Ages::starting(t0);
+        assert_eq!(ages.tick(t0 + ms(5)), Duration::ZERO, "nothing sent");
+        let first = ages.sent();
+        assert_eq!(ages.tick(t0 + ms(10)), ms(10), "from its epoch's start");
+        // 60 ms in: a new epoch; a record sent now is younger.
+        assert_eq!(ages.tick(t0 + ms(60)), ms(60));
+        let second = ages.sent();
+        assert_ne!(first, second);
+        ages.reported(first);
+        assert_eq!(
+            ages.tick(t0 + ms(100)),
+            ms(40),
+            "the second is the oldest now"
+        );
+        ages.reported(second);
+        assert_eq!(ages.tick(t0 + ms(200)), Duration::ZERO, "all reported");
+        // A record unreported for long keeps its age, however many epochs pass.
+        let stuck = ages.sent();
+        for step in 1..=(3 * AGE_SLOTS as u64) {
+            let _ = ages.sent();
+            let age = ages.tick(t0 + ms(200 + 60 * step));
+            assert!(age >= ms(60 * step), "{age:?} at step {step}");
+        }
+        ages.reported(stuck);
     }
 
     #[test]

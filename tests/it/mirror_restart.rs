@@ -1,11 +1,13 @@
-//! Restarting the target broker in the middle of a copy: the embedded mirror retries and the
-//! same apply finishes, with every record at its offset on the target, none lost or duplicated.
+//! Restarting the target broker in the middle of a copy, and stalling it again and again: the
+//! embedded mirror retries and the same apply finishes, with every record at its offset on the
+//! target, none lost or duplicated.
 //!
-//! The shared environment's target must stay up for the other tests, so this test owns a
+//! The shared environment's target must stay up for the other tests, so each test owns a
 //! private single-node KRaft broker (combined broker and controller, configured like
 //! `scripts/env`'s target) started from the jars the environment downloaded
-//! (`CUTOVER_TARGET_LIBS`), on free ports, with its data in a temporary folder. It is killed
-//! with SIGKILL once the copy is under way and started again on the same ports and data.
+//! (`CUTOVER_TARGET_LIBS`), on free ports, with its data in a temporary folder, one test after
+//! the other. One is killed with SIGKILL once the copy is under way and started again on the
+//! same ports and data; the other is stopped (SIGSTOP) and continued, twelve times.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -541,8 +543,12 @@ fn wait_for_exit(apply: &mut RunningApply, within: Duration) -> Option<i32> {
     None
 }
 
+/// The tests of this file start a private broker each: one after another, not side by side.
+static ONE_PRIVATE_BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_broker_restarted_mid_copy_is_retried_and_the_copy_finishes() {
+    let _one = ONE_PRIVATE_BROKER.lock().await;
     let test_started = Instant::now();
     // The JVM boots while the source is filled.
     let mut broker = PrivateBroker::launch_new();
@@ -666,4 +672,108 @@ async fn a_target_broker_restarted_mid_copy_is_retried_and_the_copy_finishes() {
     // 51 MB the shared source need not keep (left there when the test fails, to look at).
     delete_topic(&legacy, &topic).await;
     eprintln!("whole test: {:?}", test_started.elapsed());
+}
+
+/// A target that stalls again and again in the middle of a `preserve` copy (the broker's JVM
+/// stopped for 2 s, then let run for 150 ms, for 20 s: longer than the records' message
+/// timeout, `session_timeout / 4`, but answering now and then). Records queued before a stall
+/// time out while later ones could still be sent; the lane must not let them (librdkafka would
+/// skip the timed-out ones: a gap, the target's offsets behind the source's for good). The
+/// same apply retries and finishes, with every record at its offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stalls_mid_copy_is_copied_without_a_gap() {
+    let _one = ONE_PRIVATE_BROKER.lock().await;
+    let mut broker = PrivateBroker::launch_new();
+    let legacy = legacy_bootstrap();
+    let topic = unique_name("stalled");
+    create_topic(&legacy, &topic, PARTITIONS).await;
+    fill_source(&legacy, &topic, PARTITIONS, RECORDS_PER_PARTITION);
+    let total = (PARTITIONS as usize * RECORDS_PER_PARTITION) as i64;
+    broker.wait_until_answering(Duration::from_secs(60));
+    let target = broker.bootstrap();
+    create_topic(&target, &topic, PARTITIONS).await;
+    wait_for_leaders(&target, &topic, PARTITIONS);
+
+    let workspace = Workspace::new("mirror-stall");
+    // The default memory for records: much is queued behind what is in flight.
+    workspace.write(
+        "main.hcl",
+        &mirror_config(&legacy, &target, &topic).replace("max_in_flight_mb = 1", ""),
+    );
+    let log_path = workspace.dir.join("apply.log");
+    let log = File::create(&log_path).expect("create apply.log");
+    let mut apply = RunningApply(
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["apply", "-auto-approve"])
+            .current_dir(&workspace.dir)
+            .env("CUTOVER_STATE_KEY", STATE_KEY)
+            .env("NO_COLOR", "1")
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start apply"),
+    );
+    let apply_output = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // The stalls start once a tenth of the records are on the target.
+    let watcher: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &target)
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let copied: i64 = (0..PARTITIONS)
+            .map(|partition| {
+                watcher
+                    .fetch_watermarks(&topic, partition, TIMEOUT)
+                    .map_or(0, |(_, end)| end)
+            })
+            .sum();
+        if copied >= total / 10 {
+            break;
+        }
+        if let Some(status) = apply.0.try_wait().expect("wait for the apply") {
+            panic!(
+                "the apply ended ({status}) before the stalls:\n{}",
+                apply_output()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy did not start within 60 s:\n{}",
+            apply_output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(watcher);
+    let pid = broker.process.as_ref().expect("the broker runs").id() as i32;
+    let stalls_end = Instant::now() + Duration::from_secs(20);
+    let mut stalls = 0;
+    while Instant::now() < stalls_end {
+        // SAFETY: the pid is our own child's, running (it is only reaped by the drop).
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        std::thread::sleep(Duration::from_millis(1500));
+        unsafe { libc::kill(pid, libc::SIGCONT) };
+        stalls += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("stalled the private broker {stalls} times");
+
+    let exit = wait_for_exit(&mut apply, Duration::from_secs(180));
+    let output = apply_output();
+    // The lane stops itself before librdkafka times a record out (or, failing that, retries).
+    let stops = output.matches("unacknowledged").count();
+    let timeouts = output.matches("timed out").count();
+    eprintln!("lanes stopped for records waiting long: {stops}, records timed out: {timeouts}");
+    assert!(
+        stops + timeouts > 0,
+        "the stalls never held a record long enough to matter (the test proves nothing):\n{output}"
+    );
+    assert_eq!(
+        exit,
+        Some(0),
+        "the apply did not survive the stalls:\n{output}"
+    );
+    assert_identical(&legacy, &target, &topic, PARTITIONS);
+    delete_topic(&legacy, &topic).await;
 }
