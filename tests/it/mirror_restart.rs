@@ -543,6 +543,66 @@ fn wait_for_exit(apply: &mut RunningApply, within: Duration) -> Option<i32> {
     None
 }
 
+/// Starts `cutover apply -auto-approve` in the workspace, its output into `apply.log`.
+fn start_apply(workspace: &Workspace) -> (RunningApply, PathBuf) {
+    let log_path = workspace.dir.join("apply.log");
+    let log = File::create(&log_path).expect("create apply.log");
+    let apply = RunningApply(
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["apply", "-auto-approve"])
+            .current_dir(&workspace.dir)
+            .env("CUTOVER_STATE_KEY", STATE_KEY)
+            .env("NO_COLOR", "1")
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start apply"),
+    );
+    (apply, log_path)
+}
+
+/// Waits until a tenth of `total` records are on the target (within 60 s, while the apply
+/// runs); how many are.
+fn wait_for_a_tenth(
+    apply: &mut RunningApply,
+    log_path: &Path,
+    target: &str,
+    topic: &str,
+    total: i64,
+) -> i64 {
+    let apply_output = || std::fs::read_to_string(log_path).unwrap_or_default();
+    let watcher: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", target)
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let copied: i64 = (0..PARTITIONS)
+            .map(|partition| {
+                // A metadata refresh may answer "not leader" for a moment: count 0 then.
+                watcher
+                    .fetch_watermarks(topic, partition, TIMEOUT)
+                    .map_or(0, |(_, end)| end)
+            })
+            .sum();
+        if copied >= total / 10 {
+            return copied;
+        }
+        if let Some(status) = apply.0.try_wait().expect("wait for the apply") {
+            panic!(
+                "the apply ended ({status}) before a tenth was copied:\n{}",
+                apply_output()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy did not start within 60 s ({copied} records on the target):\n{}",
+            apply_output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The tests of this file start a private broker each: one after another, not side by side.
 static ONE_PRIVATE_BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -569,57 +629,12 @@ async fn a_target_broker_restarted_mid_copy_is_retried_and_the_copy_finishes() {
 
     let workspace = Workspace::new("mirror-restart");
     workspace.write("main.hcl", &mirror_config(&legacy, &target, &topic));
-    let log_path = workspace.dir.join("apply.log");
-    let log = File::create(&log_path).expect("create apply.log");
-    let mut apply = RunningApply(
-        Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args(["apply", "-auto-approve"])
-            .current_dir(&workspace.dir)
-            .env("CUTOVER_STATE_KEY", STATE_KEY)
-            .env("NO_COLOR", "1")
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start apply"),
-    );
+    let (mut apply, log_path) = start_apply(&workspace);
     let apply_started = Instant::now();
     let apply_output = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // Kill the broker once a tenth of the records are on the target.
-    let target_watcher: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &target)
-        .create()
-        .expect("consumer");
-    let copied_so_far = || -> i64 {
-        (0..PARTITIONS)
-            .map(|partition| {
-                // A metadata refresh may answer "not leader" for a moment: count 0 then.
-                target_watcher
-                    .fetch_watermarks(&topic, partition, TIMEOUT)
-                    .map_or(0, |(_, end)| end)
-            })
-            .sum()
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let copied_at_kill = loop {
-        let copied = copied_so_far();
-        if copied >= total / 10 {
-            break copied;
-        }
-        if let Some(status) = apply.0.try_wait().expect("wait for the apply") {
-            panic!(
-                "the apply ended ({status}) before the broker was killed:\n{}",
-                apply_output()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the copy did not start within 60 s ({copied} records on the target):\n{}",
-            apply_output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(target_watcher);
+    let copied_at_kill = wait_for_a_tenth(&mut apply, &log_path, &target, &topic, total);
     broker.kill_9();
     let killed_after = apply_started.elapsed();
     assert!(
@@ -700,52 +715,11 @@ async fn a_target_that_stalls_mid_copy_is_copied_without_a_gap() {
         "main.hcl",
         &mirror_config(&legacy, &target, &topic).replace("max_in_flight_mb = 1", ""),
     );
-    let log_path = workspace.dir.join("apply.log");
-    let log = File::create(&log_path).expect("create apply.log");
-    let mut apply = RunningApply(
-        Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .args(["apply", "-auto-approve"])
-            .current_dir(&workspace.dir)
-            .env("CUTOVER_STATE_KEY", STATE_KEY)
-            .env("NO_COLOR", "1")
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start apply"),
-    );
+    let (mut apply, log_path) = start_apply(&workspace);
     let apply_output = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // The stalls start once a tenth of the records are on the target.
-    let watcher: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &target)
-        .create()
-        .expect("consumer");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let copied: i64 = (0..PARTITIONS)
-            .map(|partition| {
-                watcher
-                    .fetch_watermarks(&topic, partition, TIMEOUT)
-                    .map_or(0, |(_, end)| end)
-            })
-            .sum();
-        if copied >= total / 10 {
-            break;
-        }
-        if let Some(status) = apply.0.try_wait().expect("wait for the apply") {
-            panic!(
-                "the apply ended ({status}) before the stalls:\n{}",
-                apply_output()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the copy did not start within 60 s:\n{}",
-            apply_output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(watcher);
+    wait_for_a_tenth(&mut apply, &log_path, &target, &topic, total);
     let pid = broker.process.as_ref().expect("the broker runs").id() as i32;
     let stalls_end = Instant::now() + Duration::from_secs(20);
     let mut stalls = 0;
