@@ -5,8 +5,10 @@
 //! group and an offset map, two topics fighting over partitions and configs). The second,
 //! in the order the configuration declares them, is an error at its block. Values are
 //! compared without their sensitive marks and never printed: the message names addresses
-//! and argument names only. An identity with a value known only after apply is checked when
-//! the plan knows it.
+//! and argument names only. An identity with a value unknown at plan time (a target whose
+//! brokers come from an MSK cluster the same plan creates) is not judged by that plan: the
+//! evaluation during apply reports nothing, so the first plan after it, which knows the
+//! value, is the one that refuses the clash.
 
 use std::collections::BTreeMap;
 

@@ -263,8 +263,9 @@ struct Shared {
     backlogged: AtomicBool,
 }
 
-/// The ring of [`Ages`]' epochs: an epoch older than this many is never still open (the lane
-/// stops at a quarter of it, see [`Lane::check_ages`]).
+/// The ring of [`Ages`]' epochs (6.4 s of them). Should it fill (a `session_timeout` over
+/// 50 s lets a record wait longer than that), the current epoch stays open until a slot is
+/// free: the age measured is then still an upper bound, only coarser.
 const AGE_SLOTS: usize = 128;
 
 /// How long one epoch of [`Ages`] lasts, at least: the precision of the age.
